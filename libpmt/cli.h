@@ -1,0 +1,27 @@
+#pragma once
+/* Shared command-line behaviour of the pmt-* tools (what main()s use):
+ * messages as "prog: [file: ]message", --version text, exit codes, option
+ * values. These helpers write to stderr/stdout; the rest of libpmt never
+ * prints. */
+#include <stdint.h>
+#include <stdio.h>
+
+enum { PMT_EXIT_OK = 0, PMT_EXIT_NO = 1, PMT_EXIT_ERROR = 2 };
+
+void pmt_cli_set_prog(const char *argv0); /* basename kept */
+const char *pmt_cli_prog(void);
+
+/* "prog: file: message\n" (file may be NULL) on stderr. */
+void pmt_cli_error(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prog: file: warning: message\n". */
+void pmt_cli_warn(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prog: message\nTry 'prog --help' for more information.\n", exit 2. */
+__attribute__((noreturn)) void pmt_cli_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* "prog (pmt) VERSION\n" on stdout. */
+void pmt_cli_version(void);
+
+/* Byte counts: "4096", "4k", "1M", "-1" (= page size). 0 or -EINVAL. */
+int pmt_cli_parse_bytes(const char *s, int64_t *out);
+/* Non-negative integers. 0 or -EINVAL. */
+int pmt_cli_parse_u64(const char *s, uint64_t *out);

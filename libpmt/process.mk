@@ -1,0 +1,1 @@
+# libpmt modules for process logs (JSON reader)

@@ -1,0 +1,66 @@
+#pragma once
+/* RSS sources for the tracer. A source answers "resident pages now" as
+ * cheaply as it can and is always exact unless its name says otherwise.
+ *
+ *   statm  pread() of a kept-open /proc/self/statm, every call (fallback)
+ *   perf   (issue 5) statm re-read only when a kmem:rss_stat perf event
+ *          says RSS changed
+ *
+ * The struct is public so that pmt_rss_pages() inlines into the hook. One
+ * pmt_rss per process; not thread-safe by itself (the tracer holds the GIL). */
+#include <stdbool.h>
+#include <stdint.h>
+
+enum pmt_rss_kind {
+	PMT_RSS_AUTO = 0, /* best exact source available */
+	PMT_RSS_STATM,
+	PMT_RSS_PERF,
+	PMT_RSS_KIND_COUNT,
+};
+
+struct pmt_rss {
+	enum pmt_rss_kind kind;
+	int statm_fd;
+	long pages;               /* last value read */
+	/* gated sources: re-read statm only when *gate != gate_seen */
+	volatile uint64_t *gate[8];
+	uint64_t gate_seen[8];
+	unsigned ngates;
+	void *priv;
+};
+
+/* Name as written in log headers and accepted by --rss-source. */
+const char *pmt_rss_name(enum pmt_rss_kind k);
+/* Returns the kind or -1. */
+int pmt_rss_parse(const char *name);
+
+/* Opens the wanted source; AUTO picks the best one that works and falls
+ * back to statm. Returns 0 or -errno (a specific kind that cannot work here
+ * is -ENOTSUP / -EACCES / -ENOENT). */
+int pmt_rss_open(struct pmt_rss *r, enum pmt_rss_kind want);
+void pmt_rss_close(struct pmt_rss *r);
+/* In a fork child: reopen for the child's own process. */
+int pmt_rss_reopen_after_fork(struct pmt_rss *r);
+
+/* Re-reads statm. Returns pages, or -errno. */
+long pmt_rss_read_statm(struct pmt_rss *r);
+
+/* Resident pages now; on a read failure returns the last good value and
+ * the error is visible through pmt_rss_read_statm() next time. */
+static inline long pmt_rss_pages(struct pmt_rss *r)
+{
+	if (r->ngates) {
+		bool changed = false;
+		for (unsigned i = 0; i < r->ngates; i++) {
+			uint64_t h = *r->gate[i];
+			if (h != r->gate_seen[i]) {
+				r->gate_seen[i] = h;
+				changed = true;
+			}
+		}
+		if (!changed)
+			return r->pages;
+	}
+	long p = pmt_rss_read_statm(r);
+	return p < 0 ? r->pages : p;
+}

@@ -1,0 +1,1 @@
+# Bats tests, one file per tool

@@ -1,0 +1,1 @@
+# C unit tests, one per libpmt module

@@ -1,0 +1,1 @@
+# process monitor extension (issue 4)
