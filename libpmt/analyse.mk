@@ -1,2 +1,6 @@
-# libpmt modules for the analysers (pymemtrace reader, tables, cli)
-libpmt_libpmt_la_SOURCES += libpmt/pymt-reader.c
+# libpmt modules for the analysers: pymemtrace text reader, tables, cli
+# helpers, regex, and what the analysers share.
+libpmt_libpmt_la_SOURCES += \
+	libpmt/cli.h libpmt/cli.c \
+	libpmt/table.h libpmt/table.c \
+	libpmt/pymt-reader.c

@@ -21,7 +21,9 @@ __attribute__((noreturn)) void pmt_cli_usage_error(const char *fmt, ...)
 /* "prog (pmt) VERSION\n" on stdout. */
 void pmt_cli_version(void);
 
-/* Byte counts: "4096", "4k", "1M", "-1" (= page size). 0 or -EINVAL. */
+/* Byte counts: "4096", "4k", "4KiB", "1M" (binary multiples), and "-1",
+ * which stays -1 in *out: it means "one page", and the caller resolves it
+ * against the log's own page size. 0 or -EINVAL. */
 int pmt_cli_parse_bytes(const char *s, int64_t *out);
 /* Non-negative integers. 0 or -EINVAL. */
 int pmt_cli_parse_u64(const char *s, uint64_t *out);

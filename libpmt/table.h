@@ -29,3 +29,10 @@ int pmt_table_num(struct pmt_table *t, double v, int decimals);
 int pmt_table_null(struct pmt_table *t);
 /* Writes the table; 0 or -errno (EIO on a write error). */
 int pmt_table_print(const struct pmt_table *t, enum pmt_format f, FILE *out);
+
+/* Helpers for tools that stream rows themselves (pmt-filter --format csv|json):
+ * one CSV field, quoted when it has to be (RFC 4180), and one JSON string,
+ * where bytes that are not UTF-8 are read as Latin-1 (pymemtrace writes
+ * Latin-1 names as raw bytes) so the output always parses. */
+int pmt_csv_write_field(FILE *out, const char *s, size_t len);
+int pmt_json_write_string(FILE *out, const char *s, size_t len);

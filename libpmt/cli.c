@@ -1,0 +1,158 @@
+/* Shared command-line behaviour of the pmt-* tools. The one place outside
+ * main() that writes to stderr/stdout or exits. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *prog = "pmt";
+
+void pmt_cli_set_prog(const char *argv0)
+{
+	if (!argv0 || !*argv0)
+		return;
+	const char *slash = strrchr(argv0, '/');
+	prog = slash ? slash + 1 : argv0;
+	/* libtool wrappers run the real binary as lt-NAME */
+	if (!strncmp(prog, "lt-", 3))
+		prog += 3;
+}
+
+const char *pmt_cli_prog(void)
+{
+	return prog;
+}
+
+static void vmessage(const char *file, const char *kind, const char *fmt, va_list ap)
+{
+	/* stdout first, so partial results and the message keep their order
+	 * when both go to one terminal or file */
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	if (file)
+		fprintf(stderr, "%s: ", file);
+	if (kind)
+		fprintf(stderr, "%s: ", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void pmt_cli_error(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(file, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void pmt_cli_warn(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(file, "warning", fmt, ap);
+	va_end(ap);
+}
+
+void pmt_cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(NULL, NULL, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	exit(PMT_EXIT_ERROR);
+}
+
+void pmt_cli_version(void)
+{
+	printf("%s (pmt) %s\n", prog, PACKAGE_VERSION);
+}
+
+/* Binary multiples: memory is counted in pages of 2^k bytes, and "4k" meaning
+ * 4000 would never be what someone asking about page-sized jumps wants. */
+static int suffix_shift(const char *s, unsigned *shift)
+{
+	unsigned sh;
+	switch (*s) {
+	case '\0':
+		*shift = 0;
+		return 0;
+	case 'k':
+	case 'K':
+		sh = 10;
+		break;
+	case 'm':
+	case 'M':
+		sh = 20;
+		break;
+	case 'g':
+	case 'G':
+		sh = 30;
+		break;
+	case 't':
+	case 'T':
+		sh = 40;
+		break;
+	case 'b':
+	case 'B':
+		if (s[1])
+			return -EINVAL;
+		*shift = 0;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+	s++;
+	/* accept k, kB, KiB */
+	if (*s == 'i')
+		s++;
+	if (*s == 'B' || *s == 'b')
+		s++;
+	if (*s)
+		return -EINVAL;
+	*shift = sh;
+	return 0;
+}
+
+int pmt_cli_parse_bytes(const char *s, int64_t *out)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	if (!strcmp(s, "-1")) {
+		*out = -1;
+		return 0;
+	}
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	unsigned shift;
+	if (suffix_shift(end, &shift) < 0)
+		return -EINVAL;
+	if (v > ((unsigned long long)INT64_MAX >> shift))
+		return -EINVAL;
+	*out = (int64_t)(v << shift);
+	return 0;
+}
+
+int pmt_cli_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
