@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* One gate per online CPU for the perf source; more CPUs than this and
+ * "auto" uses statm (a gate check costs one load per CPU per event). */
+#define PMT_RSS_MAX_GATES 64
+
 enum pmt_rss_kind {
 	PMT_RSS_AUTO = 0, /* best exact source available */
 	PMT_RSS_STATM,
@@ -23,10 +27,11 @@ struct pmt_rss {
 	int statm_fd;
 	long pages;               /* last value read */
 	/* gated sources: re-read statm only when *gate != gate_seen */
-	volatile uint64_t *gate[8];
-	uint64_t gate_seen[8];
+	volatile uint64_t *gate[PMT_RSS_MAX_GATES];
+	uint64_t gate_seen[PMT_RSS_MAX_GATES];
 	unsigned ngates;
 	void *priv;
+	int owner_pid;            /* process the fds and mappings belong to */
 };
 
 /* Name as written in log headers and accepted by --rss-source. */
@@ -36,10 +41,17 @@ int pmt_rss_parse(const char *name);
 
 /* Opens the wanted source; AUTO picks the best one that works and falls
  * back to statm. Returns 0 or -errno (a specific kind that cannot work here
- * is -ENOTSUP / -EACCES / -ENOENT). */
+ * is -ENOTSUP / -EACCES / -ENOENT). On failure r is left closed (statm_fd
+ * -1), so pmt_rss_close() is always safe. */
 int pmt_rss_open(struct pmt_rss *r, enum pmt_rss_kind want);
+/* An open pmt_rss must not be moved or copied: a fork handler keeps its
+ * address so that a child never reads its parent's statm or a ring that
+ * fork did not copy (perf mappings are VM_DONTCOPY). */
 void pmt_rss_close(struct pmt_rss *r);
-/* In a fork child: reopen for the child's own process. */
+/* In a fork child: reopen for the child's own process (the inherited statm
+ * fd still reads the parent's /proc/PID/statm). If the child cannot get
+ * its own perf events it falls back to statm and r->kind says so: a
+ * number is never wrong, only slower. */
 int pmt_rss_reopen_after_fork(struct pmt_rss *r);
 
 /* Re-reads statm. Returns pages, or -errno. */
