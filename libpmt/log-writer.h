@@ -35,7 +35,7 @@ struct pmt_writer {
 #define PMT_EVENT_MAX (1 + 4 * PMT_VARINT_MAX)
 
 /* Creates a writer on fd (taken over) and writes the magic and the header.
- * Returns 0 or -errno. */
+ * Returns 0 or -errno; on failure fd is left open for the caller. */
 int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_opts *o,
 		   struct pmt_writer **out);
 

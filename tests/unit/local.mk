@@ -5,3 +5,10 @@ check_PROGRAMS += tests/unit/test-table tests/unit/test-cli
 tests_unit_test_table_LDADD = libpmt/libpmt.la
 tests_unit_test_cli_LDADD = libpmt/libpmt.la
 TESTS += tests/unit/test-table tests/unit/test-cli
+
+# the log format (writer + reader) and the input layer
+check_PROGRAMS += tests/unit/test-log tests/unit/test-input
+tests_unit_test_log_LDADD = libpmt/libpmt.la
+tests_unit_test_input_LDADD = libpmt/libpmt.la
+TESTS += tests/unit/test-log tests/unit/test-input
+EXTRA_DIST += tests/unit/tap.h

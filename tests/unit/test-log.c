@@ -1,0 +1,348 @@
+/* The log writer and reader: random event streams round-trip exactly (huge
+ * values, negative RSS deltas, many code ids, long and non-ASCII names,
+ * threads, messages, skips, many frames), and a log cut at every byte offset
+ * or corrupted reads back as a prefix plus a warning or an error, never a
+ * crash. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log-writer.h"
+#include "source.h"
+#include "tap.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+struct ev {
+	uint8_t kind;
+	uint32_t code, line, thread;
+	uint64_t t;
+	int64_t rss;
+	uint64_t skip_before;
+	int msg; /* a message precedes it */
+};
+
+static char tmpdir[] = "/tmp/pmt-test-log-XXXXXX";
+
+static char *path_of(const char *name)
+{
+	static char buf[4][256];
+	static int i;
+	char *p = buf[i++ & 3];
+	snprintf(p, 256, "%s/%s", tmpdir, name);
+	return p;
+}
+
+static struct pmt_header header(void)
+{
+	static const char *argv[] = {"prog.py", "arg 1", "\xc3\xa9t\xc3\xa9"};
+	return (struct pmt_header){.version = PMT_FORMAT_VERSION,
+				   .pid = 1234,
+				   .ppid = 1,
+				   .page_size = 4096,
+				   .python_version = "3.11.7",
+				   .argc = 3,
+				   .argv = argv,
+				   .start_wall_ns = 1700000000123456789ull,
+				   .mode = PMT_MODE_PROFILE,
+				   .rss_source = "statm",
+				   .drss_trigger = -1,
+				   .flags = PMT_HDR_PREV,
+				   .rss_start = 5000};
+}
+
+/* Writes n random events; returns 0 or -errno. */
+static int write_log(const char *path, struct ev *evs, size_t n, uint32_t ncodes,
+		     uint32_t frame_events)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct pmt_header h = header();
+	struct pmt_writer_opts o = {.frame_events = frame_events};
+	struct pmt_writer *w;
+	int r = pmt_writer_new(fd, &h, &o, &w);
+	if (r < 0)
+		return r;
+	char name[600];
+	for (uint32_t id = 1; id <= ncodes; id++) {
+		int len = snprintf(name, sizeof(name), "f\xc3\xbcnc_%u_", id);
+		size_t extra = id % 97 == 0 ? 500 : 0; /* a few long names */
+		memset(name + len, 'x', extra);
+		r = pmt_writer_code(w, id, id % 3 == 0 ? PMT_CODE_C : PMT_CODE_PY, id * 7,
+				    "/src/\xe2\x82\xac/m\xc3\xb6" "d.py", 16, name, (size_t)len + extra);
+		if (r < 0)
+			return r;
+	}
+	uint32_t cur_thread = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ev *e = &evs[i];
+		if (e->thread != cur_thread) {
+			r = pmt_writer_thread(w, e->thread, 1000 + e->thread,
+					      e->thread == 2 ? "worker-2" : NULL);
+			cur_thread = e->thread;
+		}
+		if (e->msg)
+			r = pmt_writer_message(w, "marker \xe2\x9c\x93", 10);
+		if (e->skip_before)
+			r = pmt_writer_skip(w, e->skip_before);
+		r = pmt_writer_event(w, e->kind, e->code, e->line, e->t, e->rss);
+		if (r < 0)
+			return r;
+	}
+	struct pmt_trailer t = {.total_events = 0, .end_wall_ns = 42, .peak_rss = 1 << 30,
+				.flags = PMT_TRL_CLEAN};
+	for (size_t i = 0; i < n; i++)
+		t.total_events += 1 + evs[i].skip_before;
+	r = pmt_writer_close(w, &t);
+	pmt_writer_free(w);
+	return r;
+}
+
+static void make_events(struct ev *evs, size_t n, uint32_t ncodes)
+{
+	uint64_t t = 0;
+	int64_t rss = 5000;
+	for (size_t i = 0; i < n; i++) {
+		struct ev *e = &evs[i];
+		uint64_t x = rnd();
+		e->kind = (uint8_t)(x % 7);
+		e->code = (uint32_t)(rnd() % (ncodes + 1)); /* 0 = unknown, allowed */
+		e->line = (uint32_t)(x >> 8) % 5 == 0 ? UINT32_MAX : (uint32_t)(x >> 16) % 3000;
+		t += (x >> 20) % 11 == 0 ? (1ull << 40) : (x >> 24) % 5000;
+		e->t = t;
+		int64_t d = (int64_t)(rnd() % 2001) - 1000;
+		if (x % 13 == 0)
+			d = -(int64_t)(rss / 2);
+		if (x % 17 == 0)
+			d = (int64_t)1 << 40;
+		rss += d;
+		e->rss = rss;
+		e->thread = (uint32_t)((x >> 40) % 3);
+		e->skip_before = x % 19 == 0 ? (x >> 33) % 100000 : 0;
+		e->msg = x % 23 == 0;
+	}
+}
+
+/* Reads path back and compares with evs. Returns events matched, or -errno
+ * from the reader; *trunc gets the truncation flag. */
+static long read_back(const char *path, const struct ev *evs, size_t n, int *trunc, int *bad)
+{
+	struct pmt_source *s;
+	int r = pmt_source_open(path, &s);
+	if (r < 0)
+		return r;
+	struct pmt_item it;
+	size_t i = 0;
+	uint64_t number = 0;
+	*bad = 0;
+	while ((r = pmt_source_next(s, &it)) > 0) {
+		if (it.type != PMT_ITEM_EVENT) {
+			if (it.type == PMT_ITEM_SKIP && (i >= n || it.ev.delta != evs[i].skip_before))
+				(*bad)++;
+			if (it.type == PMT_ITEM_MESSAGE &&
+			    (it.text_len != 10 || memcmp(it.text, "marker \xe2\x9c\x93", 10)))
+				(*bad)++;
+			continue;
+		}
+		if (i >= n) {
+			(*bad)++;
+			break;
+		}
+		const struct ev *e = &evs[i];
+		number += e->skip_before;
+		if (it.ev.kind != e->kind || it.ev.code != e->code || it.ev.line != e->line ||
+		    it.ev.time_ns != e->t || it.ev.rss != e->rss * 4096 ||
+		    it.ev.thread != e->thread || it.ev.number != number ||
+		    it.ev.delta != 1 + e->skip_before)
+			(*bad)++;
+		if (e->code && !pmt_source_code(s, e->code))
+			(*bad)++;
+		number++;
+		i++;
+	}
+	*trunc = pmt_source_truncated(s);
+	pmt_source_free(s);
+	return r < 0 ? r : (long)i;
+}
+
+static void test_roundtrip(void)
+{
+	enum { N = 200000, NCODES = 5000 };
+	static struct ev evs[N];
+	make_events(evs, N, NCODES);
+	const char *p = path_of("rt.log.zst");
+	ok(write_log(p, evs, N, NCODES, 10000) == 0, "write %d random events in 20 frames", N);
+	int trunc, bad;
+	long got = read_back(p, evs, N, &trunc, &bad);
+	ok(got == N, "read back all events (%ld)", got);
+	ok(bad == 0, "every field equal (%d mismatches)", bad);
+	ok(!trunc, "complete log is not truncated");
+
+	struct pmt_source *s;
+	ok(pmt_source_open(p, &s) == 0, "reopen");
+	const struct pmt_header *h = pmt_source_header(s);
+	ok(h->pid == 1234 && h->ppid == 1 && h->page_size == 4096 && h->argc == 3 &&
+		   !strcmp(h->argv[2], "\xc3\xa9t\xc3\xa9") && !strcmp(h->python_version, "3.11.7") &&
+		   !strcmp(h->rss_source, "statm") && h->drss_trigger == -1 &&
+		   h->flags == PMT_HDR_PREV && h->start_wall_ns == 1700000000123456789ull,
+	   "header fields round-trip");
+	struct pmt_item it;
+	while (pmt_source_next(s, &it) > 0)
+		;
+	/* code records are read as the stream goes: check them at the end */
+	const struct pmt_code *c = pmt_source_code(s, 97 * 3);
+	ok(c && c->name_len > 500 && c->kind == PMT_CODE_C && c->firstline == 97 * 21 &&
+		   !strcmp(c->file, "/src/\xe2\x82\xac/m\xc3\xb6" "d.py"),
+	   "long non-ASCII code names round-trip");
+	const struct pmt_trailer *t = pmt_source_trailer(s);
+	ok(t && t->flags == PMT_TRL_CLEAN && t->peak_rss == 1 << 30, "trailer round-trips");
+	ok(pmt_source_code_count(s) == NCODES, "code count");
+	const struct pmt_thread *th = pmt_source_thread(s, 2);
+	ok(th && !strcmp(th->name, "worker-2") && th->tid == 1002, "thread names");
+	pmt_source_free(s);
+}
+
+static int copy_prefix(const char *from, const char *to, off_t n, off_t flip)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	static char buf[1 << 20];
+	ssize_t k = read(in, buf, sizeof(buf));
+	close(in);
+	if (k < n)
+		n = k;
+	if (flip >= 0 && flip < n)
+		buf[flip] ^= 0x5a;
+	ssize_t w = write(out, buf, (size_t)n);
+	close(out);
+	return w == n ? 0 : -1;
+}
+
+static void test_truncation(void)
+{
+	enum { N = 300 };
+	struct ev evs[N];
+	make_events(evs, N, 20);
+	char p[300];
+	snprintf(p, sizeof(p), "%s", path_of("small.log.zst"));
+	write_log(p, evs, N, 20, 50); /* several small frames */
+	struct stat st;
+	stat(p, &st);
+	int crashes = 0, wrong = 0, silent = 0;
+	long last_good = -1;
+	for (off_t cut = 0; cut < st.st_size; cut++) {
+		const char *q = path_of("cut.log.zst");
+		copy_prefix(p, q, cut, -1);
+		int trunc = 0, bad = 0;
+		long got = read_back(q, evs, N, &trunc, &bad);
+		if (bad)
+			wrong++;
+		if (got >= 0 && !trunc)
+			silent++; /* a cut log must say so */
+		if (got >= 0 && got < last_good)
+			crashes++; /* more input must never give fewer events */
+		if (got >= 0)
+			last_good = got;
+	}
+	ok(wrong == 0, "every prefix decodes to a correct prefix of the events (%d wrong)", wrong);
+	ok(silent == 0, "every cut is reported as truncation or an error (%d silent)", silent);
+	ok(crashes == 0, "events read never decrease as the cut moves on (%d)", crashes);
+	ok(last_good >= N - 50, "a log cut in its last frame keeps the earlier frames (%ld)",
+	   last_good);
+}
+
+static void test_corrupt(void)
+{
+	enum { N = 3000 };
+	static struct ev evs[N];
+	make_events(evs, N, 50);
+	char p[300];
+	snprintf(p, sizeof(p), "%s", path_of("c.log.zst"));
+	write_log(p, evs, N, 50, 500);
+	struct stat st;
+	stat(p, &st);
+	int wrong = 0, errors = 0;
+	for (int i = 0; i < 200; i++) {
+		off_t at = (off_t)(rnd() % (uint64_t)st.st_size);
+		const char *q = path_of("flip.log.zst");
+		copy_prefix(p, q, st.st_size, at);
+		int trunc, bad;
+		long got = read_back(q, evs, N, &trunc, &bad);
+		if (got < 0)
+			errors++;
+		else if (bad && got == N)
+			wrong++; /* zstd checksums must catch a flipped byte */
+	}
+	ok(wrong == 0, "flipped bytes never give silently wrong complete logs (%d)", wrong);
+	ok(errors > 0, "flipped bytes give errors (%d of 200)", errors);
+
+	/* Plain-text garbage, empty, and a pmt magic followed by nonsense. */
+	const char *q = path_of("empty");
+	close(open(q, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	struct pmt_source *s;
+	ok(pmt_source_open(q, &s) == PMT_E_EMPTY, "empty input: PMT_E_EMPTY");
+	int fd = open(q, O_WRONLY | O_TRUNC);
+	ssize_t w = write(fd, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+	close(fd);
+	ok(w == 16 && pmt_source_open(q, &s) == PMT_E_TYPE, "PNG: PMT_E_TYPE");
+	fd = open(q, O_WRONLY | O_TRUNC);
+	w = write(fd, PMT_MAGIC "\x01\x02\x09\x01", PMT_MAGIC_LEN + 4);
+	close(fd);
+	int r = pmt_source_open(q, &s);
+	ok(r == PMT_E_VERSION, "format version 9: PMT_E_VERSION (%d)", r);
+	fd = open(q, O_WRONLY | O_TRUNC);
+	w = write(fd, PMT_MAGIC "\x07\x05", PMT_MAGIC_LEN + 2);
+	close(fd);
+	ok(pmt_source_open(q, &s) == PMT_E_CORRUPT, "no header record: PMT_E_CORRUPT");
+	ok(pmt_source_open(path_of("missing"), &s) == -ENOENT, "missing file: -ENOENT");
+	ok(pmt_source_open(tmpdir, &s) == -EISDIR, "directory: -EISDIR");
+	ok(!strcmp(pmt_strerror(-ENOENT), "no such file or directory"), "strerror lower case");
+}
+
+static void test_varint(void)
+{
+	uint8_t buf[16];
+	int bad = 0;
+	uint64_t vals[] = {0, 1, 127, 128, 300, UINT32_MAX, (1ull << 63) - 1, UINT64_MAX};
+	for (unsigned i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		uint8_t *e = pmt_varint_put(buf, vals[i]);
+		const uint8_t *p = buf;
+		uint64_t v;
+		if (pmt_varint_get(&p, e, &v) || v != vals[i] || p != e)
+			bad++;
+		p = buf;
+		if (e - buf > 1 && pmt_varint_get(&p, e - 1, &v) != -1)
+			bad++;
+		int64_t s = (int64_t)vals[i];
+		if (pmt_unzigzag(pmt_zigzag(s)) != s || pmt_unzigzag(pmt_zigzag(-s)) != -s)
+			bad++;
+	}
+	memset(buf, 0xff, sizeof(buf));
+	const uint8_t *p = buf;
+	uint64_t v;
+	ok(bad == 0 && pmt_varint_get(&p, buf + 16, &v) == -2, "varints and zigzag");
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir))
+		return 99;
+	test_varint();
+	test_roundtrip();
+	test_truncation();
+	test_corrupt();
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (getenv("KEEP")) return done_testing(); if (system(cmd) != 0)
+		return 99;
+	return done_testing();
+}
