@@ -29,10 +29,11 @@ static void put(const char *name, const char *data, size_t n)
 	close(fd);
 }
 
-static int sh(const char *fmt, const char *arg)
+/* Compresses path to path.zst with the zstd CLI. */
+static int zstd_cli(const char *level, const char *path)
 {
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), fmt, arg, arg);
+	snprintf(cmd, sizeof(cmd), "zstd -q -f %s %s -o %s.zst", level, path, path);
 	return system(cmd);
 }
 
@@ -90,7 +91,7 @@ int main(void)
 	ok(lines(at("text"), &nl, &nb, &longest, &trunc) == 0 && nl == want_lines &&
 		   nb == want_bytes && longest == 1u << 20 && !trunc,
 	   "plain text: %ld lines, %ld bytes (want %ld, %ld)", nl, nb, want_lines, want_bytes);
-	ok(sh("zstd -q -f -19 %s -o %s.zst", at("text")) == 0, "zstd CLI compresses the text");
+	ok(zstd_cli("-19", at("text")) == 0, "zstd CLI compresses the text");
 	ok(lines(at("text.zst"), &nl, &nb, &longest, &trunc) == 0 && nl == want_lines &&
 		   nb == want_bytes && !trunc,
 	   "zstd text reads the same: %ld lines", nl);
@@ -129,7 +130,7 @@ int main(void)
 			   "2026-01-01 00:00:00,001 - process.py#300 - 1 - (ProcMon   ) - INFO     - "
 			   "ProcessLoggingThread-JSON-START {\"pid\": 1}\n";
 	put("proc", proc, strlen(proc));
-	ok(sh("zstd -q -f %s -o %s.zst", at("proc")) == 0 &&
+	ok(zstd_cli("-1", at("proc")) == 0 &&
 		   pmt_input_open(at("proc.zst"), &in) == 0 && pmt_input_type(in) == PMT_INPUT_PROCESS,
 	   "zstd-compressed process log sniffed");
 	pmt_input_free(in);
@@ -137,7 +138,7 @@ int main(void)
 	ok(pmt_input_open(at("empty"), &in) == 0 && pmt_input_type(in) == PMT_INPUT_EMPTY,
 	   "empty file sniffed as empty");
 	pmt_input_free(in);
-	ok(sh("zstd -q -f %s -o %s.zst", at("empty")) == 0 &&
+	ok(zstd_cli("-1", at("empty")) == 0 &&
 		   pmt_input_open(at("empty.zst"), &in) == 0 && pmt_input_type(in) == PMT_INPUT_EMPTY,
 	   "empty zstd sniffed as empty");
 	pmt_input_free(in);
