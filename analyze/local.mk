@@ -1,1 +1,4 @@
-# analyze
+# analyze: the analysers, thin main()s over libpmt
+bin_PROGRAMS += analyze/pmt-filter
+analyze_pmt_filter_SOURCES = analyze/pmt-filter.c
+analyze_pmt_filter_LDADD = libpmt/libpmt.la

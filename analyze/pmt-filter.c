@@ -1,0 +1,603 @@
+/* pmt-filter: select events of a pmt or pymemtrace log and print them in
+ * pymemtrace's layout, as csv or json lines, or write them as a pmt log.
+ *
+ * --drss follows the tracer's trigger (pymemtrace-facts §1.7): an event is
+ * kept when its RSS differs by at least N bytes from the RSS at the last
+ * KEPT event (at the start, the log's starting RSS). The other criteria are
+ * tested first, so with --match the reference is the last kept match. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "errors.h"
+#include "event-format.h"
+#include "log-writer.h"
+#include "regex.h"
+#include "source.h"
+#include "table.h"
+
+struct filter_opts {
+	int64_t drss; /* -1 one page; 0 off */
+	bool has_drss;
+	unsigned prev;
+	const char *match, *file;
+	unsigned kinds; /* bit per kind; 0 = all */
+	const char *thread;
+	uint64_t from, to;
+	const char *output;
+	bool force;
+	enum pmt_format format;
+};
+
+enum {
+	OPT_DRSS = 256,
+	OPT_PREV,
+	OPT_MATCH,
+	OPT_FILE,
+	OPT_EVENT,
+	OPT_THREAD,
+	OPT_FROM,
+	OPT_TO,
+	OPT_FORMAT,
+	OPT_FORCE,
+};
+
+static const struct option longopts[] = {
+	{"drss", required_argument, NULL, OPT_DRSS},
+	{"prev", optional_argument, NULL, OPT_PREV},
+	{"match", required_argument, NULL, OPT_MATCH},
+	{"file", required_argument, NULL, OPT_FILE},
+	{"event", required_argument, NULL, OPT_EVENT},
+	{"thread", required_argument, NULL, OPT_THREAD},
+	{"from", required_argument, NULL, OPT_FROM},
+	{"to", required_argument, NULL, OPT_TO},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"output", required_argument, NULL, 'o'},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage(void)
+{
+	printf("Usage: %s [OPTION]... [LOG]\n"
+	       "Print the events of a pmt log or a pymemtrace Profile/Trace log that match all\n"
+	       "the criteria given (every event when none is), in pymemtrace's column layout.\n"
+	       "LOG may be zstd-compressed; without LOG, or when LOG is -, read standard input.\n"
+	       "\n"
+	       "Criteria:\n"
+	       "      --drss N         keep events whose RSS differs by at least N bytes from the\n"
+	       "                       RSS at the last kept event (-1: one page; suffixes k, M, G)\n"
+	       "      --prev[=K]       also print the K events (default 1) before each kept one\n"
+	       "      --match REGEX    function name matches REGEX (PCRE2)\n"
+	       "      --file REGEX     file name matches REGEX (PCRE2)\n"
+	       "      --event KINDS    comma list of CALL,RETURN,C_CALL,C_RETURN,C_EXCEPTION,\n"
+	       "                       LINE,EXCEPTION,OPCODE\n"
+	       "      --thread T       thread index (0 is the first thread) or thread name\n"
+	       "      --from EVENT     first event number to consider\n"
+	       "      --to EVENT       last event number to consider\n"
+	       "\n"
+	       "Output:\n"
+	       "      --format FMT     text (default), csv or json (one object per line)\n"
+	       "  -o, --output FILE    write a pmt log (zstd) instead; dropped events become\n"
+	       "                       SKIP records, so event numbers stay exact\n"
+	       "      --force          overwrite FILE if it exists\n"
+	       "  -h, --help           show this help and exit\n"
+	       "  -V, --version        show the version and exit\n"
+	       "\n"
+	       "Exit status: 0 when an event was kept, 1 when none was, 2 on error.\n",
+	       pmt_cli_prog());
+}
+
+static unsigned parse_kinds(const char *arg)
+{
+	unsigned mask = 0;
+	const char *p = arg;
+	while (*p) {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		int k = pmt_kind_parse(p, (unsigned)n);
+		if (k < 0)
+			pmt_cli_usage_error("unknown event kind '%.*s'", (int)n, p);
+		mask |= 1u << k;
+		p += n;
+		if (*p)
+			p++;
+	}
+	if (!mask)
+		pmt_cli_usage_error("--event needs at least one kind");
+	return mask;
+}
+
+static void parse_args(int argc, char **argv, struct filter_opts *o, const char **path)
+{
+	int c;
+	o->to = UINT64_MAX;
+	while ((c = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
+		uint64_t u;
+		switch (c) {
+		case OPT_DRSS:
+			if (pmt_cli_parse_bytes(optarg, &o->drss) < 0)
+				pmt_cli_usage_error("invalid --drss '%s'", optarg);
+			o->has_drss = true;
+			break;
+		case OPT_PREV:
+			o->prev = 1;
+			if (optarg) {
+				if (pmt_cli_parse_u64(optarg, &u) < 0 || u > 100000)
+					pmt_cli_usage_error("invalid --prev '%s'", optarg);
+				o->prev = (unsigned)u;
+			}
+			break;
+		case OPT_MATCH:
+			o->match = optarg;
+			break;
+		case OPT_FILE:
+			o->file = optarg;
+			break;
+		case OPT_EVENT:
+			o->kinds = parse_kinds(optarg);
+			break;
+		case OPT_THREAD:
+			o->thread = optarg;
+			break;
+		case OPT_FROM:
+			if (pmt_cli_parse_u64(optarg, &o->from) < 0)
+				pmt_cli_usage_error("invalid --from '%s'", optarg);
+			break;
+		case OPT_TO:
+			if (pmt_cli_parse_u64(optarg, &o->to) < 0)
+				pmt_cli_usage_error("invalid --to '%s'", optarg);
+			break;
+		case OPT_FORMAT: {
+			int f = pmt_format_parse(optarg);
+			if (f != PMT_FMT_TEXT && f != PMT_FMT_CSV && f != PMT_FMT_JSON)
+				pmt_cli_usage_error("invalid --format '%s' (text, csv or json)",
+						    optarg);
+			o->format = (enum pmt_format)f;
+			break;
+		}
+		case 'o':
+			o->output = optarg;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case 'h':
+			usage();
+			exit(PMT_EXIT_OK);
+		case 'V':
+			pmt_cli_version();
+			exit(PMT_EXIT_OK);
+		default:
+			/* getopt printed the reason */
+			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
+			exit(PMT_EXIT_ERROR);
+		}
+	}
+	if (optind + 1 < argc)
+		pmt_cli_usage_error("too many arguments");
+	*path = optind < argc ? argv[optind] : "-";
+	if (o->from > o->to)
+		pmt_cli_usage_error("--from is after --to");
+}
+
+/* Per-code cache of the regex verdicts: each name is matched once. */
+struct code_verdict {
+	uint8_t *v; /* 0 unknown, 1 keep, 2 drop */
+	uint32_t cap;
+};
+
+struct filter {
+	struct filter_opts *o;
+	struct pmt_source *src;
+	struct pmt_regex *match, *file;
+	struct code_verdict cv;
+	int64_t drss; /* resolved */
+	/* thread verdict cache */
+	uint32_t thread_idx;
+	int thread_ok; /* -1 unknown */
+	int64_t thread_num;
+
+	/* the reference for dEvent/dRSS: the last kept event */
+	bool started;
+	uint64_t ref_number;
+	int64_t ref_rss;
+	uint64_t printed_next; /* events below this number were printed already */
+	uint64_t kept;
+
+	/* --prev ring */
+	struct pmt_event *ring;
+	unsigned ring_n, ring_head;
+
+	/* -o */
+	struct pmt_writer *w;
+	int out_fd;
+	uint64_t w_next; /* number the next written event gets */
+	uint8_t *code_written;
+	uint32_t code_written_cap;
+	int64_t w_thread;
+	uint32_t page;
+	int werr;
+	FILE *out;
+};
+
+static bool code_ok(struct filter *f, uint32_t code)
+{
+	if (!f->match && !f->file)
+		return true;
+	if (code >= f->cv.cap) {
+		uint32_t cap = f->cv.cap ? f->cv.cap : 1024;
+		while (cap <= code)
+			cap *= 2;
+		uint8_t *v = realloc(f->cv.v, cap);
+		if (!v)
+			return false;
+		memset(v + f->cv.cap, 0, cap - f->cv.cap);
+		f->cv.v = v;
+		f->cv.cap = cap;
+	}
+	uint8_t *v = &f->cv.v[code];
+	if (*v)
+		return *v == 1;
+	const struct pmt_code *c = pmt_source_code(f->src, code);
+	bool ok = true;
+	if (f->match)
+		ok = c && pmt_regex_match(f->match, c->name, c->name_len);
+	if (ok && f->file)
+		ok = c && pmt_regex_match(f->file, c->file, c->file_len);
+	*v = ok ? 1 : 2;
+	return ok;
+}
+
+static bool thread_ok(struct filter *f, uint32_t idx)
+{
+	if (!f->o->thread)
+		return true;
+	if (f->thread_ok >= 0 && idx == f->thread_idx)
+		return f->thread_ok;
+	bool ok;
+	if (f->thread_num >= 0) {
+		ok = idx == (uint64_t)f->thread_num;
+	} else {
+		const struct pmt_thread *t = pmt_source_thread(f->src, idx);
+		ok = t && !strcmp(t->name, f->o->thread);
+	}
+	/* a thread may be named after its first events: re-check on change only */
+	f->thread_idx = idx;
+	f->thread_ok = ok;
+	return ok;
+}
+
+static int writer_open(struct filter *f, const struct pmt_event *first)
+{
+	struct pmt_header h = *pmt_source_header(f->src);
+	f->page = h.page_size ? h.page_size : 4096;
+	h.version = PMT_FORMAT_VERSION;
+	h.flags |= PMT_HDR_FILTERED;
+	if (f->o->prev)
+		h.flags |= PMT_HDR_PREV;
+	h.drss_trigger = f->o->has_drss ? f->drss : h.drss_trigger < 0 ? 0 : h.drss_trigger;
+	/* a pymemtrace log has no starting RSS: the first event's base is it */
+	if (first)
+		h.rss_start = (uint64_t)((first->rss - first->drss) / (int64_t)f->page);
+	if (!h.python_version)
+		h.python_version = "";
+	if (!h.rss_source)
+		h.rss_source = "";
+	int r = pmt_writer_new(f->out_fd, &h, NULL, &f->w);
+	f->out_fd = -1;
+	return r;
+}
+
+static int write_event(struct filter *f, const struct pmt_event *ev)
+{
+	int r;
+	if (!f->w && (r = writer_open(f, ev)) < 0)
+		return r;
+	if (ev->number > f->w_next) {
+		if ((r = pmt_writer_skip(f->w, ev->number - f->w_next)) < 0)
+			return r;
+	}
+	f->w_next = ev->number + 1;
+	if ((int64_t)ev->thread != f->w_thread) {
+		const struct pmt_thread *t = pmt_source_thread(f->src, ev->thread);
+		r = pmt_writer_thread(f->w, ev->thread, t ? t->tid : 0,
+				      t && *t->name ? t->name : NULL);
+		if (r < 0)
+			return r;
+		f->w_thread = ev->thread;
+	}
+	if (ev->code) {
+		if (ev->code >= f->code_written_cap) {
+			uint32_t cap = f->code_written_cap ? f->code_written_cap : 1024;
+			while (cap <= ev->code)
+				cap *= 2;
+			uint8_t *v = realloc(f->code_written, cap);
+			if (!v)
+				return -ENOMEM;
+			memset(v + f->code_written_cap, 0, cap - f->code_written_cap);
+			f->code_written = v;
+			f->code_written_cap = cap;
+		}
+		if (!f->code_written[ev->code]) {
+			const struct pmt_code *c = pmt_source_code(f->src, ev->code);
+			if (c) {
+				r = pmt_writer_code(f->w, ev->code, c->kind, c->firstline, c->file,
+						    c->file_len, c->name, c->name_len);
+				if (r < 0)
+					return r;
+			}
+			f->code_written[ev->code] = 1;
+		}
+	}
+	return pmt_writer_event(f->w, ev->kind, pmt_source_code(f->src, ev->code) ? ev->code : 0,
+				ev->line, ev->time_ns, ev->rss / (int64_t)f->page);
+}
+
+static int print_event(struct filter *f, const struct pmt_event *ev, const char *tag)
+{
+	if (f->o->output)
+		return write_event(f, ev);
+	struct pmt_evline l = {
+		.tag = tag,
+		.number = ev->number,
+		.devent = (int64_t)(ev->number - f->ref_number),
+		.time_ns = ev->time_ns,
+		.kind = ev->kind,
+		.line = ev->line,
+		.rss = ev->rss,
+		.drss = ev->rss - f->ref_rss,
+		.thread = ev->thread,
+	};
+	pmt_evline_code(&l, f->src, ev->code);
+	switch (f->o->format) {
+	case PMT_FMT_CSV:
+		return pmt_evfmt_csv(f->out, &l);
+	case PMT_FMT_JSON:
+		return pmt_evfmt_json(f->out, &l);
+	default:
+		return pmt_evfmt_text(f->out, &l);
+	}
+}
+
+static int print_message(struct filter *f, const struct pmt_item *it)
+{
+	if (f->o->output) {
+		int r;
+		if (!f->w && (r = writer_open(f, NULL)) < 0)
+			return r;
+		/* the message belongs before event it->ev.number */
+		if (it->ev.number > f->w_next) {
+			if ((r = pmt_writer_skip(f->w, it->ev.number - f->w_next)) < 0)
+				return r;
+			f->w_next = it->ev.number;
+		}
+		return pmt_writer_message(f->w, it->text, it->text_len);
+	}
+	switch (f->o->format) {
+	case PMT_FMT_CSV:
+		return pmt_evfmt_csv_message(f->out, it->ev.number, it->ev.time_ns, it->text,
+					     it->text_len);
+	case PMT_FMT_JSON:
+		return pmt_evfmt_json_message(f->out, it->ev.number, it->ev.time_ns, it->text,
+					      it->text_len);
+	default:
+		return pmt_evfmt_message(f->out, it->ev.number,
+					 (int64_t)(it->ev.number - f->ref_number), it->ev.time_ns,
+					 it->text, it->text_len);
+	}
+}
+
+/* Prints the ring's events that come after what was printed already. */
+static int flush_ring(struct filter *f)
+{
+	unsigned n = f->ring_n < f->o->prev ? f->ring_n : f->o->prev;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j = (f->ring_head + f->o->prev - n + i) % f->o->prev;
+		const struct pmt_event *p = &f->ring[j];
+		if (p->number < f->printed_next)
+			continue;
+		int r = print_event(f, p, "PREV: ");
+		if (r < 0)
+			return r;
+	}
+	f->ring_n = 0;
+	return 0;
+}
+
+static int run(struct filter *f)
+{
+	struct pmt_item it;
+	const struct filter_opts *o = f->o;
+	const bool has_code = o->match || o->file;
+	const bool any_select = o->has_drss || has_code || o->kinds || o->thread;
+	int r;
+	while ((r = pmt_source_next(f->src, &it)) > 0) {
+		if (__builtin_expect(it.type != PMT_ITEM_EVENT, 0)) {
+			if (it.type == PMT_ITEM_MESSAGE && !any_select &&
+			    it.ev.number >= o->from && it.ev.number <= o->to) {
+				if ((r = print_message(f, &it)) < 0)
+					return r;
+			}
+			continue;
+		}
+		const struct pmt_event *ev = &it.ev;
+		if (__builtin_expect(!f->started, 0)) {
+			/* the reference before any kept event: the log's start */
+			f->started = true;
+			f->ref_rss = ev->rss - ev->drss;
+			f->ref_number = 0;
+		}
+		if (__builtin_expect(ev->flags & PMT_EV_LAST, 0)) {
+			/* pymemtrace's exit snapshot: not an event, its number is the
+			 * count of events; shown only in a plain dump */
+			if (!any_select && !o->output && ev->number >= o->from &&
+			    ev->number <= o->to && (r = print_event(f, ev, "LAST: ")) < 0)
+				return r;
+			continue;
+		}
+		if (ev->number < o->from)
+			continue;
+		if (ev->number > o->to)
+			break;
+		if (o->thread && !thread_ok(f, ev->thread))
+			continue;
+		bool keep = true;
+		if (o->kinds && !(o->kinds & (1u << ev->kind)))
+			keep = false;
+		else if (has_code && !code_ok(f, ev->code))
+			keep = false;
+		else if (o->has_drss) {
+			int64_t d = ev->rss - f->ref_rss;
+			if (d < 0)
+				d = -d;
+			keep = d >= f->drss;
+		}
+		if (!keep) {
+			if (o->prev) {
+				f->ring[f->ring_head] = *ev;
+				f->ring_head = (f->ring_head + 1) % o->prev;
+				if (f->ring_n < o->prev)
+					f->ring_n++;
+			}
+			continue;
+		}
+		if (o->prev && (r = flush_ring(f)) < 0)
+			return r;
+		if ((r = print_event(f, ev, ev->flags & PMT_EV_FIRST ? "FRST: " : "NEXT: ")) < 0)
+			return r;
+		f->kept++;
+		f->ref_number = ev->number;
+		f->ref_rss = ev->rss;
+		f->printed_next = ev->number + 1;
+	}
+	return r;
+}
+
+static int open_output(const char *path, bool force)
+{
+	if (!strcmp(path, "-"))
+		return dup(1);
+	int fl = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
+	int fd = open(path, fl, 0644);
+	return fd < 0 ? -errno : fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct filter_opts o = {0};
+	struct filter f = {.o = &o, .thread_ok = -1, .thread_num = -1, .out_fd = -1,
+			   .w_thread = -1, .out = stdout};
+	const char *path;
+	int status = PMT_EXIT_ERROR, r;
+	char err[256];
+	static char obuf[1 << 16];
+
+	pmt_cli_set_prog(argv[0]);
+	parse_args(argc, argv, &o, &path);
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+
+	if (o.match && pmt_regex_new(o.match, &f.match, err, sizeof(err)) < 0)
+		pmt_cli_usage_error("--match: %s", err);
+	if (o.file && pmt_regex_new(o.file, &f.file, err, sizeof(err)) < 0)
+		pmt_cli_usage_error("--file: %s", err);
+	if (o.thread) {
+		uint64_t u;
+		if (pmt_cli_parse_u64(o.thread, &u) == 0 && u < UINT32_MAX)
+			f.thread_num = (int64_t)u;
+	}
+	if (o.prev && !(f.ring = calloc(o.prev, sizeof(*f.ring)))) {
+		pmt_cli_error(NULL, "%s", pmt_strerror(-ENOMEM));
+		goto out;
+	}
+
+	r = pmt_source_open(path, &f.src);
+	if (r < 0) {
+		pmt_cli_error(strcmp(path, "-") ? path : "(stdin)", "%s", pmt_strerror(r));
+		goto out;
+	}
+	const char *name = pmt_input_path(pmt_source_input(f.src));
+	const struct pmt_header *h = pmt_source_header(f.src);
+	f.drss = o.drss == -1 ? (int64_t)(h->page_size ? h->page_size : 4096) : o.drss;
+
+	if (o.output) {
+		f.out_fd = open_output(o.output, o.force);
+		if (f.out_fd < 0) {
+			pmt_cli_error(o.output, "%s", pmt_strerror(f.out_fd));
+			goto out;
+		}
+	} else if (o.format == PMT_FMT_CSV) {
+		pmt_evfmt_csv_header(stdout);
+	} else if (o.format == PMT_FMT_TEXT) {
+		pmt_evfmt_header(stdout);
+	}
+
+	r = run(&f);
+	bool truncated = r >= 0 && pmt_source_truncated(f.src);
+	if (o.output && r >= 0) {
+		/* the whole log, so SKIP brings the count to the input's */
+		uint64_t total = pmt_source_events(f.src);
+		if (o.to != UINT64_MAX && o.to + 1 < total)
+			total = o.to + 1;
+		int w;
+		if (!f.w)
+			w = writer_open(&f, NULL);
+		else
+			w = 0;
+		if (w == 0 && total > f.w_next)
+			w = pmt_writer_skip(f.w, total - f.w_next);
+		if (w == 0) {
+			const struct pmt_trailer *t = pmt_source_trailer(f.src);
+			struct pmt_trailer trl = {.total_events = total,
+						  .flags = t ? t->flags : 0};
+			if (t) {
+				trl.end_wall_ns = t->end_wall_ns;
+				trl.peak_rss = t->peak_rss;
+			}
+			if (truncated)
+				trl.flags &= ~(uint32_t)PMT_TRL_CLEAN;
+			w = pmt_writer_close(f.w, &trl);
+		}
+		if (w < 0) {
+			pmt_cli_error(o.output, "%s", pmt_strerror(w));
+			goto out;
+		}
+	} else if (o.format == PMT_FMT_TEXT && r >= 0 && !truncated && !o.output) {
+		/* what pymemtrace ends a complete log with */
+		fputs("EOF\n", stdout);
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		pmt_cli_error(NULL, "write error");
+		goto out;
+	}
+	if (r < 0) {
+		const char *d = pmt_source_detail(f.src);
+		pmt_cli_error(name, "%s%s%s", pmt_strerror(r), *d ? ": " : "", d);
+		goto out;
+	}
+	if (truncated) {
+		const char *d = pmt_source_detail(f.src);
+		pmt_cli_warn(name, "log is truncated%s%s; printed everything before the cut",
+			     *d ? ": " : "", d);
+	}
+	status = f.kept ? PMT_EXIT_OK : PMT_EXIT_NO;
+out:
+	if (f.w)
+		pmt_writer_free(f.w);
+	if (f.out_fd >= 0)
+		close(f.out_fd);
+	pmt_source_free(f.src);
+	pmt_regex_free(f.match);
+	pmt_regex_free(f.file);
+	free(f.cv.v);
+	free(f.ring);
+	free(f.code_written);
+	return status;
+}
