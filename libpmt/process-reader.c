@@ -98,7 +98,11 @@ static bool parse_timestamp(const char *s, size_t n, char *iso, size_t isosz)
 		us *= 10;
 	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 61)
 		return false;
-	snprintf(iso, isosz, "%04d-%02d-%02dT%02d:%02d:%02d.%06d", Y, M, D, h, m, sec, us);
+	char tmp[80];
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06d", Y, M, D, h, m, sec, us);
+	size_t tn = strnlen(tmp, isosz - 1);
+	memcpy(iso, tmp, tn);
+	iso[tn] = '\0';
 	return true;
 }
 
