@@ -1,0 +1,277 @@
+"""pmt_tracer: record the RSS of a Python program at every call and return.
+
+Command line::
+
+    python -m pmt_tracer [OPTIONS] script.py [ARGS...]
+
+API, with pymemtrace's names (``from pmt_tracer import ...`` in place of
+``from pymemtrace import cPyMemTrace``)::
+
+    with pmt_tracer.Profile(d_rss_trigger=-1, message=None, filepath=None) as p:
+        ...
+        p.write_message_to_log('a marker')
+        print(p.log_file_path())
+
+The log is the pmt binary event log (zstd); read it with pmt-summarise,
+pmt-filter, pmt-prev, pmt-diff and pmt-gnuplot.
+"""
+import atexit
+import functools
+import os
+import sys
+import threading
+
+from . import _pmt_tracer
+from ._pmt_tracer import Tracer, expand_path, page_size, rss, rss_peak
+
+__all__ = [
+    'Profile', 'Trace', 'profile', 'trace', 'rss', 'rss_peak', 'write_message_to_log',
+    'log_file_path', 'profile_log_path', 'trace_log_path', 'profile_wrapper_depth',
+    'trace_wrapper_depth', 'Tracer',
+]
+
+_PY_VERSION = '%d.%d.%d' % sys.version_info[:3]
+_lock = threading.RLock()
+# One stack per mode: CPython runs one profile and one trace function at a
+# time, so entering a new one suspends the one below (pymemtrace's stacks).
+_stacks = {'profile': [], 'trace': []}
+_started = []   # active objects in start order: write_message_to_log's target
+_ordinal = 0
+_exit_wrapped = False
+
+
+def _default_path(kind, depth):
+    global _ordinal
+    # pymemtrace's name with our suffix: YYYYMMDD_HHMMSS_<ordinal>_<pid>_<P|T>_<depth>_PY<ver>
+    name = '%%t_%d_%%p_%s_%d_PY%s.log.zst' % (_ordinal, kind, depth, _PY_VERSION)
+    _ordinal += 1
+    return os.path.join(os.getcwd(), name)
+
+
+def _wrap_os_exit():
+    """os._exit skips atexit: close the logs (trailer, clean flag) first."""
+    global _exit_wrapped
+    if _exit_wrapped:
+        return
+    _exit_wrapped = True
+    real_exit = os._exit
+
+    @functools.wraps(real_exit)
+    def _exit(status):
+        try:
+            _pmt_tracer._close_all()
+        except BaseException:
+            pass
+        real_exit(status)
+
+    os._exit = _exit
+
+
+class _Base:
+    """Context manager around one log; Profile and Trace set the mode."""
+    _mode = 'profile'
+    _kind = 'P'
+
+    def __init__(self, d_rss_trigger=-1, message=None, filepath=None, *, prev=False,
+                 calculate='all', log=True, rss_source='statm', force=True, argv=None):
+        if not isinstance(d_rss_trigger, int) or isinstance(d_rss_trigger, bool):
+            raise TypeError('d_rss_trigger must be int, not %s' % type(d_rss_trigger).__name__)
+        if message is not None and not isinstance(message, str):
+            raise TypeError('message must be str, not %s' % type(message).__name__)
+        if filepath is not None:
+            filepath = os.fsdecode(os.fspath(filepath))
+        self.d_rss_trigger = d_rss_trigger
+        self.message = message
+        self._filepath = filepath
+        self._opts = dict(prev=prev, calculate=calculate, log=log, rss_source=rss_source,
+                          force=force)
+        self._argv = list(sys.argv) if argv is None else list(argv)
+        self._tracer = None
+
+    # -- life cycle -------------------------------------------------------
+    def start(self):
+        with _lock:
+            if self._tracer is not None and self._tracer.open:
+                raise RuntimeError('%s already started' % type(self).__name__)
+            stack = _stacks[self._mode]
+            path = self._filepath or _default_path(self._kind, len(stack))
+            tracer = Tracer(path, mode=self._mode, trigger=self.d_rss_trigger,
+                            argv=self._argv, **self._opts)
+            outer = stack[-1] if stack else None
+            if outer is not None:
+                outer._tracer.write_message(
+                    '# Detaching this %s log. New file:%s' % (self._mode, expand_path(path)))
+                outer._tracer.suspend()
+            try:
+                tracer.start()
+            except BaseException:
+                if outer is not None:
+                    outer._tracer.resume()
+                raise
+            self._tracer = tracer
+            stack.append(self)
+            _started.append(self)
+            _wrap_os_exit()
+            if self.message is not None:
+                tracer.write_message(self.message)
+        return self
+
+    def stop(self):
+        """Closes the log; raises RuntimeError if the hook failed while running."""
+        with _lock:
+            tracer = self._tracer
+            if tracer is None or not tracer.open:
+                return
+            stack = _stacks[self._mode]
+            if self in _started:
+                _started.remove(self)
+            was_top = bool(stack) and stack[-1] is self
+            if self in stack:
+                stack.remove(self)
+            try:
+                tracer.stop()
+            finally:
+                if was_top and stack:
+                    outer = stack[-1]._tracer
+                    if outer.open:
+                        outer.resume()
+                        outer.write_message('# Re-attaching this %s log.' % self._mode)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop()
+        return False
+
+    # -- pymemtrace's methods ---------------------------------------------
+    def log_file_path(self):
+        """This object's own log path (pymemtrace returns the head of the stack)."""
+        if self._tracer is None:
+            return None
+        return self._tracer.path
+
+    def write_message_to_log(self, text):
+        """A MESSAGE record in this object's log, even while it is suspended."""
+        if self._tracer is None or not self._tracer.open:
+            raise IOError('Log file is closed.')
+        self._tracer.write_message(text)
+
+    # -- ours ---------------------------------------------------------------
+    @property
+    def tracer(self):
+        return self._tracer
+
+    @property
+    def events(self):
+        return self._tracer.events if self._tracer else 0
+
+    @property
+    def bytes(self):
+        return self._tracer.bytes if self._tracer else 0
+
+
+class Profile(_Base):
+    """Profile(d_rss_trigger=-1, message=None, filepath=None): CALL, RETURN,
+    C_CALL, C_RETURN and C_EXCEPTION events of every thread."""
+    _mode = 'profile'
+    _kind = 'P'
+
+
+class Trace(_Base):
+    """Trace(d_rss_trigger=-1, message=None, filepath=None): CALL, RETURN, LINE
+    and EXCEPTION events of every thread."""
+    _mode = 'trace'
+    _kind = 'T'
+
+
+def _decorator(cls, args, kwargs):
+    def wrap(func):
+        @functools.wraps(func)
+        def wrapper(*a, **kw):
+            with cls(*args, **kwargs):
+                return func(*a, **kw)
+        return wrapper
+    return wrap
+
+
+def profile(*args, **kwargs):
+    """Decorator: each call of the function runs inside its own Profile(*args, **kwargs)."""
+    return _decorator(Profile, args, kwargs)
+
+
+def trace(*args, **kwargs):
+    """Decorator: each call of the function runs inside its own Trace(*args, **kwargs)."""
+    return _decorator(Trace, args, kwargs)
+
+
+def _head(mode):
+    stack = _stacks[mode]
+    return stack[-1] if stack else None
+
+
+def write_message_to_log(text):
+    """A MESSAGE record in the most recently started active log."""
+    with _lock:
+        active = [o for o in _started if o._tracer is not None and o._tracer.active]
+        if not active:
+            raise ValueError('Trying to write to a log file when no tracer is active.')
+        active[-1]._tracer.write_message(text)
+
+
+def log_file_path():
+    """Path of the most recently started active log, or None."""
+    with _lock:
+        active = [o for o in _started if o._tracer is not None and o._tracer.active]
+        return active[-1].log_file_path() if active else None
+
+
+def profile_log_path():
+    o = _head('profile')
+    return o.log_file_path() if o else None
+
+
+def trace_log_path():
+    o = _head('trace')
+    return o.log_file_path() if o else None
+
+
+def profile_wrapper_depth():
+    return len(_stacks['profile'])
+
+
+def trace_wrapper_depth():
+    return len(_stacks['trace'])
+
+
+def profile_write_message_to_log(text):
+    o = _head('profile')
+    if o is None:
+        raise ValueError('Trying to write to a profile log file when no profiler is active.')
+    o.write_message_to_log(text)
+
+
+def trace_write_message_to_log(text):
+    o = _head('trace')
+    if o is None:
+        raise ValueError('Trying to write to a trace log file when no tracer is active.')
+    o.write_message_to_log(text)
+
+
+def _reset_lock_in_child():
+    global _lock
+    _lock = threading.RLock()   # the parent's may have been held by another thread
+
+
+def _close_at_exit():
+    _stacks['profile'].clear()
+    _stacks['trace'].clear()
+    del _started[:]
+    _pmt_tracer._close_all()
+
+
+# The C function first and called from C: before it runs, an event would go
+# to the parent's writer, which may flush into the parent's file.
+os.register_at_fork(after_in_child=_pmt_tracer._after_fork_child)
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+atexit.register(_close_at_exit)

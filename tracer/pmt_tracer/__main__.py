@@ -1,0 +1,234 @@
+"""python -m pmt_tracer [OPTIONS] (script.py | -m module | -c cmd) [ARGS...]
+
+Runs the program as `python` would (sys.argv, __main__, exit status and
+uncaught exceptions unchanged) while every call and return of every thread is
+recorded with the process RSS in a pmt log.
+"""
+import argparse
+import os
+import runpy
+import signal
+import sys
+import threading
+import types
+
+import pmt_tracer
+from pmt_tracer import _pmt_tracer
+
+PROG = 'pmt_tracer'
+DEFAULT_OUTPUT = '%t_%p.log.zst'
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog='python -m pmt_tracer',
+        usage='python -m pmt_tracer [OPTIONS] (script.py | -m module | -c cmd) [ARGS...]',
+        description='Record the RSS of a Python program at every call and return '
+                    '(or every line) into a compact pmt log.',
+        epilog='Read the log with: pmt-summarise LOG, pmt-filter LOG, pmt-prev LOG.')
+    p.add_argument('-o', '--output', metavar='PATH', default=DEFAULT_OUTPUT,
+                   help='log path; %%p = pid, %%t = YYYYMMDD_HHMMSS (default: %(default)s)')
+    p.add_argument('-f', '--force', action='store_true', help='overwrite an existing log')
+    p.add_argument('--mode', choices=('profile', 'trace'), default='profile',
+                   help='profile: CALL/RETURN/C_CALL/C_RETURN/C_EXCEPTION (default); '
+                        'trace: CALL/RETURN/LINE/EXCEPTION')
+    p.add_argument('--drss', metavar='N', type=int, default=None,
+                   help='write only events whose |dRSS| since the last written one is >= N '
+                        'bytes (-1: one page; 0: every event, the default)')
+    p.add_argument('--prev', action='store_true',
+                   help='with --drss, also write the true previous event of each written one')
+    p.add_argument('--calculate', choices=('none', 'rss', 'all'), default='all',
+                   help='benchmarking: none = only count events, rss = also read RSS, '
+                        'all = compute every field (default)')
+    p.add_argument('--log', choices=('none', 'drss', 'drss-prev', 'all'), default=None,
+                   help='benchmarking: none = write no events, drss = --drss -1, '
+                        'drss-prev = --drss -1 --prev, all = every event')
+    p.add_argument('--rss-source', choices=('auto', 'statm', 'perf'), default='statm',
+                   help='how RSS is read (default: statm)')
+    p.add_argument('--process-log', metavar='PATH',
+                   help='also write periodic process JSON lines to PATH')
+    p.add_argument('--process-interval', metavar='S', type=float, default=1.0,
+                   help='interval of --process-log in seconds (default: 1.0)')
+    p.add_argument('-q', '--quiet', action='store_true', help='no summary line at exit')
+    p.add_argument('--version', action='version',
+                   version='pmt_tracer (pmt) format %d' % _pmt_tracer.FORMAT_VERSION)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument('-m', dest='module', metavar='module', help='run library module as a script')
+    g.add_argument('-c', dest='cmd', metavar='cmd', help='program passed in as string')
+    return p
+
+
+def _split_argv(argv):
+    """Our options end at the script (the first non-option), -m X or -c X:
+    everything after belongs to the program."""
+    takes_value = {'-o', '--output', '--mode', '--drss', '--calculate', '--log',
+                   '--rss-source', '--process-log', '--process-interval'}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ('-m', '-c'):
+            return argv[:i + 2], argv[i + 2:]
+        if a == '--':
+            return argv[:i], argv[i + 1:]
+        if a in takes_value:
+            i += 2
+            continue
+        if a.startswith('-') and a != '-':
+            i += 1
+            continue
+        return argv[:i], argv[i:]
+    return argv, []
+
+
+def _error(msg):
+    sys.stderr.write('%s: %s\n' % (PROG, msg))
+    return 2
+
+
+def _user_traceback(tb):
+    """Drops our own and runpy's frames, so the traceback is the program's."""
+    skip = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in skip:
+        tb = tb.tb_next
+    return tb
+
+
+def _exit_status(e):
+    """What the interpreter makes of an uncaught SystemExit."""
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xff if code >= 0 else code & 0xff
+    try:
+        sys.stderr.write('%s\n' % (code,))
+    except Exception:
+        pass
+    return 1
+
+
+def _join_threads():
+    """The interpreter waits for non-daemon threads at exit: wait while still
+    tracing, so their events are in the log."""
+    me = threading.current_thread()
+    for t in threading.enumerate():
+        if t is not me and not t.daemon and t.is_alive():
+            t.join()
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    ours, prog_args = _split_argv(argv)
+    ns = _parser().parse_args(ours)
+    if ns.module is None and ns.cmd is None:
+        if not prog_args:
+            _parser().print_usage(sys.stderr)
+            return _error('no program to run (script.py, -m module or -c cmd)')
+        target = prog_args[0]
+        prog_args = prog_args[1:]
+        if not os.path.exists(target):
+            return _error('%s: no such file' % target)
+
+    trigger, prev = 0, ns.prev
+    if ns.drss is not None:
+        trigger = ns.drss
+    log = True
+    if ns.log == 'none':
+        log = False
+    elif ns.log == 'drss':
+        trigger = -1
+    elif ns.log == 'drss-prev':
+        trigger, prev = -1, True
+    elif ns.log == 'all':
+        trigger, prev = 0, False
+    if prev and trigger == 0:
+        return _error('--prev needs --drss N (N != 0)')
+
+    if ns.cmd is not None:
+        sys.argv = ['-c'] + prog_args
+    elif ns.module is not None:
+        sys.argv = [ns.module] + prog_args     # runpy puts the module's path in argv[0]
+    else:
+        sys.argv = [target] + prog_args
+        sys.path[0] = os.path.dirname(os.path.abspath(target))
+
+    obj_cls = pmt_tracer.Trace if ns.mode == 'trace' else pmt_tracer.Profile
+    obj = obj_cls(trigger, None, ns.output, prev=prev, calculate=ns.calculate, log=log,
+                  rss_source=ns.rss_source, force=ns.force, argv=list(sys.argv))
+
+    process = None
+    if ns.process_log:
+        from pmt_tracer import process   # another module; only when asked for
+        process.start(ns.process_log, ns.process_interval)
+
+    try:
+        obj.start()
+    except FileExistsError as e:
+        return _error(str(e))
+    except OSError as e:
+        if e.filename is not None and e.strerror:
+            return _error('%s: %s' % (e.filename, e.strerror[:1].lower() + e.strerror[1:]))
+        return _error(str(e))
+    except ValueError as e:
+        return _error(str(e))
+
+    status = 0
+    exc = None
+    try:
+        try:
+            if ns.cmd is not None:
+                main_mod = types.ModuleType('__main__')
+                main_mod.__builtins__ = __builtins__
+                saved_main = sys.modules.get('__main__')
+                sys.modules['__main__'] = main_mod
+                try:
+                    exec(compile(ns.cmd, '<string>', 'exec'), main_mod.__dict__)
+                finally:
+                    sys.modules['__main__'] = saved_main
+            elif ns.module is not None:
+                runpy.run_module(ns.module, run_name='__main__', alter_sys=True)
+            else:
+                runpy.run_path(target, run_name='__main__')
+        finally:
+            _join_threads()
+    except SystemExit as e:
+        status = _exit_status(e)
+    except BaseException as e:   # printed below, after the log is closed
+        exc = e
+        status = 1
+
+    try:
+        path = obj.log_file_path()
+        obj.stop()
+        err = None
+    except RuntimeError as e:
+        err = str(e)
+    tracer = obj.tracer
+    if process is not None:
+        try:
+            process.stop()
+        except Exception as e:
+            sys.stderr.write('%s: process log: %s\n' % (PROG, e))
+
+    if exc is not None:
+        sys.excepthook(type(exc), exc, _user_traceback(exc.__traceback__))
+    if err:
+        sys.stderr.write('%s\n' % err)
+        if status == 0:
+            status = 2
+    if not ns.quiet and tracer is not None:
+        n, b = tracer.events, tracer.bytes
+        per = b / n if n else 0.0
+        sys.stderr.write('%s: wrote %s: %d events, %d bytes (%.1f B/event); next: pmt-summarise %s\n'
+                         % (PROG, path, n, b, per, path))
+    sys.stderr.flush()
+    if isinstance(exc, KeyboardInterrupt):
+        # As the interpreter does: die of SIGINT, so the shell sees it.
+        sys.stdout.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())
