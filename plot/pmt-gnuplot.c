@@ -490,7 +490,7 @@ static int plot_events(struct pmt_source *src, const struct gnuplot_opts *o, con
 			n = 0;
 		char tx[40], ty[40], tt[40];
 		double ymib = (double)j->rss / 1048576.0;
-		shortest(tx, sizeof(tx), j->x);
+		snprintf(tx, sizeof(tx), "%.9g", j->x);
 		shortest(ty, sizeof(ty), ymib);
 		shortest(tt, sizeof(tt), ymib + 0.12 * span);
 		fprintf(plt, "set arrow from %s,%s to %s,%s lt -1 lw 1\n", tx, tt, tx, ty);
@@ -503,7 +503,7 @@ static int plot_events(struct pmt_source *src, const struct gnuplot_opts *o, con
 	snprintf(datname, sizeof(datname), "%s.dat", pl->name);
 	fputs("\nplot ", plt);
 	put_sqz(plt, datname);
-	fputs(" using 1:($2 / 1024**2) title \"RSS (MiB)\" with lines lt 1 lw 2\n", plt);
+	fputs(" using 1:($2 / 1024**2) title \"RSS (MiB)\" with steps lt 1 lw 2\n", plt);
 	plt_outputs_tail(plt, o, pl->name);
 	r = close_out(plt);
 	plt = NULL;

@@ -12,3 +12,8 @@ tests_unit_test_log_LDADD = libpmt/libpmt.la
 tests_unit_test_input_LDADD = libpmt/libpmt.la
 TESTS += tests/unit/test-log tests/unit/test-input
 EXTRA_DIST += tests/unit/tap.h
+
+# process JSON logs: reader and reports
+check_PROGRAMS += tests/unit/test-process-reader
+tests_unit_test_process_reader_LDADD = libpmt/libpmt.la
+TESTS += tests/unit/test-process-reader
