@@ -5,4 +5,5 @@ libpmt_libpmt_la_SOURCES += \
 	libpmt/table.h libpmt/table.c \
 	libpmt/regex.h libpmt/regex.c \
 	libpmt/event-format.h libpmt/event-format.c \
+	libpmt/profile.h libpmt/profile.c \
 	libpmt/pymt-reader.c

@@ -1,0 +1,477 @@
+/* pmt-summarise: log statistics, top functions by RSS growth, threads and
+ * folded stacks of a pmt or pymemtrace log; pymemtrace process.py's table
+ * for a process JSON log. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "errors.h"
+#include "process-report.h"
+#include "profile.h"
+#include "source.h"
+#include "table.h"
+
+enum sort_key { SORT_SELF, SORT_INCL, SORT_CALLS };
+
+struct summarise_opts {
+	enum pmt_format format;
+	unsigned top;
+	bool folded;
+	enum sort_key sort;
+};
+
+enum { OPT_FORMAT = 256, OPT_TOP, OPT_FOLDED, OPT_SORT };
+
+static const struct option longopts[] = {
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"sort", required_argument, NULL, OPT_SORT},
+	{"folded", no_argument, NULL, OPT_FOLDED},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage(void)
+{
+	printf("Usage: %s [OPTION]... LOG...\n"
+	       "Summarise pmt logs and pymemtrace Profile/Trace logs: duration, events by kind,\n"
+	       "RSS at start, end, peak and minimum, page-sized RSS jumps, log size, and the\n"
+	       "functions and threads the RSS grew in. For a process JSON log, pymemtrace's\n"
+	       "per-PID table. Several logs: one row each in the first table.\n"
+	       "LOG may be zstd-compressed; - is standard input.\n"
+	       "\n"
+	       "      --format FMT     text (default), csv, json, markdown or rst\n"
+	       "      --top N          functions to list (default 20, 0 for all)\n"
+	       "      --sort KEY       order functions by self (default), inclusive or calls\n"
+	       "      --folded         print folded stacks weighted by positive RSS growth\n"
+	       "                       (flamegraph.pl, speedscope) instead of tables\n"
+	       "  -h, --help           show this help and exit\n"
+	       "  -V, --version        show the version and exit\n"
+	       "\n"
+	       "Exit status: 0 on success (a truncated log is a warning), 2 on error.\n",
+	       pmt_cli_prog());
+}
+
+static void parse_args(int argc, char **argv, struct summarise_opts *o)
+{
+	int c;
+	o->top = 20;
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		uint64_t u;
+		switch (c) {
+		case OPT_FORMAT: {
+			int f = pmt_format_parse(optarg);
+			if (f < 0)
+				pmt_cli_usage_error("invalid --format '%s'", optarg);
+			o->format = (enum pmt_format)f;
+			break;
+		}
+		case OPT_TOP:
+			if (pmt_cli_parse_u64(optarg, &u) < 0 || u > UINT32_MAX)
+				pmt_cli_usage_error("invalid --top '%s'", optarg);
+			o->top = (unsigned)u;
+			break;
+		case OPT_SORT:
+			if (!strcmp(optarg, "self"))
+				o->sort = SORT_SELF;
+			else if (!strcmp(optarg, "inclusive"))
+				o->sort = SORT_INCL;
+			else if (!strcmp(optarg, "calls"))
+				o->sort = SORT_CALLS;
+			else
+				pmt_cli_usage_error("invalid --sort '%s'", optarg);
+			break;
+		case OPT_FOLDED:
+			o->folded = true;
+			break;
+		case 'h':
+			usage();
+			exit(PMT_EXIT_OK);
+		case 'V':
+			pmt_cli_version();
+			exit(PMT_EXIT_OK);
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
+			exit(PMT_EXIT_ERROR);
+		}
+	}
+	if (optind >= argc)
+		pmt_cli_usage_error("no log given");
+}
+
+/* One log read to its end (or to its first error). */
+struct result {
+	const char *arg;
+	const char *name;
+	struct pmt_source *src;
+	struct pmt_profile *prof;
+	int err;        /* reading stopped on this error, 0 */
+	bool truncated;
+};
+
+static int read_log(struct result *res, bool tree)
+{
+	const struct pmt_header *h = pmt_source_header(res->src);
+	int r = pmt_profile_new(h->page_size, tree, &res->prof);
+	if (r < 0)
+		return r;
+	struct pmt_item it;
+	while ((r = pmt_source_next(res->src, &it)) > 0) {
+		int k = pmt_profile_item(res->prof, &it);
+		if (k < 0)
+			return k;
+	}
+	pmt_profile_finish(res->prof);
+	if (r == 0)
+		res->truncated = pmt_source_truncated(res->src);
+	return r;
+}
+
+static double seconds(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+static const char *const kind_names[8] = {"CALL",     "EXCEPTION", "LINE",     "RETURN",
+					  "C_CALL",   "C_EXCEPTION", "C_RETURN", "OPCODE"};
+
+static int overview(struct result *res, unsigned n, struct pmt_table **out)
+{
+	struct pmt_table *t;
+	int r = pmt_table_new("Logs", &t);
+	if (r < 0)
+		return r;
+	static const struct {
+		const char *name;
+		enum pmt_align a;
+	} cols[] = {
+		{"log", PMT_ALIGN_LEFT},	{"type", PMT_ALIGN_LEFT},
+		{"events", PMT_ALIGN_RIGHT},	{"written", PMT_ALIGN_RIGHT},
+		{"duration_s", PMT_ALIGN_RIGHT}, {"events_per_s", PMT_ALIGN_RIGHT},
+		{"rss_start", PMT_ALIGN_RIGHT}, {"rss_end", PMT_ALIGN_RIGHT},
+		{"rss_peak", PMT_ALIGN_RIGHT},	{"rss_min", PMT_ALIGN_RIGHT},
+		{"page_jumps", PMT_ALIGN_RIGHT}, {"one_in", PMT_ALIGN_RIGHT},
+		{"log_bytes", PMT_ALIGN_RIGHT}, {"bytes_per_event", PMT_ALIGN_RIGHT},
+		{"rss_source", PMT_ALIGN_LEFT}, {"complete", PMT_ALIGN_LEFT},
+	};
+	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		pmt_table_column(t, cols[i].name, cols[i].a);
+	for (unsigned i = 0; i < n; i++) {
+		struct result *x = &res[i];
+		const struct pmt_totals *tot = pmt_profile_totals(x->prof);
+		const struct pmt_header *h = pmt_source_header(x->src);
+		const struct pmt_trailer *trl = pmt_source_trailer(x->src);
+		struct pmt_input *in = pmt_source_input(x->src);
+		uint64_t events = pmt_source_events(x->src);
+		uint64_t dur = tot->last_ns - tot->first_ns;
+		/* the trailer knows when the program stopped, not just the last event */
+		if (trl && trl->end_wall_ns > h->start_wall_ns && h->start_wall_ns)
+			dur = trl->end_wall_ns - h->start_wall_ns;
+		uint64_t bytes = pmt_input_file_size(in);
+		if (!bytes)
+			bytes = pmt_input_raw_bytes(in);
+		pmt_table_str(t, x->name);
+		pmt_table_str(t, pmt_input_type_name(pmt_source_type(x->src)));
+		pmt_table_int(t, (int64_t)events);
+		pmt_table_int(t, (int64_t)tot->written);
+		pmt_table_num(t, seconds(dur), 6);
+		if (dur)
+			pmt_table_num(t, (double)events / seconds(dur), 0);
+		else
+			pmt_table_null(t);
+		if (tot->any) {
+			pmt_table_int(t, tot->rss_start);
+			pmt_table_int(t, tot->rss_end);
+			pmt_table_int(t, tot->rss_peak);
+			pmt_table_int(t, tot->rss_min);
+		} else {
+			for (int k = 0; k < 4; k++)
+				pmt_table_null(t);
+		}
+		pmt_table_int(t, (int64_t)tot->jumps);
+		if (tot->jumps)
+			pmt_table_num(t, (double)events / (double)tot->jumps, 0);
+		else
+			pmt_table_null(t);
+		pmt_table_int(t, (int64_t)bytes);
+		if (events)
+			pmt_table_num(t, (double)bytes / (double)events, 2);
+		else
+			pmt_table_null(t);
+		pmt_table_str(t, h->rss_source ? h->rss_source : "");
+		pmt_table_str(t, x->err ? "error" : x->truncated ? "truncated" : "yes");
+	}
+	*out = t;
+	return 0;
+}
+
+static int kinds_table(struct result *x, const char *title, struct pmt_table **out)
+{
+	struct pmt_table *t;
+	int r = pmt_table_new(title, &t);
+	if (r < 0)
+		return r;
+	const struct pmt_totals *tot = pmt_profile_totals(x->prof);
+	pmt_table_column(t, "kind", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "events", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "percent", PMT_ALIGN_RIGHT);
+	for (unsigned k = 0; k < 8; k++) {
+		if (!tot->kinds[k])
+			continue;
+		pmt_table_str(t, kind_names[k]);
+		pmt_table_int(t, (int64_t)tot->kinds[k]);
+		pmt_table_num(t, 100.0 * (double)tot->kinds[k] / (double)tot->written, 2);
+	}
+	*out = t;
+	return 0;
+}
+
+static const struct pmt_profile *sort_prof;
+static enum sort_key sort_by;
+
+static int cmp_codes(const void *a, const void *b)
+{
+	const struct pmt_fstat *x = pmt_profile_fstat(sort_prof, *(const uint32_t *)a);
+	const struct pmt_fstat *y = pmt_profile_fstat(sort_prof, *(const uint32_t *)b);
+	int64_t kx, ky;
+	switch (sort_by) {
+	case SORT_INCL:
+		kx = x->incl, ky = y->incl;
+		break;
+	case SORT_CALLS:
+		kx = (int64_t)x->calls, ky = (int64_t)y->calls;
+		break;
+	default:
+		kx = x->self, ky = y->self;
+	}
+	if (kx != ky)
+		return kx > ky ? -1 : 1;
+	/* ties: stable, by id */
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	return ia < ib ? -1 : ia > ib;
+}
+
+static int functions_table(struct result *x, const char *title, const struct summarise_opts *o,
+			   struct pmt_table **out)
+{
+	uint32_t n = pmt_profile_codes(x->prof), m = 0;
+	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (uint32_t id = 0; id < n; id++) {
+		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, id);
+		if (f && (f->calls || f->self || f->incl))
+			ids[m++] = id;
+	}
+	sort_prof = x->prof;
+	sort_by = o->sort;
+	qsort(ids, m, sizeof(*ids), cmp_codes);
+	struct pmt_table *t;
+	int r = pmt_table_new(title, &t);
+	if (r < 0) {
+		free(ids);
+		return r;
+	}
+	pmt_table_column(t, "function", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "file", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "calls", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "self_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "inclusive_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "inclusive_per_call", PMT_ALIGN_RIGHT);
+	for (uint32_t i = 0; i < m && (!o->top || i < o->top); i++) {
+		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, ids[i]);
+		const struct pmt_code *c = ids[i] ? pmt_source_code(x->src, ids[i]) : NULL;
+		pmt_table_str(t, c ? c->name : "<unknown>");
+		pmt_table_str(t, c ? c->file : "");
+		pmt_table_int(t, (int64_t)f->calls);
+		pmt_table_int(t, f->self);
+		pmt_table_int(t, f->incl);
+		if (f->incl_calls)
+			pmt_table_num(t, (double)f->incl / (double)f->incl_calls, 1);
+		else
+			pmt_table_null(t);
+	}
+	free(ids);
+	*out = t;
+	return 0;
+}
+
+static int threads_table(struct result *x, const char *title, struct pmt_table **out)
+{
+	struct pmt_table *t;
+	int r = pmt_table_new(title, &t);
+	if (r < 0)
+		return r;
+	pmt_table_column(t, "thread", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "name", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "events", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "calls", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "growth_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "positive_bytes", PMT_ALIGN_RIGHT);
+	for (uint32_t i = 0; i < pmt_profile_threads(x->prof); i++) {
+		const struct pmt_tstat *s = pmt_profile_tstat(x->prof, i);
+		if (!s->events)
+			continue;
+		const struct pmt_thread *th = pmt_source_thread(x->src, i);
+		pmt_table_int(t, i);
+		pmt_table_str(t, th ? th->name : "");
+		pmt_table_int(t, (int64_t)s->events);
+		pmt_table_int(t, (int64_t)s->calls);
+		pmt_table_int(t, s->growth);
+		pmt_table_int(t, s->positive);
+	}
+	*out = t;
+	return 0;
+}
+
+/* Tables one after the other; json: one object of named arrays. */
+struct printer {
+	enum pmt_format f;
+	unsigned count;
+};
+
+static int emit(struct printer *p, const char *key, struct pmt_table *t)
+{
+	int r;
+	if (p->f == PMT_FMT_JSON) {
+		printf(p->count ? ",\n\"%s\": " : "{\n\"%s\": ", key);
+	} else if (p->count) {
+		putchar('\n');
+	}
+	r = pmt_table_print(t, p->f, stdout);
+	pmt_table_free(t);
+	p->count++;
+	return r;
+}
+
+static int print_details(struct printer *p, struct result *x, unsigned idx, unsigned n,
+			 const struct summarise_opts *o)
+{
+	char title[512], key[64];
+	struct pmt_table *t;
+	int r;
+	const struct pmt_totals *tot = pmt_profile_totals(x->prof);
+	const char *pre = n > 1 ? x->name : NULL;
+
+	snprintf(title, sizeof(title), "%s%sEvents by kind", pre ? pre : "", pre ? ": " : "");
+	snprintf(key, sizeof(key), n > 1 ? "kinds_%u" : "kinds", idx + 1);
+	if ((r = kinds_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title),
+		 "%s%sTop functions by RSS growth (%s; %llu unmatched returns, %llu calls open "
+		 "at the end)",
+		 pre ? pre : "", pre ? ": " : "",
+		 o->sort == SORT_INCL ? "by inclusive" : o->sort == SORT_CALLS ? "by calls"
+									: "by self",
+		 (unsigned long long)tot->unmatched_returns, (unsigned long long)tot->open_calls);
+	snprintf(key, sizeof(key), n > 1 ? "functions_%u" : "functions", idx + 1);
+	if ((r = functions_table(x, title, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title), "%s%sThreads", pre ? pre : "", pre ? ": " : "");
+	snprintf(key, sizeof(key), n > 1 ? "threads_%u" : "threads", idx + 1);
+	if ((r = threads_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct summarise_opts o = {0};
+	int status = PMT_EXIT_OK;
+	static char obuf[1 << 16];
+
+	pmt_cli_set_prog(argv[0]);
+	parse_args(argc, argv, &o);
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+
+	unsigned n = (unsigned)(argc - optind);
+	struct result *res = calloc(n, sizeof(*res));
+	if (!res) {
+		pmt_cli_error(NULL, "%s", pmt_strerror(-ENOMEM));
+		return PMT_EXIT_ERROR;
+	}
+	unsigned nev = 0; /* event logs read, packed at the front of res */
+	for (unsigned i = 0; i < n; i++) {
+		const char *arg = argv[optind + i];
+		const char *shown = strcmp(arg, "-") ? arg : "(stdin)";
+		struct pmt_input *in;
+		int r = pmt_input_open(arg, &in);
+		if (r < 0) {
+			pmt_cli_error(shown, "%s", pmt_strerror(r));
+			status = PMT_EXIT_ERROR;
+			continue;
+		}
+		if (pmt_input_type(in) == PMT_INPUT_PROCESS) {
+			unsigned warnings = 0;
+			fflush(stdout);
+			r = pmt_process_summarise(in, o.format, stdout, &warnings);
+			if (warnings)
+				pmt_cli_warn(shown, "%u lines that are not process records skipped",
+					     warnings);
+			if (r < 0) {
+				pmt_cli_error(shown, "%s", pmt_strerror(r));
+				status = PMT_EXIT_ERROR;
+			}
+			pmt_input_free(in);
+			continue;
+		}
+		struct result *x = &res[nev];
+		x->arg = arg;
+		x->name = shown;
+		r = pmt_source_new(in, &x->src);
+		if (r < 0) {
+			pmt_cli_error(shown, "%s%s", pmt_strerror(r),
+				      r == PMT_E_TYPE ? " (not a pmt, pymemtrace or process log)" : "");
+			pmt_input_free(in);
+			status = PMT_EXIT_ERROR;
+			continue;
+		}
+		nev++;
+		r = read_log(x, o.folded);
+		if (r < 0)
+			x->err = r;
+	}
+
+	struct printer p = {.f = o.format};
+	if (nev && o.folded) {
+		for (unsigned i = 0; i < nev; i++)
+			if (pmt_profile_folded(res[i].prof, res[i].src, stdout) < 0)
+				status = PMT_EXIT_ERROR;
+	} else if (nev) {
+		struct pmt_table *t;
+		int r = overview(res, nev, &t);
+		if (r >= 0)
+			r = emit(&p, "logs", t);
+		for (unsigned i = 0; r >= 0 && i < nev; i++)
+			r = print_details(&p, &res[i], i, nev, &o);
+		if (p.f == PMT_FMT_JSON && p.count)
+			fputs("}\n", stdout);
+		if (r < 0) {
+			pmt_cli_error(NULL, "%s", pmt_strerror(r));
+			status = PMT_EXIT_ERROR;
+		}
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		pmt_cli_error(NULL, "write error");
+		status = PMT_EXIT_ERROR;
+	}
+	/* messages after the results, so what was readable is already out */
+	for (unsigned i = 0; i < nev; i++) {
+		struct result *x = &res[i];
+		const char *d = pmt_source_detail(x->src);
+		if (x->err) {
+			pmt_cli_error(x->name, "%s%s%s", pmt_strerror(x->err), *d ? ": " : "", d);
+			status = PMT_EXIT_ERROR;
+		} else if (x->truncated) {
+			pmt_cli_warn(x->name, "log is truncated%s%s; summary of what was readable",
+				     *d ? ": " : "", d);
+		}
+		pmt_profile_free(x->prof);
+		pmt_source_free(x->src);
+	}
+	free(res);
+	return status;
+}
