@@ -227,7 +227,6 @@ static int write_process_plt(struct pmt_process_log *l, unsigned i, const struct
 	      "set pointsize 1\n"
 	      "set datafile separator whitespace\n"
 	      "set datafile missing \"NaN\"\n"
-	      "set encoding utf8\n"
 	      "set key below\n",
 	      f);
 	plt_outputs_head(f, o, name);
@@ -463,7 +462,6 @@ static int plot_events(struct pmt_source *src, const struct gnuplot_opts *o, con
 		     "set xlabel \"%s\"\n"
 		     "set ylabel \"RSS (MiB)\"\n"
 		     "set datafile separator whitespace\n"
-		     "set encoding utf8\n"
 		     "set key left top\n",
 		cpu_clock ? "CPU clock (s)" : "Time (s)");
 	plt_outputs_head(plt, o, pl->name);

@@ -3,3 +3,7 @@
 check_PROGRAMS += tests/bats/helpers/mklog
 tests_bats_helpers_mklog_SOURCES = tests/bats/helpers/mklog.c
 tests_bats_helpers_mklog_LDADD = libpmt/libpmt.la
+
+# process monitoring and plots (issue 4)
+TESTS += tests/bats/pmt-gnuplot.bats
+EXTRA_DIST += tests/bats/pmt-gnuplot.bats
