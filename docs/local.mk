@@ -1,2 +1,4 @@
 # docs
 dist_doc_DATA = docs/FORMAT.md
+# process monitoring and plots (issue 4)
+dist_man_MANS += docs/pmt-gnuplot.1 docs/pmt_tracer.process.1
