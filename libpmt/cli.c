@@ -59,6 +59,14 @@ void pmt_cli_warn(const char *file, const char *fmt, ...)
 	va_end(ap);
 }
 
+void pmt_cli_note(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(file, "note", fmt, ap);
+	va_end(ap);
+}
+
 void pmt_cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;

@@ -15,6 +15,9 @@ const char *pmt_cli_prog(void);
 void pmt_cli_error(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: file: warning: message\n". */
 void pmt_cli_warn(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prog: file: note: message\n": information the user should see on stderr
+ * that is neither a warning nor an error. */
+void pmt_cli_note(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: message\nTry 'prog --help' for more information.\n", exit 2. */
 __attribute__((noreturn)) void pmt_cli_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

@@ -1,0 +1,438 @@
+/* pmt-diff OLD NEW: compares two runs. Event logs: overall figures and per
+ * function growth, functions matched by (file, name) since code ids differ
+ * between logs. Process logs: the tech note's Summary table, the first log
+ * being the baseline. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "errors.h"
+#include "process-report.h"
+#include "profile.h"
+#include "source.h"
+#include "table.h"
+
+struct diff_opts {
+	enum pmt_format format;
+	unsigned top;
+	bool has_threshold;
+	int64_t threshold;
+};
+
+enum { OPT_FORMAT = 256, OPT_TOP, OPT_THRESHOLD };
+
+static const struct option longopts[] = {
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"threshold", required_argument, NULL, OPT_THRESHOLD},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage(void)
+{
+	printf("Usage: %s [OPTION]... OLD NEW\n"
+	       "   or: %s [OPTION]... BASELINE RUN... (process JSON logs)\n"
+	       "Compare two runs: events, duration, peak and final RSS, and per function the\n"
+	       "calls and the self and inclusive RSS growth, largest increase first.\n"
+	       "For process JSON logs, the Summary table: time and ratio against the baseline.\n"
+	       "\n"
+	       "      --format FMT     text (default), csv, json, markdown or rst\n"
+	       "      --top N          functions to list (default 30, 0 for all)\n"
+	       "      --threshold N    exit 1 when a function's self or inclusive growth got\n"
+	       "                       worse by more than N bytes (suffixes k, M, G)\n"
+	       "  -h, --help           show this help and exit\n"
+	       "  -V, --version        show the version and exit\n"
+	       "\n"
+	       "Exit status: 0, or 1 when --threshold was passed, 2 on error.\n",
+	       pmt_cli_prog(), pmt_cli_prog());
+}
+
+static void parse_args(int argc, char **argv, struct diff_opts *o)
+{
+	int c;
+	o->top = 30;
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		uint64_t u;
+		switch (c) {
+		case OPT_FORMAT: {
+			int f = pmt_format_parse(optarg);
+			if (f < 0)
+				pmt_cli_usage_error("invalid --format '%s'", optarg);
+			o->format = (enum pmt_format)f;
+			break;
+		}
+		case OPT_TOP:
+			if (pmt_cli_parse_u64(optarg, &u) < 0 || u > UINT32_MAX)
+				pmt_cli_usage_error("invalid --top '%s'", optarg);
+			o->top = (unsigned)u;
+			break;
+		case OPT_THRESHOLD:
+			if (pmt_cli_parse_bytes(optarg, &o->threshold) < 0 || o->threshold < 0)
+				pmt_cli_usage_error("invalid --threshold '%s'", optarg);
+			o->has_threshold = true;
+			break;
+		case 'h':
+			usage();
+			exit(PMT_EXIT_OK);
+		case 'V':
+			pmt_cli_version();
+			exit(PMT_EXIT_OK);
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
+			exit(PMT_EXIT_ERROR);
+		}
+	}
+	if (argc - optind < 2)
+		pmt_cli_usage_error("two logs needed: OLD NEW");
+}
+
+struct run {
+	const char *name;
+	struct pmt_source *src;
+	struct pmt_profile *prof;
+	int err;
+	bool truncated;
+};
+
+/* A function of either run. */
+struct func {
+	const char *name, *file;
+	size_t name_len, file_len;
+	const struct pmt_fstat *st[2];
+};
+
+struct funcs {
+	struct func *v;
+	size_t n, cap;
+	uint32_t *slots; /* index + 1 */
+	size_t nslots;
+};
+
+static uint64_t fkey(const char *a, size_t an, const char *b, size_t bn)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < an; i++)
+		h = (h ^ (uint8_t)a[i]) * 0x100000001b3ull;
+	h = (h ^ 0xff) * 0x100000001b3ull;
+	for (size_t i = 0; i < bn; i++)
+		h = (h ^ (uint8_t)b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int funcs_add(struct funcs *fs, const struct pmt_code *c, unsigned side,
+		     const struct pmt_fstat *st)
+{
+	if ((fs->n + 1) * 2 > fs->nslots) {
+		size_t ns = fs->nslots ? fs->nslots * 2 : 1024;
+		uint32_t *slots = calloc(ns, sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		for (size_t i = 0; i < fs->n; i++) {
+			const struct func *f = &fs->v[i];
+			size_t j = fkey(f->file, f->file_len, f->name, f->name_len) & (ns - 1);
+			while (slots[j])
+				j = (j + 1) & (ns - 1);
+			slots[j] = (uint32_t)i + 1;
+		}
+		free(fs->slots);
+		fs->slots = slots;
+		fs->nslots = ns;
+	}
+	size_t j = fkey(c->file, c->file_len, c->name, c->name_len) & (fs->nslots - 1);
+	for (; fs->slots[j]; j = (j + 1) & (fs->nslots - 1)) {
+		struct func *f = &fs->v[fs->slots[j] - 1];
+		if (f->file_len == c->file_len && f->name_len == c->name_len &&
+		    !memcmp(f->file, c->file, c->file_len) &&
+		    !memcmp(f->name, c->name, c->name_len)) {
+			/* the same name as Python and as C code: add them up */
+			if (f->st[side]) {
+				/* keep the first; rare enough not to merge */
+				return 0;
+			}
+			f->st[side] = st;
+			return 0;
+		}
+	}
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 256;
+		struct func *v = realloc(fs->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		fs->v = v;
+		fs->cap = cap;
+	}
+	struct func *f = &fs->v[fs->n];
+	*f = (struct func){c->name, c->file, c->name_len, c->file_len, {NULL, NULL}};
+	f->st[side] = st;
+	fs->slots[j] = (uint32_t)++fs->n;
+	return 0;
+}
+
+static int64_t g(const struct func *f, unsigned side, bool incl)
+{
+	const struct pmt_fstat *s = f->st[side];
+	return s ? (incl ? s->incl : s->self) : 0;
+}
+
+static int64_t worsening(const struct func *f)
+{
+	int64_t ds = g(f, 1, false) - g(f, 0, false);
+	int64_t di = g(f, 1, true) - g(f, 0, true);
+	return ds > di ? ds : di;
+}
+
+static int cmp_func(const void *a, const void *b)
+{
+	const struct func *x = a, *y = b;
+	int64_t wx = worsening(x), wy = worsening(y);
+	if (wx != wy)
+		return wx > wy ? -1 : 1;
+	int64_t ax = llabs(g(x, 1, true) - g(x, 0, true)), ay = llabs(g(y, 1, true) - g(y, 0, true));
+	if (ax != ay)
+		return ax > ay ? -1 : 1;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->file, y->file);
+}
+
+static int read_run(struct run *x)
+{
+	const struct pmt_header *h = pmt_source_header(x->src);
+	int r = pmt_profile_new(h->page_size, false, &x->prof);
+	if (r < 0)
+		return r;
+	struct pmt_item it;
+	while ((r = pmt_source_next(x->src, &it)) > 0)
+		if ((r = pmt_profile_item(x->prof, &it)) < 0)
+			return r;
+	pmt_profile_finish(x->prof);
+	if (r == 0)
+		x->truncated = pmt_source_truncated(x->src);
+	return r;
+}
+
+static uint64_t duration(const struct run *x)
+{
+	const struct pmt_totals *t = pmt_profile_totals(x->prof);
+	const struct pmt_header *h = pmt_source_header(x->src);
+	const struct pmt_trailer *trl = pmt_source_trailer(x->src);
+	if (trl && h->start_wall_ns && trl->end_wall_ns > h->start_wall_ns)
+		return trl->end_wall_ns - h->start_wall_ns;
+	return t->last_ns - t->first_ns;
+}
+
+static void row_int(struct pmt_table *t, const char *what, int64_t a, int64_t b)
+{
+	pmt_table_str(t, what);
+	pmt_table_int(t, a);
+	pmt_table_int(t, b);
+	pmt_table_int(t, b - a);
+	if (a)
+		pmt_table_num(t, (double)b / (double)a, 3);
+	else
+		pmt_table_null(t);
+}
+
+static void row_num(struct pmt_table *t, const char *what, double a, double b, int dec)
+{
+	pmt_table_str(t, what);
+	pmt_table_num(t, a, dec);
+	pmt_table_num(t, b, dec);
+	pmt_table_num(t, b - a, dec);
+	if (a != 0)
+		pmt_table_num(t, b / a, 3);
+	else
+		pmt_table_null(t);
+}
+
+static int compare(struct run *runs, const struct diff_opts *o, bool *worse)
+{
+	struct pmt_table *t;
+	int r = pmt_table_new("Overall", &t);
+	if (r < 0)
+		return r;
+	pmt_table_column(t, "metric", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "old", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "new", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "change", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "ratio", PMT_ALIGN_RIGHT);
+	const struct pmt_totals *a = pmt_profile_totals(runs[0].prof),
+				*b = pmt_profile_totals(runs[1].prof);
+	row_int(t, "events", (int64_t)pmt_source_events(runs[0].src),
+		(int64_t)pmt_source_events(runs[1].src));
+	row_num(t, "duration_s", (double)duration(&runs[0]) / 1e9,
+		(double)duration(&runs[1]) / 1e9, 6);
+	row_int(t, "rss_start", a->rss_start, b->rss_start);
+	row_int(t, "rss_peak", a->rss_peak, b->rss_peak);
+	row_int(t, "rss_end", a->rss_end, b->rss_end);
+	row_int(t, "rss_growth", a->rss_end - a->rss_start, b->rss_end - b->rss_start);
+	row_int(t, "positive_growth", a->positive, b->positive);
+	row_int(t, "page_jumps", (int64_t)a->jumps, (int64_t)b->jumps);
+	if (o->format == PMT_FMT_JSON)
+		fputs("{\n\"overall\": ", stdout);
+	r = pmt_table_print(t, o->format, stdout);
+	pmt_table_free(t);
+	if (r < 0)
+		return r;
+
+	struct funcs fs = {0};
+	for (unsigned side = 0; side < 2 && r >= 0; side++) {
+		struct run *x = &runs[side];
+		for (uint32_t id = 1; id < pmt_profile_codes(x->prof) && r >= 0; id++) {
+			const struct pmt_fstat *st = pmt_profile_fstat(x->prof, id);
+			const struct pmt_code *c = pmt_source_code(x->src, id);
+			if (st && c && (st->calls || st->self || st->incl))
+				r = funcs_add(&fs, c, side, st);
+		}
+	}
+	if (r < 0)
+		goto out;
+	qsort(fs.v, fs.n, sizeof(*fs.v), cmp_func);
+	*worse = false;
+	for (size_t i = 0; i < fs.n; i++)
+		if (o->has_threshold && worsening(&fs.v[i]) > o->threshold)
+			*worse = true;
+
+	if ((r = pmt_table_new("Functions by change in RSS growth (bytes; new minus old)", &t)) <
+	    0)
+		goto out;
+	static const char *const cols[] = {"function",	 "file",     "calls_old",
+					   "calls_new",	 "self_old", "self_new",
+					   "self_change", "incl_old", "incl_new",
+					   "incl_change"};
+	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		pmt_table_column(t, cols[i], i < 2 ? PMT_ALIGN_LEFT : PMT_ALIGN_RIGHT);
+	for (size_t i = 0; i < fs.n && (!o->top || i < o->top); i++) {
+		const struct func *f = &fs.v[i];
+		pmt_table_str(t, f->name);
+		pmt_table_str(t, f->file);
+		for (unsigned side = 0; side < 2; side++) {
+			if (f->st[side])
+				pmt_table_int(t, (int64_t)f->st[side]->calls);
+			else
+				pmt_table_null(t);
+		}
+		pmt_table_int(t, g(f, 0, false));
+		pmt_table_int(t, g(f, 1, false));
+		pmt_table_int(t, g(f, 1, false) - g(f, 0, false));
+		pmt_table_int(t, g(f, 0, true));
+		pmt_table_int(t, g(f, 1, true));
+		pmt_table_int(t, g(f, 1, true) - g(f, 0, true));
+	}
+	fputs(o->format == PMT_FMT_JSON ? ",\n\"functions\": " : "\n", stdout);
+	r = pmt_table_print(t, o->format, stdout);
+	pmt_table_free(t);
+	if (o->format == PMT_FMT_JSON)
+		fputs("}\n", stdout);
+out:
+	free(fs.v);
+	free(fs.slots);
+	return r;
+}
+
+static int process_diff(char **args, unsigned n, const struct diff_opts *o)
+{
+	struct pmt_input **ins = calloc(n, sizeof(*ins));
+	int status = PMT_EXIT_OK;
+	if (!ins)
+		return PMT_EXIT_ERROR;
+	for (unsigned i = 0; i < n; i++) {
+		int r = pmt_input_open(args[i], &ins[i]);
+		if (r < 0 || pmt_input_type(ins[i]) != PMT_INPUT_PROCESS) {
+			pmt_cli_error(args[i], "%s", r < 0 ? pmt_strerror(r)
+							    : "not a process log, as the first is");
+			status = PMT_EXIT_ERROR;
+			goto out;
+		}
+	}
+	unsigned warnings = 0;
+	int r = pmt_process_diff(ins, n, o->format, stdout, &warnings);
+	fflush(stdout);
+	if (warnings)
+		pmt_cli_warn(NULL, "%u lines that are not process records skipped", warnings);
+	if (r < 0) {
+		pmt_cli_error(NULL, "%s", pmt_strerror(r));
+		status = PMT_EXIT_ERROR;
+	}
+out:
+	for (unsigned i = 0; i < n; i++)
+		pmt_input_free(ins[i]);
+	free(ins);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct diff_opts o = {0};
+	struct run runs[2] = {0};
+	int status = PMT_EXIT_ERROR;
+	static char obuf[1 << 16];
+
+	pmt_cli_set_prog(argv[0]);
+	parse_args(argc, argv, &o);
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	unsigned n = (unsigned)(argc - optind);
+
+	struct pmt_input *in0;
+	int r = pmt_input_open(argv[optind], &in0);
+	if (r < 0) {
+		pmt_cli_error(argv[optind], "%s", pmt_strerror(r));
+		return PMT_EXIT_ERROR;
+	}
+	if (pmt_input_type(in0) == PMT_INPUT_PROCESS) {
+		pmt_input_free(in0);
+		return process_diff(argv + optind, n, &o);
+	}
+	if (n != 2) {
+		pmt_input_free(in0);
+		pmt_cli_usage_error("event logs are compared two at a time: OLD NEW");
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		const char *arg = argv[optind + i];
+		struct pmt_input *in = in0;
+		runs[i].name = strcmp(arg, "-") ? arg : "(stdin)";
+		if (i && (r = pmt_input_open(arg, &in)) < 0) {
+			pmt_cli_error(runs[i].name, "%s", pmt_strerror(r));
+			goto out;
+		}
+		r = pmt_source_new(in, &runs[i].src);
+		if (r < 0) {
+			pmt_cli_error(runs[i].name, "%s", pmt_strerror(r));
+			pmt_input_free(in);
+			goto out;
+		}
+		r = read_run(&runs[i]);
+		if (r < 0)
+			runs[i].err = r;
+	}
+	bool worse = false;
+	r = compare(runs, &o, &worse);
+	if (fflush(stdout) || ferror(stdout) || r < 0) {
+		pmt_cli_error(NULL, "%s", r < 0 ? pmt_strerror(r) : "write error");
+		goto out;
+	}
+	status = worse ? PMT_EXIT_NO : PMT_EXIT_OK;
+	for (unsigned i = 0; i < 2; i++) {
+		const char *d = pmt_source_detail(runs[i].src);
+		if (runs[i].err) {
+			pmt_cli_error(runs[i].name, "%s%s%s", pmt_strerror(runs[i].err),
+				      *d ? ": " : "", d);
+			status = PMT_EXIT_ERROR;
+		} else if (runs[i].truncated) {
+			pmt_cli_warn(runs[i].name, "log is truncated%s%s; compared what was readable",
+				     *d ? ": " : "", d);
+		}
+	}
+	if (worse && status != PMT_EXIT_ERROR)
+		pmt_cli_note(NULL, "RSS growth got worse by more than %lld bytes",
+			     (long long)o.threshold);
+out:
+	for (unsigned i = 0; i < 2; i++) {
+		pmt_profile_free(runs[i].prof);
+		pmt_source_free(runs[i].src);
+	}
+	return status;
+}
