@@ -2,3 +2,4 @@
 dist_doc_DATA = docs/FORMAT.md
 # process monitoring and plots (issue 4)
 dist_man_MANS += docs/pmt-gnuplot.1 docs/pmt_tracer.process.1
+dist_man_MANS += docs/pmt_tracer.1

@@ -1,2 +1,4 @@
 # Python unittest files for the tracer (TAP through tap_unittest.py)
-EXTRA_DIST += tests/python/tap_unittest.py
+EXTRA_DIST += tests/python/tap_unittest.py tests/python/pmtlog.py tests/python/pmt_testlib.py
+TESTS += tests/python/test_cli.py tests/python/test_events.py tests/python/test_api.py
+EXTRA_DIST += tests/python/test_cli.py tests/python/test_events.py tests/python/test_api.py

@@ -5,6 +5,9 @@ uncaught exceptions unchanged) while every call and return of every thread is
 recorded with the process RSS in a pmt log.
 """
 import argparse
+import builtins
+import importlib.machinery
+import io
 import os
 import runpy
 import signal
@@ -88,9 +91,37 @@ def _error(msg):
 def _user_traceback(tb):
     """Drops our own and runpy's frames, so the traceback is the program's."""
     skip = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in skip:
+    while tb is not None:
+        f = tb.tb_frame.f_code.co_filename
+        if not (f.startswith('<frozen runpy') or os.path.abspath(f) in skip):
+            break
         tb = tb.tb_next
     return tb
+
+
+def _run_script(path):
+    """Runs a script file as `python path` does: a fresh __main__ module,
+    __file__ absolute from 3.9 on, sys.argv[0] as given."""
+    if not os.path.isfile(path):
+        # A directory or zip file with __main__.py.
+        runpy.run_path(path, run_name='__main__')
+        return
+    file = os.path.abspath(path) if sys.version_info >= (3, 9) else path
+    with io.open_code(path) as f:
+        source = f.read()
+    code = compile(source, file, 'exec', dont_inherit=True)
+    main_mod = types.ModuleType('__main__')
+    main_mod.__dict__.update({
+        '__file__': file, '__cached__': None, '__package__': None, '__spec__': None,
+        '__loader__': importlib.machinery.SourceFileLoader('__main__', file),
+        '__builtins__': builtins,
+    })
+    saved = sys.modules.get('__main__')
+    sys.modules['__main__'] = main_mod
+    try:
+        exec(code, main_mod.__dict__)
+    finally:
+        sys.modules['__main__'] = saved
 
 
 def _exit_status(e):
@@ -178,7 +209,7 @@ def main(argv=None):
         try:
             if ns.cmd is not None:
                 main_mod = types.ModuleType('__main__')
-                main_mod.__builtins__ = __builtins__
+                main_mod.__builtins__ = builtins
                 saved_main = sys.modules.get('__main__')
                 sys.modules['__main__'] = main_mod
                 try:
@@ -188,7 +219,7 @@ def main(argv=None):
             elif ns.module is not None:
                 runpy.run_module(ns.module, run_name='__main__', alter_sys=True)
             else:
-                runpy.run_path(target, run_name='__main__')
+                _run_script(target)
         finally:
             _join_threads()
     except SystemExit as e:
@@ -211,7 +242,8 @@ def main(argv=None):
             sys.stderr.write('%s: process log: %s\n' % (PROG, e))
 
     if exc is not None:
-        sys.excepthook(type(exc), exc, _user_traceback(exc.__traceback__))
+        tb = _user_traceback(exc.__traceback__)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
     if err:
         sys.stderr.write('%s\n' % err)
         if status == 0:
