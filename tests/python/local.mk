@@ -2,3 +2,6 @@
 EXTRA_DIST += tests/python/tap_unittest.py tests/python/pmtlog.py tests/python/pmt_testlib.py
 TESTS += tests/python/test_cli.py tests/python/test_events.py tests/python/test_api.py
 EXTRA_DIST += tests/python/test_cli.py tests/python/test_events.py tests/python/test_api.py
+# the process monitor (issue 4)
+TESTS += tests/python/test_process.py
+EXTRA_DIST += tests/python/test_process.py
