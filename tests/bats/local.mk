@@ -7,3 +7,10 @@ tests_bats_helpers_mklog_LDADD = libpmt/libpmt.la
 # process monitoring and plots (issue 4)
 TESTS += tests/bats/pmt-gnuplot.bats
 EXTRA_DIST += tests/bats/pmt-gnuplot.bats
+
+if HAVE_BATS
+TESTS += tests/bats/pmt-filter.bats
+endif
+EXTRA_DIST += tests/bats/pmt-filter.bats tests/bats/helpers/common.bash tests/bats/helpers/mkpymt.py
+TESTS += tests/bats/process-monitor.bats
+EXTRA_DIST += tests/bats/process-monitor.bats
