@@ -9,8 +9,10 @@ TESTS += tests/bats/pmt-gnuplot.bats
 EXTRA_DIST += tests/bats/pmt-gnuplot.bats
 
 if HAVE_BATS
-TESTS += tests/bats/pmt-filter.bats
+TESTS += tests/bats/pmt-filter.bats tests/bats/pmt-summarise.bats tests/bats/pmt-prev.bats \
+	tests/bats/pmt-diff.bats
 endif
-EXTRA_DIST += tests/bats/pmt-filter.bats tests/bats/helpers/common.bash tests/bats/helpers/mkpymt.py
+EXTRA_DIST += tests/bats/pmt-filter.bats tests/bats/pmt-summarise.bats tests/bats/pmt-prev.bats \
+	tests/bats/pmt-diff.bats tests/bats/helpers/grow.pymt tests/bats/helpers/common.bash tests/bats/helpers/mkpymt.py
 TESTS += tests/bats/process-monitor.bats
 EXTRA_DIST += tests/bats/process-monitor.bats
