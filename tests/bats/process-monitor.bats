@@ -43,14 +43,15 @@ kinds() {
 }
 
 @test "-p PID: ends by itself with a STOP record when the process ends" {
-	sleep 0.6 &
+	# (long enough for a sanitizer build's slow interpreter start)
+	sleep 3 &
 	pid=$!
-	run -0 --separate-stderr timeout 10 "$PYTHON" -m pmt_tracer.process -p $pid -i 0.1 -o p.log
+	run -0 --separate-stderr timeout 20 "$PYTHON" -m pmt_tracer.process -p $pid -i 0.1 -o p.log
 	[ "$(kinds p.log | tail -1)" = "ProcessLoggingThread-JSON-STOP" ]
 	grep -q "\"pid\": $pid}" p.log
 	# to stderr by default
-	sleep 0.3 &
-	run -0 --separate-stderr timeout 10 "$PYTHON" -m pmt_tracer.process -p $! -i 0.1
+	sleep 2 &
+	run -0 --separate-stderr timeout 20 "$PYTHON" -m pmt_tracer.process -p $! -i 0.1
 	assert_output ""
 	[[ "$stderr" == *"ProcessLoggingThread-JSON-START {"* ]]
 	[[ "$stderr" == *"ProcessLoggingThread-JSON-STOP {"* ]]
