@@ -10,9 +10,9 @@ EXTRA_DIST += tests/bats/pmt-gnuplot.bats
 
 if HAVE_BATS
 TESTS += tests/bats/pmt-filter.bats tests/bats/pmt-summarise.bats tests/bats/pmt-prev.bats \
-	tests/bats/pmt-diff.bats
+	tests/bats/pmt-diff.bats tests/bats/cli.bats tests/bats/bad-input.bats
 endif
 EXTRA_DIST += tests/bats/pmt-filter.bats tests/bats/pmt-summarise.bats tests/bats/pmt-prev.bats \
-	tests/bats/pmt-diff.bats tests/bats/helpers/grow.pymt tests/bats/helpers/common.bash tests/bats/helpers/mkpymt.py
+	tests/bats/pmt-diff.bats tests/bats/cli.bats tests/bats/bad-input.bats tests/bats/helpers/grow.pymt tests/bats/helpers/common.bash tests/bats/helpers/mkpymt.py
 TESTS += tests/bats/process-monitor.bats
 EXTRA_DIST += tests/bats/process-monitor.bats
