@@ -1364,8 +1364,8 @@ static struct PyModuleDef mod_def = {
 	.m_clear = mod_clear,
 };
 
-PyMODINIT_FUNC PyInit__pmt_tracer(void);
-PyMODINIT_FUNC PyInit__pmt_tracer(void)
+PMT_MODINIT PyInit__pmt_tracer(void);
+PMT_MODINIT PyInit__pmt_tracer(void)
 {
 	return PyModuleDef_Init(&mod_def);
 }

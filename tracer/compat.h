@@ -170,3 +170,7 @@ static inline void pmt_set_this_thread(int trace, Py_tracefunc func, PyObject *a
 #else
 #define pmt_type_module(tp, fallback) (fallback)
 #endif
+
+/* 3.8's PyMODINIT_FUNC does not mark the init function visible, and the
+ * extension is built with -fvisibility=hidden. */
+#define PMT_MODINIT __attribute__((visibility("default"))) PyMODINIT_FUNC
