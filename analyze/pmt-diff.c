@@ -372,6 +372,7 @@ int main(int argc, char **argv)
 	static char obuf[1 << 16];
 
 	pmt_cli_set_prog(argv[0]);
+	argv[0] = (char *)pmt_cli_prog(); /* getopt says "pmt-x: ...", not the path */
 	parse_args(argc, argv, &o);
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	unsigned n = (unsigned)(argc - optind);

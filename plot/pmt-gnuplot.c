@@ -751,6 +751,7 @@ static int plot_process(struct pmt_input *in, const struct gnuplot_opts *o, stru
 int main(int argc, char **argv)
 {
 	pmt_cli_set_prog(argv[0]);
+	argv[0] = (char *)pmt_cli_prog(); /* getopt says "pmt-x: ...", not the path */
 	struct gnuplot_opts o = {.width = 1000, .height = 700, .top = 10, .max_points = 100000};
 	enum { OPT_PNG = 256, OPT_MAX_POINTS };
 	static const struct option longopts[] = {
@@ -790,7 +791,9 @@ int main(int argc, char **argv)
 			pmt_cli_version();
 			return PMT_EXIT_OK;
 		default:
-			pmt_cli_usage_error("invalid option");
+			/* getopt printed the reason */
+			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
+			return PMT_EXIT_ERROR;
 		}
 	}
 	if (argc - optind != 2)
