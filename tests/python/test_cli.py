@@ -175,6 +175,34 @@ class TestCli(TmpDirCase):
         self.assertIn('truncated', tool.stderr)
         self.assertGreater(tool.stdout.count('\n'), 400000)
 
+    def test_idle_program_killed_keeps_its_events(self):
+        # No event comes while the program sleeps: the flusher thread ends the
+        # frame, so the calls made before the sleep survive SIGKILL.
+        write(self.dir, 'idle.py', '''
+            import time
+            def f(i):
+                return i
+            for i in range(1000):
+                f(i)
+            open("ready", "w").close()
+            time.sleep(60)
+        ''')
+        p = subprocess.Popen([PYTHON, '-m', 'pmt_tracer', '-o', 'i.log.zst', 'idle.py'],
+                             cwd=self.dir, env=env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 60
+            while not os.path.exists(self.path('ready')) and time.time() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.5)
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+        log = self.read_log('i.log.zst')
+        self.assertTrue(log.truncated)
+        calls = [e for e in log.events if e.what == 'CALL' and log.name_of(e) == 'f']
+        self.assertEqual(len(calls), 1000)
+
 
 if __name__ == '__main__':
     unittest.main()
