@@ -189,8 +189,11 @@ def main(argv=None):
 
     process = None
     if ns.process_log:
-        from pmt_tracer import process   # another module; only when asked for
-        process.start(ns.process_log, ns.process_interval)
+        try:
+            from pmt_tracer import process   # another module; only when asked for
+            process.start(ns.process_log, ns.process_interval)
+        except (ImportError, OSError, ValueError) as e:
+            return _error('%s: %s' % (ns.process_log, e))
 
     try:
         obj.start()
