@@ -218,6 +218,27 @@ static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t
 	}
 }
 
+/* A varint known to lie within the buffer (at least 10 bytes are there):
+ * the hot path of every tool. NULL for a varint longer than 10 bytes. */
+static inline const uint8_t *fast_uv(const uint8_t *p, uint64_t *v)
+{
+	uint64_t b = *p++;
+	if (b < 0x80) {
+		*v = b;
+		return p;
+	}
+	uint64_t x = b & 0x7f;
+	for (unsigned shift = 7; shift < 70; shift += 7) {
+		b = *p++;
+		x |= (b & 0x7f) << shift;
+		if (b < 0x80) {
+			*v = x;
+			return p;
+		}
+	}
+	return NULL;
+}
+
 static int lr_next(struct pmt_source *s, struct pmt_item *it)
 {
 	struct lr *r = s->state;
@@ -237,13 +258,23 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 		unsigned t = *p++;
 		if (PMT_TAG_IS_EVENT(t)) {
 			uint64_t code = 0, line = 0, dt = 0, dr = 0;
-			int e = pmt_varint_get(&p, end, &code);
-			if (!e)
-				e = pmt_varint_get(&p, end, &line);
-			if (!e)
-				e = pmt_varint_get(&p, end, &dt);
-			if (!e)
-				e = pmt_varint_get(&p, end, &dr);
+			int e;
+			if (end - p >= 4 * PMT_VARINT_MAX) {
+				/* The whole record is in the buffer: no bounds checks. */
+				p = fast_uv(p, &code);
+				p = p ? fast_uv(p, &line) : NULL;
+				p = p ? fast_uv(p, &dt) : NULL;
+				p = p ? fast_uv(p, &dr) : NULL;
+				e = p ? 0 : -2;
+			} else {
+				e = pmt_varint_get(&p, end, &code);
+				if (!e)
+					e = pmt_varint_get(&p, end, &line);
+				if (!e)
+					e = pmt_varint_get(&p, end, &dt);
+				if (!e)
+					e = pmt_varint_get(&p, end, &dr);
+			}
 			if (e == -1) { /* the input ends inside the record */
 				s->truncated = true;
 				pmt_source_set_detail(s, "record cut at byte %llu",
