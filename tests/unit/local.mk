@@ -17,3 +17,8 @@ EXTRA_DIST += tests/unit/tap.h
 check_PROGRAMS += tests/unit/test-process-reader
 tests_unit_test_process_reader_LDADD = libpmt/libpmt.la
 TESTS += tests/unit/test-process-reader
+
+# RSS sources (libpmt/rss.c)
+check_PROGRAMS += tests/unit/test-rss
+tests_unit_test_rss_LDADD = libpmt/libpmt.la
+TESTS += tests/unit/test-rss

@@ -1,0 +1,514 @@
+/* libpmt/rss.c: every source must give exactly the RSS that a fresh read of
+ * /proc/self/statm gives, after every step of a program that grows and
+ * shrinks memory in every way the kernel accounts differently (page faults,
+ * munmap, madvise, glibc heap and mmap chunks, other threads, fork).
+ * TAP output; the perf tests SKIP with the reason when perf or tracefs is
+ * not usable here. PMT_RSS_TEST_EVENTS sets the length of the long run. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rss.h"
+
+static int failures, count;
+static long page_size;
+static int ref_fd = -1;
+
+static void check(int ok, const char *what)
+{
+	count++;
+	printf("%sok %d - %s\n", ok ? "" : "not ", count, what);
+	if (!ok)
+		failures++;
+	fflush(stdout);
+}
+
+static void skip(const char *what, const char *why)
+{
+	count++;
+	printf("ok %d - %s # SKIP %s\n", count, what, why);
+	fflush(stdout);
+}
+
+/* The reference: an independent parse of statm (sscanf, own fd). */
+static long ref_pages(void)
+{
+	char buf[128];
+	ssize_t n = pread(ref_fd, buf, sizeof(buf) - 1, 0);
+	long size, res;
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %ld", &size, &res) != 2)
+		return -1;
+	return res;
+}
+
+static long fscanf_pages(void)
+{
+	long size, res = -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &res) != 2)
+		res = -1;
+	fclose(f);
+	return res;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* ---- a workload that grows and shrinks memory, one step at a time ---- */
+
+#define NSLOTS 16
+#define ARENA_PAGES 4096 /* 16 MiB: pages touched and dropped one by one */
+
+struct workload {
+	void *slot[NSLOTS];
+	size_t len[NSLOTS];
+	bool is_mmap[NSLOTS];
+	char *arena;
+};
+
+static void touch(char *p, size_t len)
+{
+	for (size_t off = 0; off < len; off += (size_t)page_size)
+		((volatile char *)p)[off] = 1;
+}
+
+static int workload_init(struct workload *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->arena = mmap(NULL, ARENA_PAGES * (size_t)page_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return w->arena == MAP_FAILED ? -1 : 0;
+}
+
+static void slot_free(struct workload *w, unsigned i)
+{
+	if (!w->slot[i])
+		return;
+	if (w->is_mmap[i])
+		munmap(w->slot[i], w->len[i]);
+	else
+		free(w->slot[i]);
+	w->slot[i] = NULL;
+}
+
+static void workload_free(struct workload *w)
+{
+	for (unsigned i = 0; i < NSLOTS; i++)
+		slot_free(w, i);
+	munmap(w->arena, ARENA_PAGES * (size_t)page_size);
+}
+
+/* One step; most steps change nothing, as most traced calls do. */
+static void workload_step(struct workload *w, uint64_t x)
+{
+	unsigned op = (unsigned)(x % 100), i = (unsigned)((x >> 8) % NSLOTS);
+	size_t pg = (size_t)((x >> 16) % ARENA_PAGES) * (size_t)page_size;
+
+	if (op < 3) { /* malloc a big block (mmap or heap) and touch it */
+		slot_free(w, i);
+		w->len[i] = (size_t)(32 + (x >> 24) % 224) * (size_t)page_size;
+		w->slot[i] = malloc(w->len[i]);
+		w->is_mmap[i] = false;
+		if (w->slot[i])
+			touch(w->slot[i], w->len[i]);
+	} else if (op < 6) { /* free it: munmap, heap trim or nothing */
+		slot_free(w, i);
+	} else if (op < 8) { /* mmap / munmap directly */
+		slot_free(w, i);
+		w->len[i] = (size_t)(1 + (x >> 24) % 128) * (size_t)page_size;
+		void *p = mmap(NULL, w->len[i], PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			w->slot[i] = p;
+			w->is_mmap[i] = true;
+			touch(p, w->len[i]);
+		}
+	} else if (op < 20) { /* one page more */
+		((volatile char *)w->arena)[pg] = 1;
+	} else if (op < 30) { /* one page less */
+		madvise(w->arena + pg, (size_t)page_size, MADV_DONTNEED);
+	}
+}
+
+/* Runs n steps and compares the source with the reference after each one.
+ * Returns the number of mismatches; *changes counts RSS changes seen, so a
+ * run that never changed RSS cannot pass for a good one. */
+static long run_sequence(struct pmt_rss *r, long n, long *changes, char *first_bad, size_t len)
+{
+	struct workload w;
+	long bad = 0, last = -1;
+
+	*changes = 0;
+	if (workload_init(&w))
+		return -1;
+	for (long k = 0; k < n; k++) {
+		workload_step(&w, rnd());
+		long got = pmt_rss_pages(r), want = ref_pages();
+		if (got != want && bad++ == 0)
+			snprintf(first_bad, len, "step %ld: source %ld, statm %ld", k, got, want);
+		if (want != last)
+			(*changes)++;
+		last = want;
+	}
+	workload_free(&w);
+	long got = pmt_rss_pages(r), want = ref_pages();
+	if (got != want && bad++ == 0)
+		snprintf(first_bad, len, "after free: source %ld, statm %ld", got, want);
+	return bad;
+}
+
+static void check_sequence(struct pmt_rss *r, long n, const char *what)
+{
+	char first_bad[160] = "", msg[400];
+	long changes;
+	long bad = run_sequence(r, n, &changes, first_bad, sizeof(first_bad));
+	snprintf(msg, sizeof(msg), "%s: %ld steps, %ld RSS changes, %ld mismatches%s%s", what, n,
+		 changes, bad, bad ? "; first: " : "", first_bad);
+	check(bad == 0 && changes > n / 20, msg);
+}
+
+/* ---- other threads change RSS, the main thread reads it ---- */
+
+#define NTHREADS 4
+
+struct worker {
+	pthread_t th;
+	struct workload w;
+	sem_t go, done; /* two CPUs, four threads: no spinning */
+	uint64_t cmd;   /* 1 quit, else the step's random value */
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	bool ok = workload_init(&wk->w) == 0;
+	for (;;) {
+		sem_wait(&wk->go);
+		if (wk->cmd == 1)
+			break;
+		if (ok)
+			workload_step(&wk->w, wk->cmd);
+		sem_post(&wk->done);
+	}
+	if (ok)
+		workload_free(&wk->w);
+	return NULL;
+}
+
+static void worker_step(struct worker *wk)
+{
+	wk->cmd = rnd() | 2; /* never 1 */
+	sem_post(&wk->go);
+	sem_wait(&wk->done);
+}
+
+static void check_threads(enum pmt_rss_kind kind, long n, const char *what)
+{
+	struct worker wk[NTHREADS];
+	struct pmt_rss r;
+	char msg[400], first_bad[160] = "";
+	long bad = 0, changes = 0, last = -1;
+	int err = 0;
+
+	memset(wk, 0, sizeof(wk));
+	for (int t = 0; t < NTHREADS; t++) {
+		sem_init(&wk[t].go, 0, 0);
+		sem_init(&wk[t].done, 0, 0);
+	}
+	/* half the threads exist before the source is opened, half after */
+	for (int t = 0; t < NTHREADS / 2; t++)
+		pthread_create(&wk[t].th, NULL, worker_main, &wk[t]);
+	err = pmt_rss_open(&r, kind);
+	for (int t = NTHREADS / 2; t < NTHREADS; t++)
+		pthread_create(&wk[t].th, NULL, worker_main, &wk[t]);
+	for (long k = 0; !err && k < n; k++) {
+		worker_step(&wk[k % NTHREADS]);
+		long got = pmt_rss_pages(&r), want = ref_pages();
+		if (got != want && bad++ == 0)
+			snprintf(first_bad, sizeof(first_bad), "step %ld (thread %ld): %ld vs %ld", k,
+				 k % NTHREADS, got, want);
+		if (want != last)
+			changes++;
+		last = want;
+	}
+	for (int t = 0; t < NTHREADS; t++) {
+		wk[t].cmd = 1;
+		sem_post(&wk[t].go);
+		pthread_join(wk[t].th, NULL);
+		sem_destroy(&wk[t].go);
+		sem_destroy(&wk[t].done);
+	}
+	long got = pmt_rss_pages(&r), want = ref_pages();
+	if (!err && got != want && bad++ == 0)
+		snprintf(first_bad, sizeof(first_bad), "after the threads freed: %ld vs %ld", got,
+			 want);
+	if (!err)
+		pmt_rss_close(&r);
+	snprintf(msg, sizeof(msg), "%s: %ld steps in %d threads, %ld changes, %ld mismatches%s%s",
+		 what, n, NTHREADS, changes, bad, bad ? "; first: " : "", first_bad);
+	check(!err && bad == 0 && changes > n / 20, msg);
+}
+
+/* ---- far more changes between two reads than a ring holds ---- */
+
+static void check_bursts(struct pmt_rss *r)
+{
+	const size_t pages = 16384; /* 32 rings' worth of records */
+	char *p = mmap(NULL, pages * (size_t)page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long bad = 0;
+	char msg[200];
+
+	if (p == MAP_FAILED) {
+		check(0, "bursts: mmap");
+		return;
+	}
+	for (int round = 0; round < 10; round++) {
+		/* a burst, read, then single pages: each must still be seen */
+		touch(p, pages * (size_t)page_size);
+		bad += pmt_rss_pages(r) != ref_pages();
+		for (int k = 0; k < 20; k++) {
+			madvise(p + (size_t)k * (size_t)page_size, (size_t)page_size, MADV_DONTNEED);
+			bad += pmt_rss_pages(r) != ref_pages();
+		}
+		/* two bursts with no read between them */
+		madvise(p, pages * (size_t)page_size, MADV_DONTNEED);
+		touch(p, pages * (size_t)page_size);
+		bad += pmt_rss_pages(r) != ref_pages();
+		((volatile char *)p)[0] = 2;
+		bad += pmt_rss_pages(r) != ref_pages();
+		madvise(p, pages * (size_t)page_size, MADV_DONTNEED);
+		bad += pmt_rss_pages(r) != ref_pages();
+		((volatile char *)p)[(pages - 1) * (size_t)page_size] = 3;
+		bad += pmt_rss_pages(r) != ref_pages();
+	}
+	munmap(p, pages * (size_t)page_size);
+	bad += pmt_rss_pages(r) != ref_pages();
+	snprintf(msg, sizeof(msg), "%s: bursts of %zu page changes between reads, %ld mismatches",
+		 pmt_rss_name(r->kind), pages, bad);
+	check(bad == 0, msg);
+}
+
+/* ---- fork ---- */
+
+/* In the child: before any reopen, the source must already read the
+ * child's own RSS (not the parent's, and no dangling ring); after the
+ * reopen, it must keep the same kind where it can and stay exact. */
+static int child_checks(struct pmt_rss *r, enum pmt_rss_kind kind, long n)
+{
+	close(ref_fd);
+	ref_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	size_t len = 2048 * (size_t)page_size;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 10;
+	touch(p, len);
+	if (pmt_rss_pages(r) != ref_pages())
+		return 11;
+	munmap(p, len);
+	if (pmt_rss_pages(r) != ref_pages())
+		return 12;
+	if (pmt_rss_reopen_after_fork(r))
+		return 13;
+	if (r->kind != kind)
+		return 14;
+	char first_bad[160];
+	long changes;
+	if (run_sequence(r, n, &changes, first_bad, sizeof(first_bad)) != 0) {
+		fprintf(stderr, "# child: %s\n", first_bad);
+		return 15;
+	}
+	return 0;
+}
+
+static void check_fork(enum pmt_rss_kind kind, long n)
+{
+	struct pmt_rss r;
+	char msg[200];
+
+	if (pmt_rss_open(&r, kind)) {
+		check(0, "fork: open");
+		return;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child_checks(&r, kind, n));
+	int status = -1;
+	waitpid(pid, &status, 0);
+	snprintf(msg, sizeof(msg),
+		 "%s after fork: the child reads its own RSS at once and after reopen "
+		 "(status %d)",
+		 pmt_rss_name(kind), WIFEXITED(status) ? WEXITSTATUS(status) : -status);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, msg);
+	char first_bad[160] = "";
+	long changes;
+	long bad = run_sequence(&r, n / 4, &changes, first_bad, sizeof(first_bad));
+	snprintf(msg, sizeof(msg), "%s after fork: the parent stays exact (%ld mismatches) %s",
+		 pmt_rss_name(kind), bad, first_bad);
+	check(bad == 0, msg);
+	pmt_rss_close(&r);
+}
+
+/* As an unprivileged user (paranoid >= 2) perf is refused: auto must fall
+ * back to statm and still be exact, and perf must say why it cannot. */
+static void check_fallback_unprivileged(void)
+{
+	if (geteuid() != 0) {
+		skip("auto falls back to statm without perf permission", "not root");
+		return;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(20);
+		close(ref_fd);
+		ref_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		struct pmt_rss r;
+		int perr = pmt_rss_open(&r, PMT_RSS_PERF);
+		if (perr == 0) {
+			pmt_rss_close(&r);
+			_exit(77); /* this kernel lets anyone trace: nothing to test */
+		}
+		if (perr > 0)
+			_exit(21);
+		if (pmt_rss_open(&r, PMT_RSS_AUTO) || r.kind != PMT_RSS_STATM)
+			_exit(22);
+		char first_bad[160];
+		long changes;
+		long bad = run_sequence(&r, 20000, &changes, first_bad, sizeof(first_bad));
+		pmt_rss_close(&r);
+		_exit(bad ? 23 : 0);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		skip("auto falls back to statm without perf permission",
+		     "perf is open to unprivileged users here");
+		return;
+	}
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+		 "unprivileged: perf refused with -errno, auto is statm and exact (status %d)",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : -status);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, msg);
+}
+
+int main(void)
+{
+	long n = 1000000;
+	const char *env = getenv("PMT_RSS_TEST_EVENTS");
+	if (env && atol(env) > 0)
+		n = atol(env);
+	page_size = sysconf(_SC_PAGESIZE);
+	ref_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (ref_fd < 0) {
+		printf("1..0 # SKIP no /proc/self/statm\n");
+		return 0;
+	}
+	printf("1..18\n");
+
+	/* names */
+	check(!strcmp(pmt_rss_name(PMT_RSS_AUTO), "auto") &&
+		      !strcmp(pmt_rss_name(PMT_RSS_STATM), "statm") &&
+		      !strcmp(pmt_rss_name(PMT_RSS_PERF), "perf") &&
+		      !strcmp(pmt_rss_name((enum pmt_rss_kind)99), "unknown"),
+	      "names");
+	check(pmt_rss_parse("auto") == PMT_RSS_AUTO && pmt_rss_parse("statm") == PMT_RSS_STATM &&
+		      pmt_rss_parse("perf") == PMT_RSS_PERF && pmt_rss_parse("Perf") == -1 &&
+		      pmt_rss_parse("") == -1 && pmt_rss_parse(NULL) == -1,
+	      "parse");
+
+	/* statm against a fresh fopen/fscanf, through growth and shrinking */
+	struct pmt_rss r;
+	int err = pmt_rss_open(&r, PMT_RSS_STATM);
+	check(err == 0 && r.kind == PMT_RSS_STATM && r.ngates == 0 && r.statm_fd >= 0,
+	      "statm opens");
+	bool same = true;
+	for (int k = 0; k < 50 && !err; k++) {
+		size_t len = (size_t)(1 + k * 40) * (size_t)page_size;
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			       0);
+		touch(p, len);
+		same = same && pmt_rss_pages(&r) == fscanf_pages() &&
+		       pmt_rss_read_statm(&r) == fscanf_pages();
+		munmap(p, len);
+		same = same && pmt_rss_pages(&r) == fscanf_pages();
+	}
+	check(same, "statm equals a fresh fscanf of /proc/self/statm");
+	if (!err) {
+		check_sequence(&r, n / 4, "statm sequence");
+		pmt_rss_close(&r);
+	} else {
+		check(0, "statm sequence");
+	}
+	check(pmt_rss_open(&r, (enum pmt_rss_kind)42) == -EINVAL && r.statm_fd == -1,
+	      "unknown kind refused, left closed");
+
+	/* perf: available or not, auto must agree with what perf can do */
+	int perr = pmt_rss_open(&r, PMT_RSS_PERF);
+	char why[200];
+	snprintf(why, sizeof(why), "perf source unavailable: %s", strerror(-perr));
+	if (perr == 0)
+		pmt_rss_close(&r);
+	struct pmt_rss a;
+	err = pmt_rss_open(&a, PMT_RSS_AUTO);
+	check(err == 0 && a.kind == (perr == 0 ? PMT_RSS_PERF : PMT_RSS_STATM) &&
+		      pmt_rss_pages(&a) == ref_pages(),
+	      perr == 0 ? "auto picks perf, which works here" : "auto falls back to statm");
+	if (!err)
+		pmt_rss_close(&a);
+	check_fallback_unprivileged();
+	check_threads(PMT_RSS_STATM, n / 20, "statm threads");
+	check_fork(PMT_RSS_STATM, n / 20);
+
+	if (perr) {
+		printf("# %s\n", why);
+		const char *names[] = {"perf opens with one gate per CPU", "perf sequence",
+				       "perf bursts", "perf threads", "perf fork child",
+				       "perf fork parent", "perf close/reopen"};
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			skip(names[i], why);
+		return failures ? 1 : 0;
+	}
+
+	err = pmt_rss_open(&r, PMT_RSS_PERF);
+	check(err == 0 && r.kind == PMT_RSS_PERF && r.ngates == (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+	      "perf opens with one gate per CPU");
+	if (err)
+		return 1;
+	check_sequence(&r, n, "perf sequence, compared with statm after every step");
+	check_bursts(&r);
+	pmt_rss_close(&r);
+	check_threads(PMT_RSS_PERF, n / 10, "perf threads");
+	check_fork(PMT_RSS_PERF, n / 10);
+	/* closing and opening again leaves nothing behind that breaks it */
+	bool again = true;
+	for (int k = 0; k < 20 && again; k++) {
+		again = pmt_rss_open(&r, PMT_RSS_PERF) == 0 && pmt_rss_pages(&r) == ref_pages();
+		pmt_rss_close(&r);
+	}
+	check(again, "perf close/reopen 20 times");
+	return failures ? 1 : 0;
+}
