@@ -33,6 +33,9 @@
 #include "libpmt/rss.h"
 
 enum calc { CALC_NONE = 0, CALC_RSS = 1, CALC_ALL = 2 };
+/* How events reach us: PyEval_SetProfile/SetTrace, or sys.monitoring. */
+enum hook { HOOK_AUTO = 0, HOOK_LEGACY = 1, HOOK_MONITORING = 2 };
+static const char *const hook_names[] = {"auto", "legacy", "monitoring"};
 
 #define FLUSH_IDLE_NS (100ull * 1000 * 1000)
 
@@ -107,9 +110,16 @@ struct tracer {
 	_Atomic uint64_t last_event_t;
 	_Atomic int dirty;
 
+	/* sys.monitoring (hook HOOK_MONITORING) */
+	PyObject *mon_missing, *mon_disable; /* sys.monitoring.MISSING, DISABLE */
+	int tool_id;                         /* ours while installed, else -1 */
+
 	/* configuration */
 	PyObject *module;
 	int mode;
+	int hook_want;        /* enum hook: as asked */
+	int hook;             /* enum hook: in use */
+	bool hook_announced;  /* the "pmt: hook=" MESSAGE is in this log */
 	int64_t trigger;      /* bytes as given (<0: page size) */
 	enum pmt_rss_kind rss_want;
 	bool force;
@@ -318,30 +328,39 @@ static const void *cfunc_key(PyObject *f)
 	return Py_TYPE(f);
 }
 
-/* "Type.method" when the bound object's type is known, else CPython's name
- * of the callable. */
-static void cfunc_name(PyObject *f, char *buf, size_t n)
+/* The name of a C callable's bound object's method: "Type.method" when the
+ * bound object's type is known, a module's functions by their own name. */
+static void bound_name(PyObject *self, const char *mn, char *buf, size_t n)
+{
+	if (!self || PyModule_Check(self))
+		snprintf(buf, n, "%s", mn);
+	else if (PyType_Check(self))
+		snprintf(buf, n, "%s.%s", ((PyTypeObject *)self)->tp_name, mn);
+	else
+		snprintf(buf, n, "%s.%s", Py_TYPE(self)->tp_name, mn);
+}
+
+/* CPython's name of the callable. A method descriptor called with its
+ * object (sys.monitoring's CALL) is named as the bound method the legacy
+ * hook receives for the same call, so both hooks write the same names. */
+static void cfunc_name(PyObject *f, PyObject *bound_self, char *buf, size_t n)
 {
 	if (PyCFunction_Check(f)) {
 		PyCFunctionObject *cf = (PyCFunctionObject *)f;
-		PyObject *self = cf->m_self;
-		const char *mn = cf->m_ml->ml_name;
-		if (!self || PyModule_Check(self))
-			snprintf(buf, n, "%s", mn);
-		else if (PyType_Check(self))
-			snprintf(buf, n, "%s.%s", ((PyTypeObject *)self)->tp_name, mn);
-		else
-			snprintf(buf, n, "%s.%s", Py_TYPE(self)->tp_name, mn);
+		bound_name(cf->m_self, cf->m_ml->ml_name, buf, n);
 	} else if (Py_TYPE(f) == &PyMethodDescr_Type) {
 		PyMethodDescrObject *d = (PyMethodDescrObject *)f;
-		snprintf(buf, n, "%s.%s", PyDescr_TYPE(d)->tp_name, d->d_method->ml_name);
+		if (bound_self)
+			bound_name(bound_self, d->d_method->ml_name, buf, n);
+		else
+			snprintf(buf, n, "%s.%s", PyDescr_TYPE(d)->tp_name, d->d_method->ml_name);
 	} else {
 		snprintf(buf, n, "%s", PyEval_GetFuncName(f));
 	}
 }
 
 static uint32_t intern_c(struct tracer *t, const void *key, uint32_t caller, PyObject *f,
-			 PyCodeObject *co)
+			 PyObject *bound_self, PyCodeObject *co)
 {
 	uint32_t id = new_id(t);
 	if (!id)
@@ -354,7 +373,7 @@ static uint32_t intern_c(struct tracer *t, const void *key, uint32_t caller, PyO
 	if (!t->log_events)
 		return id;
 	char name[256];
-	cfunc_name(f, name, sizeof(name));
+	cfunc_name(f, bound_self, name, sizeof(name));
 	Py_ssize_t flen = 0;
 	PyObject *ftmp = NULL;
 	const char *file = co ? str_bytes(co->co_filename, &flen, &ftmp) : "";
@@ -462,11 +481,20 @@ static inline int emit(struct tracer *t, int what, uint32_t code, uint32_t line,
 	return pmt_writer_event(t->w, (unsigned)what, code, line, tns, rss);
 }
 
-/* The hook: CPython calls it for every event of every traced thread, with
- * the GIL held. */
-static int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+/* Where an event happened, as each hook knows it: the legacy hooks get a
+ * frame; sys.monitoring callbacks get a code object and a bytecode offset,
+ * or the line itself (LINE, JUMP). */
+enum pos_kind { POS_FRAME, POS_OFFSET, POS_LINE };
+
+/* Records one event: the body of every hook, inlined into each so the
+ * position arguments fold away. `cfunc` is the C callable of a C event
+ * (`bound_self` its object when it is a method descriptor). Called with the
+ * GIL held; allocates only the first time a code object, C function or
+ * thread is seen; never raises. */
+static inline __attribute__((always_inline)) int
+record(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co, enum pos_kind pk,
+       long pos, PyObject *cfunc, PyObject *bound_self)
 {
-	struct tracer *t = (struct tracer *)obj;
 	t->seen++;
 	if (__builtin_expect(t->failed | t->fork_pending, 0))
 		return 0;
@@ -488,15 +516,21 @@ static int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg
 	}
 	uint64_t now = mono_ns() - t->start_mono;
 	uint32_t code = 0, line = 0;
-	if (__builtin_expect(frame != NULL, 1)) {
-		PyCodeObject *co = pmt_frame_code(frame);
+	if (pk == POS_FRAME && frame)
+		co = pmt_frame_code(frame);
+	if (__builtin_expect(co != NULL, 1)) {
 		code = py_code_id(t, co);
-		if (what >= PyTrace_C_CALL && what <= PyTrace_C_RETURN && arg) {
-			const void *key = cfunc_key(arg);
+		if (cfunc) {
+			const void *key = cfunc_key(cfunc);
 			uint32_t c = table_get(&t->ctab, (uint64_t)(uintptr_t)key, code);
-			code = c ? c : intern_c(t, key, code, arg, co);
+			code = c ? c : intern_c(t, key, code, cfunc, bound_self, co);
 		}
-		line = (uint32_t)PyFrame_GetLineNumber(frame);
+		if (pk == POS_FRAME)
+			line = (uint32_t)PyFrame_GetLineNumber(frame);
+		else if (pk == POS_OFFSET)
+			line = (uint32_t)PyCode_Addr2Line(co, (int)pos);
+		else
+			line = (uint32_t)pos;
 	}
 	if (!t->log_events || __builtin_expect(t->failed, 0))
 		return 0;
@@ -538,6 +572,169 @@ static int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg
 	atomic_store_explicit(&t->dirty, 1, memory_order_relaxed);
 	return 0;
 }
+
+/* The legacy hook (PyEval_SetProfile / PyEval_SetTrace): CPython calls it for
+ * every event of every thread it is installed in, with the GIL held. */
+static int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+	bool c = what >= PyTrace_C_CALL && what <= PyTrace_C_RETURN && arg;
+	return record((struct tracer *)obj, what, frame, NULL, POS_FRAME, 0, c ? arg : NULL, NULL);
+}
+
+/* ---- the sys.monitoring hooks (PEP 669, CPython 3.12+) -------------------
+ *
+ * One METH_FASTCALL function per kind of callback, bound to the tracer, so
+ * the callback reaches its state without a lookup and without a frame object.
+ * Each mirrors what CPython's Python/legacy_tracing.c makes of the same
+ * monitoring event for PyEval_SetProfile / PyEval_SetTrace, so both hooks
+ * see exactly the same events: PY_START, PY_RESUME and PY_THROW are CALL;
+ * PY_RETURN, PY_YIELD and PY_UNWIND are RETURN; CALL, C_RETURN and C_RAISE
+ * are C events only for builtins and method descriptors called with their
+ * object; RAISE and STOP_ITERATION are EXCEPTION; LINE is LINE, and so is a
+ * JUMP backwards within one line. They never raise: a bad argument is
+ * ignored. */
+
+static inline bool mon_args(PyObject *const *args, Py_ssize_t n, Py_ssize_t want)
+{
+	return __builtin_expect(n >= want && PyCode_Check(args[0]), 1);
+}
+
+static inline long mon_long(PyObject *o)
+{
+	long v = PyLong_AsLong(o);
+	if (__builtin_expect(v == -1, 0) && PyErr_Occurred()) {
+		PyErr_Clear();
+		return -1;
+	}
+	return v;
+}
+
+static inline PyObject *mon_py(PyObject *self, PyObject *const *args, Py_ssize_t n, int what)
+{
+	if (mon_args(args, n, 2))
+		record((struct tracer *)self, what, NULL, (PyCodeObject *)args[0], POS_OFFSET,
+		       mon_long(args[1]), NULL, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyObject *mon_call(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	return mon_py(self, args, n, PyTrace_CALL);
+}
+
+static PyObject *mon_return(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	return mon_py(self, args, n, PyTrace_RETURN);
+}
+
+static PyObject *mon_exception(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	return mon_py(self, args, n, PyTrace_EXCEPTION);
+}
+
+/* CALL, C_RETURN, C_RAISE: (code, offset, callable, arg0). The legacy hook
+ * binds a method descriptor to arg0 and skips it without one (MISSING), or
+ * when binding fails (arg0 of another type: the call itself then raises,
+ * and legacy sees neither the C call nor its exception). */
+static inline PyObject *mon_c(PyObject *self, PyObject *const *args, Py_ssize_t n, int what)
+{
+	struct tracer *t = (struct tracer *)self;
+	if (!mon_args(args, n, 4))
+		Py_RETURN_NONE;
+	PyObject *f = args[2];
+	if (PyCFunction_Check(f)) {
+		record(t, what, NULL, (PyCodeObject *)args[0], POS_OFFSET, mon_long(args[1]), f,
+		       NULL);
+	} else if (Py_TYPE(f) == &PyMethodDescr_Type) {
+		PyObject *obj = args[3];
+		if (obj != t->mon_missing &&
+		    PyObject_TypeCheck(obj, PyDescr_TYPE((PyMethodDescrObject *)f)))
+			record(t, what, NULL, (PyCodeObject *)args[0], POS_OFFSET,
+			       mon_long(args[1]), f, obj);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *mon_c_call(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	return mon_c(self, args, n, PyTrace_C_CALL);
+}
+
+static PyObject *mon_c_return(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	return mon_c(self, args, n, PyTrace_C_RETURN);
+}
+
+static PyObject *mon_c_raise(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	return mon_c(self, args, n, PyTrace_C_EXCEPTION);
+}
+
+/* LINE: (code, line). */
+static PyObject *mon_line(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	if (mon_args(args, n, 2)) {
+		long line = mon_long(args[1]);
+		if (line >= 0)
+			record((struct tracer *)self, PyTrace_LINE, NULL, (PyCodeObject *)args[0],
+			       POS_LINE, line, NULL, NULL);
+	}
+	Py_RETURN_NONE;
+}
+
+/* JUMP: (code, from, to), byte offsets. settrace reports a backward jump
+ * that stays on one line as a LINE event (a loop on one line); any other
+ * jump is disabled at that location for good, as legacy_tracing.c does. */
+static PyObject *mon_jump(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	struct tracer *t = (struct tracer *)self;
+	if (!mon_args(args, n, 3))
+		Py_RETURN_NONE;
+	PyCodeObject *co = (PyCodeObject *)args[0];
+	long from = mon_long(args[1]), to = mon_long(args[2]);
+	if (from < 0 || to < 0 || to > from)
+		goto disable;
+	int to_line = PyCode_Addr2Line(co, (int)to);
+	if (to_line != PyCode_Addr2Line(co, (int)from))
+		goto disable;
+	if (to_line >= 0)
+		record(t, PyTrace_LINE, NULL, co, POS_LINE, to_line, NULL, NULL);
+	Py_RETURN_NONE;
+disable:
+	Py_INCREF(t->mon_disable);
+	return t->mon_disable;
+}
+
+#define MON_DEF(fn) {#fn, (PyCFunction)(void (*)(void))fn, METH_FASTCALL, NULL}
+static PyMethodDef mon_defs[] = {
+	MON_DEF(mon_call),   MON_DEF(mon_return), MON_DEF(mon_exception), MON_DEF(mon_c_call),
+	MON_DEF(mon_c_return), MON_DEF(mon_c_raise), MON_DEF(mon_line),     MON_DEF(mon_jump),
+};
+enum { MON_CALL, MON_RETURN, MON_EXCEPTION, MON_C_CALL, MON_C_RETURN, MON_C_RAISE, MON_LINE,
+       MON_JUMP, MON_NDEFS };
+
+/* Which callback each sys.monitoring event gets, per mode. */
+struct mon_event {
+	const char *name;
+	int profile, trace; /* index into mon_defs, or -1 */
+};
+static const struct mon_event mon_events[] = {
+	{"PY_START", MON_CALL, MON_CALL},
+	{"PY_RESUME", MON_CALL, MON_CALL},
+	{"PY_THROW", MON_CALL, MON_CALL},
+	{"PY_RETURN", MON_RETURN, MON_RETURN},
+	{"PY_YIELD", MON_RETURN, MON_RETURN},
+	{"PY_UNWIND", MON_RETURN, MON_RETURN},
+	/* C_RETURN and C_RAISE come with CALL: set_events takes CALL alone. */
+	{"CALL", MON_C_CALL, -1},
+	{"C_RETURN", MON_C_RETURN, -1},
+	{"C_RAISE", MON_C_RAISE, -1},
+	{"RAISE", -1, MON_EXCEPTION},
+	{"STOP_ITERATION", -1, MON_EXCEPTION},
+	{"LINE", -1, MON_LINE},
+	{"JUMP", -1, MON_JUMP},
+};
+#define MON_NEVENTS (sizeof(mon_events) / sizeof(mon_events[0]))
 
 /* ---- the idle flusher ---------------------------------------------------- */
 
@@ -731,6 +928,7 @@ static int tracer_open_log(struct tracer *t, bool child)
 	t->seen = t->unwritten = 0;
 	t->have_prev = false;
 	t->failed = false;
+	t->hook_announced = false;
 	t->errmsg[0] = 0;
 	atomic_store(&t->dirty, 0);
 	atomic_store(&t->last_event_t, 0);
@@ -799,8 +997,168 @@ static PyObject *threading_set(struct tracer *t, PyObject *hook)
 	return r;
 }
 
+/* ---- sys.monitoring install / uninstall (through the sys.monitoring module:
+ * CPython has no C API for registering callbacks) ---------------------------- */
+
+static PyObject *monitoring_module(void)
+{
+	PyObject *sys = PyImport_ImportModule("sys");
+	if (!sys)
+		return NULL;
+	PyObject *mon = PyObject_GetAttrString(sys, "monitoring");
+	Py_DECREF(sys);
+	return mon;
+}
+
+/* sys.monitoring.events.<name>, or -1 with an exception set. */
+static long mon_event_bit(PyObject *events, const char *name)
+{
+	PyObject *v = PyObject_GetAttrString(events, name);
+	if (!v)
+		return -1;
+	long bit = PyLong_AsLong(v);
+	Py_DECREF(v);
+	return bit;
+}
+
+/* Unregisters everything of our tool and frees its id. Keeps a pending
+ * exception. */
+static void mon_uninstall(struct tracer *t)
+{
+	if (t->tool_id < 0)
+		return;
+	struct pmt_exc exc;
+	pmt_exc_save(&exc);
+	PyObject *mon = monitoring_module(), *events = NULL;
+	if (mon)
+		events = PyObject_GetAttrString(mon, "events");
+	if (events) {
+		Py_XDECREF(PyObject_CallMethod(mon, "set_events", "ii", t->tool_id, 0));
+		PyErr_Clear();
+		for (size_t i = 0; i < MON_NEVENTS; i++) {
+			long bit = mon_event_bit(events, mon_events[i].name);
+			if (bit >= 0)
+				Py_XDECREF(PyObject_CallMethod(mon, "register_callback", "ilO",
+							       t->tool_id, bit, Py_None));
+			PyErr_Clear();
+		}
+		Py_XDECREF(PyObject_CallMethod(mon, "free_tool_id", "i", t->tool_id));
+	}
+	PyErr_Clear();
+	Py_XDECREF(events);
+	Py_XDECREF(mon);
+	pmt_exc_restore(&exc);
+	t->tool_id = -1;
+}
+
+/* Takes a tool id (PROFILER_ID, else one no tool claims by convention),
+ * registers our callbacks and enables the mode's events. Returns 0, 1 when
+ * every tool id is taken (nothing installed, no exception), or -1 with an
+ * exception set. */
+static int mon_install(struct tracer *t)
+{
+	static const int ids[] = {2, 3, 4}; /* PROFILER_ID; 0, 1 and 5 belong to others */
+	int ret = -1;
+	PyObject *mon = monitoring_module(), *events = NULL;
+	if (!mon)
+		return -1;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]) && t->tool_id < 0; i++) {
+		PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", ids[i], "pmt_tracer");
+		if (r) {
+			Py_DECREF(r);
+			t->tool_id = ids[i];
+		} else if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+			PyErr_Clear();
+		} else {
+			goto out;
+		}
+	}
+	if (t->tool_id < 0) {
+		ret = 1;
+		goto out;
+	}
+	if (!t->mon_missing && !(t->mon_missing = PyObject_GetAttrString(mon, "MISSING")))
+		goto out;
+	if (!t->mon_disable && !(t->mon_disable = PyObject_GetAttrString(mon, "DISABLE")))
+		goto out;
+	events = PyObject_GetAttrString(mon, "events");
+	if (!events)
+		goto out;
+	long mask = 0;
+	for (size_t i = 0; i < MON_NEVENTS; i++) {
+		const struct mon_event *e = &mon_events[i];
+		int d = t->mode == PMT_MODE_TRACE ? e->trace : e->profile;
+		if (d < 0)
+			continue;
+		long bit = mon_event_bit(events, e->name);
+		if (bit < 0)
+			goto out;
+		PyObject *cb = PyCFunction_NewEx(&mon_defs[d], (PyObject *)t, NULL);
+		if (!cb)
+			goto out;
+		PyObject *r = PyObject_CallMethod(mon, "register_callback", "ilO", t->tool_id, bit, cb);
+		Py_DECREF(cb);
+		if (!r)
+			goto out;
+		Py_DECREF(r);
+		if (strcmp(e->name, "C_RETURN") && strcmp(e->name, "C_RAISE"))
+			mask |= bit;
+	}
+	PyObject *r = PyObject_CallMethod(mon, "set_events", "il", t->tool_id, mask);
+	if (!r)
+		goto out;
+	Py_DECREF(r);
+	ret = 0;
+out:
+	if (ret < 0) {
+		struct pmt_exc exc;
+		pmt_exc_save(&exc);
+		mon_uninstall(t);
+		pmt_exc_restore(&exc);
+	}
+	Py_XDECREF(events);
+	Py_DECREF(mon);
+	return ret;
+}
+
+/* The first install of a log says which hook produced it, as a MESSAGE
+ * (the header has no field for it). */
+static void announce_hook(struct tracer *t)
+{
+	if (t->hook_announced || !t->w || t->failed)
+		return;
+	char text[64];
+	int n = snprintf(text, sizeof(text), "pmt: hook=%s", hook_names[t->hook]);
+	int r = pmt_writer_skip(t->w, t->unwritten);
+	t->unwritten = 0;
+	t->have_prev = false;
+	if (r == 0)
+		r = pmt_writer_message(t->w, text, (size_t)n);
+	if (r < 0)
+		hook_fail(t, "write failed", r);
+	t->hook_announced = true;
+}
+
 static int tracer_install(struct tracer *t)
 {
+	if (t->hook_want != HOOK_LEGACY) {
+		int r = mon_install(t);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			t->hook = HOOK_MONITORING;
+			announce_hook(t);
+			t->active = true;
+			return 0;
+		}
+		if (t->hook_want == HOOK_MONITORING) {
+			PyErr_SetString(PyExc_RuntimeError,
+					"sys.monitoring: tool ids 2, 3 and 4 are all in use");
+			return -1;
+		}
+		/* auto: another tool holds every id; the legacy hook still works. */
+	}
+	t->hook = HOOK_LEGACY;
 	PyObject *hook = PyObject_GetAttrString((PyObject *)t, "_thread_start");
 	if (!hook)
 		return -1;
@@ -809,6 +1167,7 @@ static int tracer_install(struct tracer *t)
 	if (!r)
 		return -1;
 	Py_DECREF(r);
+	announce_hook(t);
 	pmt_set_all_threads(t->mode == PMT_MODE_TRACE, pmt_hook, (PyObject *)t);
 	t->active = true;
 	return 0;
@@ -818,6 +1177,11 @@ static void tracer_uninstall(struct tracer *t)
 {
 	if (!t->active)
 		return;
+	if (t->hook == HOOK_MONITORING) {
+		mon_uninstall(t);
+		t->active = false;
+		return;
+	}
 	struct pmt_exc exc;
 	pmt_exc_save(&exc);
 	pmt_set_all_threads(t->mode == PMT_MODE_TRACE, NULL, NULL);
@@ -864,18 +1228,18 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	struct tracer *t = (struct tracer *)self;
 	static char *kwlist[] = {"path", "mode", "trigger", "prev", "calculate", "log",
-				 "rss_source", "argv", "force", NULL};
+				 "rss_source", "argv", "force", "hook", NULL};
 	PyObject *path = NULL, *argv = Py_None;
-	const char *mode = "profile", *calc = "all", *rss_source = "statm";
+	const char *mode = "profile", *calc = "all", *rss_source = "statm", *hook = "auto";
 	long long trigger = 0;
 	int prev = 0, log = 1, force = 0;
 	if (t->is_open) {
 		PyErr_SetString(PyExc_RuntimeError, "tracer is open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpspsOp:Tracer", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpspsOps:Tracer", kwlist,
 					 PyUnicode_FSConverter, &path, &mode, &trigger, &prev,
-					 &calc, &log, &rss_source, &argv, &force))
+					 &calc, &log, &rss_source, &argv, &force, &hook))
 		return -1;
 	int ret = -1;
 	PyObject *module = pmt_type_module(Py_TYPE(self), the_module);
@@ -901,6 +1265,23 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 		PyErr_Format(PyExc_ValueError, "calculate must be none, rss or all, not '%s'", calc);
 		goto out;
 	}
+	if (!strcmp(hook, "auto")) {
+		t->hook_want = PMT_HAVE_MONITORING ? PMT_DEFAULT_HOOK : HOOK_LEGACY;
+	} else if (!strcmp(hook, "legacy")) {
+		t->hook_want = HOOK_LEGACY;
+	} else if (!strcmp(hook, "monitoring")) {
+		if (!PMT_HAVE_MONITORING) {
+			PyErr_SetString(PyExc_ValueError, "hook 'monitoring' needs Python 3.12 or newer");
+			goto out;
+		}
+		t->hook_want = HOOK_MONITORING;
+	} else {
+		PyErr_Format(PyExc_ValueError,
+			     "hook must be 'auto', 'monitoring' or 'legacy', not '%s'", hook);
+		goto out;
+	}
+	t->hook = t->hook_want;
+	t->tool_id = -1;
 	t->extra_index = mod_state(module)->extra_index[t->mode];
 	int k = pmt_rss_parse(rss_source);
 	if (k < 0) {
@@ -1064,7 +1445,7 @@ static PyObject *tracer_thread_start(PyObject *self, PyObject *args)
 	const char *event;
 	if (!PyArg_ParseTuple(args, "OsO", &frame, &event, &arg))
 		return NULL;
-	if (!t->active)
+	if (!t->active || t->hook != HOOK_LEGACY)
 		Py_RETURN_NONE;
 	pmt_set_this_thread(t->mode == PMT_MODE_TRACE, pmt_hook, self);
 	int what = event_kind(event);
@@ -1116,6 +1497,11 @@ static PyObject *tracer_get_mode(PyObject *self, void *c)
 										  : "profile");
 }
 
+static PyObject *tracer_get_hook(PyObject *self, void *c)
+{
+	return PyUnicode_FromString(hook_names[((struct tracer *)self)->hook]);
+}
+
 static PyObject *tracer_get_rss_source(PyObject *self, void *c)
 {
 	struct tracer *t = (struct tracer *)self;
@@ -1141,6 +1527,8 @@ static void tracer_dealloc(PyObject *self)
 	free(t->path);
 	free_argv(t);
 	Py_CLEAR(t->module);
+	Py_CLEAR(t->mon_missing);
+	Py_CLEAR(t->mon_disable);
 	tp->tp_free(self);
 	Py_DECREF(tp);
 }
@@ -1165,13 +1553,15 @@ static PyGetSetDef tracer_getset[] = {
 	{"open", tracer_get_open, NULL, "the log is open", NULL},
 	{"mode", tracer_get_mode, NULL, "profile or trace", NULL},
 	{"rss_source", tracer_get_rss_source, NULL, "the RSS source used", NULL},
+	{"hook", tracer_get_hook, NULL, "how events arrive: 'monitoring' (sys.monitoring) or 'legacy' "
+	 "(PyEval_SetProfile/SetTrace); before start(), as asked", NULL},
 	{"error", tracer_get_error, NULL, "what made the hook fail, or None", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot tracer_slots[] = {
 	{Py_tp_doc, "Tracer(path, mode='profile', trigger=0, prev=False, calculate='all', "
-		    "log=True, rss_source='statm', argv=None, force=False): one pmt log."},
+		    "log=True, rss_source='statm', argv=None, force=False, hook='auto'): one pmt log."},
 	{Py_tp_init, tracer_init},
 	{Py_tp_new, PyType_GenericNew},
 	{Py_tp_dealloc, tracer_dealloc},
@@ -1247,6 +1637,8 @@ static PyObject *mod_after_fork_child(PyObject *module, PyObject *unused)
 			t->failed = true;
 			snprintf(t->errmsg, sizeof(t->errmsg),
 				 "pmt_tracer: cannot open the fork child's log");
+		} else if (t->active) {
+			announce_hook(t);
 		}
 	}
 	Py_RETURN_NONE;

@@ -174,3 +174,15 @@ static inline void pmt_set_this_thread(int trace, Py_tracefunc func, PyObject *a
 /* 3.8's PyMODINIT_FUNC does not mark the init function visible, and the
  * extension is built with -fvisibility=hidden. */
 #define PMT_MODINIT __attribute__((visibility("default"))) PyMODINIT_FUNC
+
+/* sys.monitoring (PEP 669) exists from 3.12 on. Its callbacks use only API
+ * that every supported version has, so the code is always compiled and this
+ * decides whether it may be used. The default hook there is the one measured
+ * faster (see docs/pmt_tracer.1, HOOKS). */
+#if PY_VERSION_HEX >= 0x030C0000
+#define PMT_HAVE_MONITORING 1
+#define PMT_DEFAULT_HOOK HOOK_MONITORING
+#else
+#define PMT_HAVE_MONITORING 0
+#define PMT_DEFAULT_HOOK HOOK_LEGACY
+#endif

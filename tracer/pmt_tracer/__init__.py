@@ -27,8 +27,13 @@ from ._pmt_tracer import Tracer, expand_path, page_size, rss, rss_peak
 __all__ = [
     'Profile', 'Trace', 'profile', 'trace', 'rss', 'rss_peak', 'write_message_to_log',
     'log_file_path', 'profile_log_path', 'trace_log_path', 'profile_wrapper_depth',
-    'trace_wrapper_depth', 'Tracer',
+    'trace_wrapper_depth', 'Tracer', 'log_process', 'HOOKS',
 ]
+
+# How events reach the tracer: 'monitoring' (sys.monitoring, PEP 669, Python
+# 3.12+) or 'legacy' (PyEval_SetProfile / PyEval_SetTrace); 'auto' picks the
+# faster where both exist (see the man page).
+HOOKS = ('auto', 'monitoring', 'legacy') if sys.version_info >= (3, 12) else ('auto', 'legacy')
 
 _PY_VERSION = '%d.%d.%d' % sys.version_info[:3]
 _lock = threading.RLock()
@@ -73,7 +78,8 @@ class _Base:
     _kind = 'P'
 
     def __init__(self, d_rss_trigger=-1, message=None, filepath=None, *, prev=False,
-                 calculate='all', log=True, rss_source='statm', force=True, argv=None):
+                 calculate='all', log=True, rss_source='statm', force=True, argv=None,
+                 hook='auto'):
         if not isinstance(d_rss_trigger, int) or isinstance(d_rss_trigger, bool):
             raise TypeError('d_rss_trigger must be int, not %s' % type(d_rss_trigger).__name__)
         if message is not None and not isinstance(message, str):
@@ -84,7 +90,7 @@ class _Base:
         self.message = message
         self._filepath = filepath
         self._opts = dict(prev=prev, calculate=calculate, log=log, rss_source=rss_source,
-                          force=force)
+                          force=force, hook=hook)
         self._argv = list(sys.argv) if argv is None else list(argv)
         self._tracer = None
 
@@ -256,6 +262,14 @@ def trace_write_message_to_log(text):
     if o is None:
         raise ValueError('Trying to write to a trace log file when no tracer is active.')
     o.write_message_to_log(text)
+
+
+def __getattr__(name):
+    # The process monitor is another extension: imported only when used.
+    if name == 'log_process':
+        from .process import log_process
+        return log_process
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 
 def _reset_lock_in_child():

@@ -48,6 +48,9 @@ def _parser():
                         'drss-prev = --drss -1 --prev, all = every event')
     p.add_argument('--rss-source', choices=('auto', 'statm', 'perf'), default='statm',
                    help='how RSS is read (default: statm)')
+    p.add_argument('--hook', choices=pmt_tracer.HOOKS, default='auto',
+                   help='how events reach the tracer: monitoring = sys.monitoring (3.12+), '
+                        'legacy = PyEval_SetProfile/SetTrace; auto = the faster (default)')
     p.add_argument('--process-log', metavar='PATH',
                    help='also write periodic process JSON lines to PATH')
     p.add_argument('--process-interval', metavar='S', type=float, default=1.0,
@@ -65,7 +68,7 @@ def _split_argv(argv):
     """Our options end at the script (the first non-option), -m X or -c X:
     everything after belongs to the program."""
     takes_value = {'-o', '--output', '--mode', '--drss', '--calculate', '--log',
-                   '--rss-source', '--process-log', '--process-interval'}
+                   '--rss-source', '--hook', '--process-log', '--process-interval'}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -185,7 +188,8 @@ def main(argv=None):
 
     obj_cls = pmt_tracer.Trace if ns.mode == 'trace' else pmt_tracer.Profile
     obj = obj_cls(trigger, None, ns.output, prev=prev, calculate=ns.calculate, log=log,
-                  rss_source=ns.rss_source, force=ns.force, argv=list(sys.argv))
+                  rss_source=ns.rss_source, force=ns.force, argv=list(sys.argv),
+                  hook=ns.hook)
 
     process = None
     if ns.process_log:
