@@ -67,6 +67,7 @@ struct thread_info {
 	uint64_t tid;
 	char *name;     /* threading name, or NULL */
 	bool announced; /* name written to this log */
+	uint32_t retries; /* name lookups that found nothing */
 };
 
 /* An event not written (yet): what --prev writes when the next one triggers. */
@@ -101,6 +102,7 @@ struct tracer {
 	uint64_t last_tid;    /* OS tid of the previous event's thread */
 	uint32_t cur_thread;  /* its index (1..) */
 	uint32_t written_thread;
+	bool name_pending;    /* the current thread's name is still unknown */
 	uint64_t gen;
 	Py_ssize_t extra_index;
 	uint32_t next_id;
@@ -418,13 +420,40 @@ out:
 	return res;
 }
 
-/* Slow path: the event comes from another thread than the previous one. */
+/* A thread's first events can come before threading knows it (always with
+ * sys.monitoring, which sees Thread._bootstrap): its name is looked up again
+ * at its next events, a bounded number of times, and written as a rename. */
+#define NAME_RETRIES 512
+
+static void name_retry(struct tracer *t, struct thread_info *ti)
+{
+	struct pmt_exc exc;
+	pmt_exc_save(&exc);
+	char *name = thread_name();
+	pmt_exc_restore(&exc);
+	if (name) {
+		ti->name = name;
+		ti->announced = false;
+		t->written_thread = 0; /* the next event writes the THREAD record with it */
+	}
+	if (name || ++ti->retries >= NAME_RETRIES)
+		t->name_pending = false;
+}
+
+/* Slow path: the event comes from another thread than the previous one, or
+ * this thread's name is still unknown. */
 static void thread_switch(struct tracer *t, uint64_t tid)
 {
 	t->last_tid = tid;
+	t->name_pending = false;
 	uint32_t idx = table_get(&t->ttab, tid, 0);
 	if (idx) {
 		t->cur_thread = idx;
+		struct thread_info *ti = &t->threads[idx - 1];
+		if (!ti->name && ti->retries < NAME_RETRIES) {
+			t->name_pending = true;
+			name_retry(t, ti);
+		}
 		return;
 	}
 	if (t->nthreads == t->threads_cap) {
@@ -443,7 +472,8 @@ static void thread_switch(struct tracer *t, uint64_t tid)
 	pmt_exc_restore(&exc);
 	if (!name && tid == (uint64_t)getpid())
 		name = strdup("MainThread");
-	t->threads[t->nthreads] = (struct thread_info){tid, name, false};
+	t->threads[t->nthreads] = (struct thread_info){tid, name, false, 0};
+	t->name_pending = !name;
 	idx = ++t->nthreads;
 	if (table_put(&t->ttab, tid, 0, idx) < 0) {
 		hook_fail(t, "out of memory", -ENOMEM);
@@ -462,6 +492,7 @@ static void threads_reset(struct tracer *t)
 	table_clear(&t->ttab);
 	t->last_tid = 0;
 	t->cur_thread = t->written_thread = 0;
+	t->name_pending = false;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -484,7 +515,7 @@ static inline int emit(struct tracer *t, int what, uint32_t code, uint32_t line,
 /* Where an event happened, as each hook knows it: the legacy hooks get a
  * frame; sys.monitoring callbacks get a code object and a bytecode offset,
  * or the line itself (LINE, JUMP). */
-enum pos_kind { POS_FRAME, POS_OFFSET, POS_LINE };
+enum pos_kind { POS_FRAME, POS_OFFSET, POS_LINE, POS_UNWIND };
 
 /* Records one event: the body of every hook, inlined into each so the
  * position arguments fold away. `cfunc` is the C callable of a C event
@@ -509,7 +540,7 @@ record(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co, enum 
 	uint64_t tid = tls_tid;
 	if (__builtin_expect(!tid, 0))
 		tid = tls_tid = (uint64_t)syscall(SYS_gettid);
-	if (__builtin_expect(tid != t->last_tid, 0)) {
+	if (__builtin_expect(tid != t->last_tid || t->name_pending, 0)) {
 		thread_switch(t, tid);
 		if (t->failed)
 			return 0;
@@ -529,6 +560,10 @@ record(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co, enum 
 			line = (uint32_t)PyFrame_GetLineNumber(frame);
 		else if (pk == POS_OFFSET)
 			line = (uint32_t)PyCode_Addr2Line(co, (int)pos);
+		else if (pk == POS_UNWIND) {
+			int l = pmt_current_line(co);
+			line = (uint32_t)(l >= 0 ? l : PyCode_Addr2Line(co, (int)pos));
+		}
 		else
 			line = (uint32_t)pos;
 	}
@@ -609,27 +644,34 @@ static inline long mon_long(PyObject *o)
 	return v;
 }
 
-static inline PyObject *mon_py(PyObject *self, PyObject *const *args, Py_ssize_t n, int what)
+static inline PyObject *mon_py(PyObject *self, PyObject *const *args, Py_ssize_t n, int what,
+			       enum pos_kind pk)
 {
 	if (mon_args(args, n, 2))
-		record((struct tracer *)self, what, NULL, (PyCodeObject *)args[0], POS_OFFSET,
+		record((struct tracer *)self, what, NULL, (PyCodeObject *)args[0], pk,
 		       mon_long(args[1]), NULL, NULL);
 	Py_RETURN_NONE;
 }
 
 static PyObject *mon_call(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
-	return mon_py(self, args, n, PyTrace_CALL);
+	return mon_py(self, args, n, PyTrace_CALL, POS_OFFSET);
 }
 
 static PyObject *mon_return(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
-	return mon_py(self, args, n, PyTrace_RETURN);
+	return mon_py(self, args, n, PyTrace_RETURN, POS_OFFSET);
+}
+
+/* PY_UNWIND: the line of the instruction that raised, as the frame says. */
+static PyObject *mon_unwind(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	return mon_py(self, args, n, PyTrace_RETURN, POS_UNWIND);
 }
 
 static PyObject *mon_exception(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
-	return mon_py(self, args, n, PyTrace_EXCEPTION);
+	return mon_py(self, args, n, PyTrace_EXCEPTION, POS_OFFSET);
 }
 
 /* CALL, C_RETURN, C_RAISE: (code, offset, callable, arg0). The legacy hook
@@ -707,11 +749,12 @@ disable:
 
 #define MON_DEF(fn) {#fn, (PyCFunction)(void (*)(void))fn, METH_FASTCALL, NULL}
 static PyMethodDef mon_defs[] = {
-	MON_DEF(mon_call),   MON_DEF(mon_return), MON_DEF(mon_exception), MON_DEF(mon_c_call),
-	MON_DEF(mon_c_return), MON_DEF(mon_c_raise), MON_DEF(mon_line),     MON_DEF(mon_jump),
+	MON_DEF(mon_call),     MON_DEF(mon_return),  MON_DEF(mon_unwind),
+	MON_DEF(mon_exception), MON_DEF(mon_c_call), MON_DEF(mon_c_return),
+	MON_DEF(mon_c_raise),  MON_DEF(mon_line),    MON_DEF(mon_jump),
 };
-enum { MON_CALL, MON_RETURN, MON_EXCEPTION, MON_C_CALL, MON_C_RETURN, MON_C_RAISE, MON_LINE,
-       MON_JUMP, MON_NDEFS };
+enum { MON_CALL, MON_RETURN, MON_UNWIND, MON_EXCEPTION, MON_C_CALL, MON_C_RETURN, MON_C_RAISE,
+       MON_LINE, MON_JUMP, MON_NDEFS };
 
 /* Which callback each sys.monitoring event gets, per mode. */
 struct mon_event {
@@ -724,7 +767,7 @@ static const struct mon_event mon_events[] = {
 	{"PY_THROW", MON_CALL, MON_CALL},
 	{"PY_RETURN", MON_RETURN, MON_RETURN},
 	{"PY_YIELD", MON_RETURN, MON_RETURN},
-	{"PY_UNWIND", MON_RETURN, MON_RETURN},
+	{"PY_UNWIND", MON_UNWIND, MON_UNWIND},
 	/* C_RETURN and C_RAISE come with CALL: set_events takes CALL alone. */
 	{"CALL", MON_C_CALL, -1},
 	{"C_RETURN", MON_C_RETURN, -1},
@@ -1051,13 +1094,15 @@ static void mon_uninstall(struct tracer *t)
 	t->tool_id = -1;
 }
 
-/* Takes a tool id (PROFILER_ID, else one no tool claims by convention),
- * registers our callbacks and enables the mode's events. Returns 0, 1 when
- * every tool id is taken (nothing installed, no exception), or -1 with an
- * exception set. */
+/* Takes a tool id, registers our callbacks and enables the mode's events.
+ * Returns 0, 1 when every tool id we may use is taken (nothing installed, no
+ * exception), or -1 with an exception set. The ids no tool claims by
+ * convention come first: cProfile (3.12+) insists on PROFILER_ID (2) and
+ * must keep working in a traced program; 0, 1 and 5 belong to debuggers,
+ * coverage and optimisers. */
 static int mon_install(struct tracer *t)
 {
-	static const int ids[] = {2, 3, 4}; /* PROFILER_ID; 0, 1 and 5 belong to others */
+	static const int ids[] = {3, 4, 2};
 	int ret = -1;
 	PyObject *mon = monitoring_module(), *events = NULL;
 	if (!mon)
@@ -1153,7 +1198,7 @@ static int tracer_install(struct tracer *t)
 		}
 		if (t->hook_want == HOOK_MONITORING) {
 			PyErr_SetString(PyExc_RuntimeError,
-					"sys.monitoring: tool ids 2, 3 and 4 are all in use");
+					"sys.monitoring: tool ids 3, 4 and 2 are all in use");
 			return -1;
 		}
 		/* auto: another tool holds every id; the legacy hook still works. */
@@ -1266,7 +1311,10 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	}
 	if (!strcmp(hook, "auto")) {
-		t->hook_want = PMT_HAVE_MONITORING ? PMT_DEFAULT_HOOK : HOOK_LEGACY;
+		/* HOOK_AUTO: sys.monitoring unless every tool id is taken. */
+		t->hook_want = PMT_HAVE_MONITORING && PMT_DEFAULT_HOOK == HOOK_MONITORING
+				       ? HOOK_AUTO
+				       : HOOK_LEGACY;
 	} else if (!strcmp(hook, "legacy")) {
 		t->hook_want = HOOK_LEGACY;
 	} else if (!strcmp(hook, "monitoring")) {
@@ -1280,7 +1328,7 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 			     "hook must be 'auto', 'monitoring' or 'legacy', not '%s'", hook);
 		goto out;
 	}
-	t->hook = t->hook_want;
+	t->hook = t->hook_want == HOOK_AUTO ? HOOK_MONITORING : t->hook_want;
 	t->tool_id = -1;
 	t->extra_index = mod_state(module)->extra_index[t->mode];
 	int k = pmt_rss_parse(rss_source);

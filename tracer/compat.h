@@ -186,3 +186,31 @@ static inline void pmt_set_this_thread(int trace, Py_tracefunc func, PyObject *a
 #define PMT_HAVE_MONITORING 0
 #define PMT_DEFAULT_HOOK HOOK_LEGACY
 #endif
+
+/* The line the current frame is at, when it runs `co`, else -1: what
+ * PyFrame_GetLineNumber gives the legacy hook, without a frame object. A
+ * sys.monitoring PY_UNWIND reports the offset of the RERAISE that ends a
+ * handler (often no line at all); the frame still points at the
+ * instruction that raised. */
+static inline int pmt_current_line(PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	struct _PyInterpreterFrame *f = PyThreadState_Get()->current_frame;
+#elif PY_VERSION_HEX >= 0x030C0000
+	struct _PyInterpreterFrame *f = PyThreadState_Get()->cframe->current_frame;
+#else
+	struct _PyInterpreterFrame *f = NULL;
+#endif
+	if (!f)
+		return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+	PyObject *fco = PyUnstable_InterpreterFrame_GetCode(f);
+	Py_XDECREF(fco); /* the frame holds it */
+	if (fco != (PyObject *)co)
+		return -1;
+	return PyUnstable_InterpreterFrame_GetLine(f);
+#else
+	(void)co;
+	return -1;
+#endif
+}

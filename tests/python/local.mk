@@ -5,3 +5,6 @@ EXTRA_DIST += tests/python/test_cli.py tests/python/test_events.py tests/python/
 # the process monitor (issue 4)
 TESTS += tests/python/test_process.py
 EXTRA_DIST += tests/python/test_process.py
+# the two hooks (sys.monitoring and legacy) see the same events (issue 5)
+TESTS += tests/python/test_hooks.py
+EXTRA_DIST += tests/python/test_hooks.py
