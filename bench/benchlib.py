@@ -1,0 +1,216 @@
+"""Shared pieces of the tracer benchmarks: where things are, how a workload
+is run untraced and traced, how a traced run's log is counted, and tables.
+
+Every figure is a median over repetitions whose configurations are
+interleaved (these machines are noisy), and every traced time is compared
+with an untraced run measured in the same invocation."""
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get('PMT_SRCDIR') or os.path.dirname(HERE)
+
+
+def builddir(given=None):
+    """The build tree with pylib/ and analyze/: --builddir, $PMT_BUILDDIR, or
+    the current directory."""
+    d = given or os.environ.get('PMT_BUILDDIR') or os.getcwd()
+    d = os.path.abspath(d)
+    if not os.path.isdir(os.path.join(d, 'pylib', 'pmt_tracer')):
+        sys.exit('bench: %s: no pylib/pmt_tracer here; run from the build directory or '
+                 'give --builddir' % d)
+    return d
+
+
+class Env:
+    def __init__(self, build, python):
+        self.build = build
+        self.python = python
+        self.env = dict(os.environ)
+        self.env['PYTHONPATH'] = os.path.join(build, 'pylib')
+        self.env['PYTHONDONTWRITEBYTECODE'] = '1'
+        self.env['LC_ALL'] = 'C'
+        self.summarise = os.path.join(build, 'analyze', 'pmt-summarise')
+        self.tmp = tempfile.mkdtemp(prefix='pmt-bench-')
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Workload:
+    """A Python program to trace: argv after the interpreter."""
+
+    def __init__(self, name, argv, setup=None):
+        self.name = name
+        self.argv = argv
+        self.setup = setup
+
+
+def sample_workload(env):
+    """lastohtml.py over generated LAS files (generated once per run)."""
+    las = os.path.join(env.tmp, 'las')
+    out = os.path.join(env.tmp, 'html')
+
+    def setup():
+        if not os.path.isdir(las):
+            subprocess.run([env.python, os.path.join(SRCDIR, 'sample-data', 'gen_las.py'), las],
+                           check=True, stdout=subprocess.DEVNULL)
+    return Workload('sample (lastohtml.py)',
+                    [os.path.join(SRCDIR, 'sample-data', 'lastohtml.py'), las, out], setup)
+
+
+def calls_workload(env, scale=1.0):
+    return Workload('calls (bench/calls.py)',
+                    [os.path.join(SRCDIR, 'bench', 'calls.py'), '--scale', str(scale)])
+
+
+class Config:
+    """One way of running a workload: untraced, or pmt_tracer with options."""
+
+    def __init__(self, label, tracer_args=None, source=None, trace='Yes', calculate='',
+                 log=''):
+        self.label = label
+        self.tracer_args = tracer_args  # None: untraced
+        self.source = source
+        self.trace, self.calculate, self.log = trace, calculate, log
+        self.times = []
+        self.summary = None
+
+    @property
+    def traced(self):
+        return self.tracer_args is not None
+
+
+def run_once(env, wl, cfg, index):
+    log = os.path.join(env.tmp, 'run%d.log.zst' % index)
+    if cfg.traced:
+        argv = [env.python, '-m', 'pmt_tracer', '-q', '-f', '-o', log]
+        argv += cfg.tracer_args
+        if cfg.source:
+            argv += ['--rss-source', cfg.source]
+        argv += wl.argv
+    else:
+        argv = [env.python] + wl.argv
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit('bench: %s failed (%d): %s\n%s' % (cfg.label, p.returncode, ' '.join(argv),
+                                                   p.stderr.decode(errors='replace')))
+    cfg.times.append(t)
+    if cfg.traced:
+        s = summarise(env, log)
+        if cfg.summary is None or s['events'] > cfg.summary['events']:
+            cfg.summary = s
+        os.unlink(log)
+
+
+def summarise(env, log):
+    p = subprocess.run([env.summarise, '--format', 'json', log], env=env.env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if p.returncode != 0:
+        sys.exit('bench: pmt-summarise %s: %s' % (log, p.stderr.decode(errors='replace')))
+    d = json.loads(p.stdout)['logs'][0]
+    return {'events': int(d['events']), 'written': int(d['written']),
+            'bytes': int(d['log_bytes']), 'source': d.get('rss_source', '')}
+
+
+def source_works(env, source):
+    """A source counts as available only if a traced run really used it."""
+    log = os.path.join(env.tmp, 'probe.log.zst')
+    p = subprocess.run([env.python, '-m', 'pmt_tracer', '-q', '-f', '-o', log, '--rss-source',
+                        source, '-c', 'pass'], env=env.env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        return False, p.stderr.decode(errors='replace').strip().splitlines()[-1:] or ['failed']
+    used = summarise(env, log)['source']
+    os.unlink(log)
+    return used == source, 'the log says %r' % used
+
+
+def measure(env, wl, configs, reps, progress=None):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if wl.setup:
+        wl.setup()
+    for r in range(reps):
+        # alternate the order so slow drifts hit every configuration alike
+        order = configs if r % 2 == 0 else list(reversed(configs))
+        for i, cfg in enumerate(order):
+            if progress:
+                print('\r%-60s' % ('%s: rep %d/%d: %s' % (wl.name.split()[0], r + 1, reps,
+                                                            cfg.label))[:60],
+                      end='', file=sys.stderr, flush=True)
+            run_once(env, wl, cfg, i)
+    if progress:
+        print('\r%-60s\r' % '', end='', file=sys.stderr, flush=True)
+
+
+def median(cfg):
+    return statistics.median(cfg.times)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return '%s, %d CPUs, Linux %s' % (cpu, os.cpu_count() or 0, platform.release())
+
+
+def python_version(env):
+    p = subprocess.run([env.python, '-c', 'import sys; print(sys.version.split()[0])'],
+                       stdout=subprocess.PIPE, check=True)
+    return p.stdout.decode().strip()
+
+
+def fmt_int(n):
+    return '{:,}'.format(n)
+
+
+def fmt_rate(x):
+    if x >= 1e6:
+        return '%.2fm' % (x / 1e6)
+    if x >= 1e3:
+        return '%.1fk' % (x / 1e3)
+    return '%.0f' % x
+
+
+def _numeric(cell):
+    t = str(cell).replace(',', '').lstrip('x').rstrip('mk')
+    try:
+        float(t)
+        return True
+    except ValueError:
+        return t in ('', '-')
+
+
+def markdown(headings, rows):
+    right = [all(_numeric(r[i]) for r in rows) for i in range(len(headings))]
+    out = ['| ' + ' | '.join(headings) + ' |',
+           '|' + '|'.join('---:' if r else '---' for r in right) + '|']
+    out += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
+    return '\n'.join(out) + '\n'
+
+
+def rst_grid(headings, rows):
+    cols = [headings] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cols) for i in range(len(headings))]
+    line = lambda ch: '+' + '+'.join(ch * (w + 2) for w in widths) + '+'
+    fmt = lambda r: '| ' + ' | '.join(c.ljust(w) for c, w in zip(r, widths)) + ' |'
+    out = [line('-'), fmt(headings), line('=')]
+    for r in cols[1:]:
+        out += [fmt(r), line('-')]
+    return '\n'.join(out) + '\n'
