@@ -671,8 +671,8 @@ static struct PyModuleDef module_def = {
 	.m_slots = module_slots,
 };
 
-PyMODINIT_FUNC PyInit__pmt_process(void);
-PyMODINIT_FUNC PyInit__pmt_process(void)
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__pmt_process(void);
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__pmt_process(void)
 {
 	return PyModuleDef_Init(&module_def);
 }

@@ -1,18 +1,27 @@
-# Bats tests, one file per tool
+# Bats tests, one file per tool (bats is required: configure finds it and
+# .ci/setup installs it; a missing bats fails `make check` loudly).
 # A deterministic pmt log generator linked with libpmt's writer
 check_PROGRAMS += tests/bats/helpers/mklog
 tests_bats_helpers_mklog_SOURCES = tests/bats/helpers/mklog.c
 tests_bats_helpers_mklog_LDADD = libpmt/libpmt.la
 
-# process monitoring and plots (issue 4)
-TESTS += tests/bats/pmt-gnuplot.bats
-EXTRA_DIST += tests/bats/pmt-gnuplot.bats
-
-if HAVE_BATS
-TESTS += tests/bats/pmt-filter.bats tests/bats/pmt-summarise.bats tests/bats/pmt-prev.bats \
-	tests/bats/pmt-diff.bats tests/bats/cli.bats tests/bats/bad-input.bats
-endif
-EXTRA_DIST += tests/bats/pmt-filter.bats tests/bats/pmt-summarise.bats tests/bats/pmt-prev.bats \
-	tests/bats/pmt-diff.bats tests/bats/cli.bats tests/bats/bad-input.bats tests/bats/helpers/grow.pymt tests/bats/helpers/common.bash tests/bats/helpers/mkpymt.py
-TESTS += tests/bats/process-monitor.bats
-EXTRA_DIST += tests/bats/process-monitor.bats
+BATS_TESTS = \
+	tests/bats/cli.bats \
+	tests/bats/bad-input.bats \
+	tests/bats/pmt-filter.bats \
+	tests/bats/pmt-summarise.bats \
+	tests/bats/pmt-prev.bats \
+	tests/bats/pmt-diff.bats \
+	tests/bats/pmt-gnuplot.bats \
+	tests/bats/process-monitor.bats
+TESTS += $(BATS_TESTS)
+EXTRA_DIST += $(BATS_TESTS) \
+	tests/bats/helpers/grow.pymt \
+	tests/bats/helpers/common.bash \
+	tests/bats/helpers/mkpymt.py \
+	tests/golden/pmt-diff/mklog-5-6.txt \
+	tests/golden/pmt-filter/drss12k-prev.txt \
+	tests/golden/pmt-filter/pymemtrace-trace.csv \
+	tests/golden/pmt-prev/mklog-8k-context2.txt \
+	tests/golden/pmt-summarise/mklog-20000.txt \
+	tests/golden/pmt-summarise/pymemtrace.rst

@@ -49,7 +49,7 @@ setup() {
 }
 
 @test "process logs: the Summary table across runs" {
-	f=$(compat_log process_json_linux_psutil594.log)
+	compat_log process_json_linux_psutil594.log
 	run -0 --separate-stderr pmt-diff "$f" "$f"
 	[ -n "$output" ]
 }

@@ -161,12 +161,12 @@ assert n > 10
 }
 
 @test "real pymemtrace logs from shared/compat" {
-	f=$(compat_log profile_trigger_0_py311.log)
+	compat_log profile_trigger_0_py311.log
 	run -0 --separate-stderr pmt-filter "$f"
 	grep -E '^(FRST|NEXT|LAST): ' "$f" | sed 's/ *-\{0,1\}[0-9]*$//' >want
 	printf '%s\n' "$output" | grep -E '^(FRST|NEXT|LAST): ' | sed 's/ *-\{0,1\}[0-9]*$//' >got
 	diff -u want got
-	f=$(compat_log trace_trigger_0_outer_py311.log)
+	compat_log trace_trigger_0_outer_py311.log
 	run -0 --separate-stderr pmt-filter --event EXCEPTION "$f"
 	assert_line --index 1 --regexp '^NEXT: [0-9]+ +\+[0-9]+ +[0-9.]+ +EXCEPT '
 }

@@ -65,7 +65,7 @@ setup() {
 }
 
 @test "real pymemtrace log from shared/compat" {
-	f=$(compat_log trace_trigger_0_outer_py311.log)
+	compat_log trace_trigger_0_outer_py311.log
 	run -0 --separate-stderr pmt-prev "$f"
 	assert_line --regexp '^NEXT: 7 +\+6 '
 	assert_line --regexp '^PREV: 6 +\+5 '

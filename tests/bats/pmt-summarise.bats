@@ -93,17 +93,17 @@ PYEOF
 }
 
 @test "process JSON logs get pymemtrace's per-PID table" {
-	f=$(compat_log process_json_linux_psutil594.log)
+	compat_log process_json_linux_psutil594.log
 	run -0 --separate-stderr pmt-summarise "$f"
 	[ -n "$output" ]
 }
 
 @test "real pymemtrace logs from shared/compat" {
-	f=$(compat_log profile_trigger_0_py311.log)
+	compat_log profile_trigger_0_py311.log
 	run -0 --separate-stderr pmt-summarise --format csv "$f"
 	# LAST: 46 closes the count; FRST..NEXT 45 are 46 lines
 	assert_line --index 1 --regexp ',pymemtrace log,46,46,'
-	f=$(compat_log trace_trigger_0_outer_py311.log)
+	compat_log trace_trigger_0_outer_py311.log
 	run -0 --separate-stderr pmt-summarise "$f"
 	assert_output --partial "EXCEPTION"
 }

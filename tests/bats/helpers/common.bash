@@ -64,10 +64,11 @@ golden() {
 	diff -u "$file" <(printf '%s\n' "$got") || fail "output differs from golden $1"
 }
 
+# compat_log NAME: sets f to a real pymemtrace log from ../shared/compat, or
+# skips the test. Not in $(...): skip must run in the test's own shell.
 compat_log() {
-	local f="$PMT_SHARED/compat/$1"
+	f="$PMT_SHARED/compat/$1"
 	[ -f "$f" ] || skip "shared compat log $1 absent"
-	echo "$f"
 }
 
 # bats-assert 2.1 has no assert_stderr: the same on $stderr.
