@@ -75,15 +75,8 @@ static void parse_args(int argc, char **argv, struct diff_opts *o)
 				pmt_cli_usage_error("invalid --threshold '%s'", optarg);
 			o->has_threshold = true;
 			break;
-		case 'h':
-			usage();
-			exit(PMT_EXIT_OK);
-		case 'V':
-			pmt_cli_version();
-			exit(PMT_EXIT_OK);
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
-			exit(PMT_EXIT_ERROR);
+			pmt_cli_common_option(c, usage);
 		}
 	}
 	if (argc - optind < 2)

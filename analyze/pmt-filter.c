@@ -169,16 +169,8 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 		case OPT_FORCE:
 			o->force = true;
 			break;
-		case 'h':
-			usage();
-			exit(PMT_EXIT_OK);
-		case 'V':
-			pmt_cli_version();
-			exit(PMT_EXIT_OK);
 		default:
-			/* getopt printed the reason */
-			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
-			exit(PMT_EXIT_ERROR);
+			pmt_cli_common_option(c, usage);
 		}
 	}
 	if (optind + 1 < argc)

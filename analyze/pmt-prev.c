@@ -79,15 +79,8 @@ static void parse_args(int argc, char **argv, struct prev_opts *o, const char **
 			o->format = (enum pmt_format)f;
 			break;
 		}
-		case 'h':
-			usage();
-			exit(PMT_EXIT_OK);
-		case 'V':
-			pmt_cli_version();
-			exit(PMT_EXIT_OK);
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
-			exit(PMT_EXIT_ERROR);
+			pmt_cli_common_option(c, usage);
 		}
 	}
 	if (optind + 1 < argc)

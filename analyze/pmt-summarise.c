@@ -87,15 +87,8 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 		case OPT_FOLDED:
 			o->folded = true;
 			break;
-		case 'h':
-			usage();
-			exit(PMT_EXIT_OK);
-		case 'V':
-			pmt_cli_version();
-			exit(PMT_EXIT_OK);
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
-			exit(PMT_EXIT_ERROR);
+			pmt_cli_common_option(c, usage);
 		}
 	}
 	if (optind >= argc)

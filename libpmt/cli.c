@@ -164,3 +164,19 @@ int pmt_cli_parse_u64(const char *s, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+void pmt_cli_common_option(int c, void (*usage)(void))
+{
+	switch (c) {
+	case 'h':
+		usage();
+		exit(PMT_EXIT_OK);
+	case 'V':
+		pmt_cli_version();
+		exit(PMT_EXIT_OK);
+	default:
+		/* getopt printed the reason */
+		fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
+		exit(PMT_EXIT_ERROR);
+	}
+}

@@ -24,6 +24,11 @@ __attribute__((noreturn)) void pmt_cli_usage_error(const char *fmt, ...)
 /* "prog (pmt) VERSION\n" on stdout. */
 void pmt_cli_version(void);
 
+/* What every tool's getopt loop ends with: 'h' calls usage() and exits 0,
+ * 'V' prints the version and exits 0, anything else (getopt's '?', having
+ * printed the reason) gives the --help hint and exits 2. */
+__attribute__((noreturn)) void pmt_cli_common_option(int c, void (*usage)(void));
+
 /* Byte counts: "4096", "4k", "4KiB", "1M" (binary multiples), and "-1",
  * which stays -1 in *out: it means "one page", and the caller resolves it
  * against the log's own page size. 0 or -EINVAL. */

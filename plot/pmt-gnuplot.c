@@ -784,16 +784,8 @@ int main(int argc, char **argv)
 				pmt_cli_usage_error("invalid --max-points '%s'", optarg);
 			o.max_points = v;
 			break;
-		case 'h':
-			usage();
-			return PMT_EXIT_OK;
-		case 'V':
-			pmt_cli_version();
-			return PMT_EXIT_OK;
 		default:
-			/* getopt printed the reason */
-			fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
-			return PMT_EXIT_ERROR;
+			pmt_cli_common_option(c, usage);
 		}
 	}
 	if (argc - optind != 2)
