@@ -1,2 +1,17 @@
-# bench
+# bench: benchmark scripts (not timed tests). Run from the build directory:
+#   make bench            tracer overhead + the technical-note table
+#   make bench-tracer     bench/tracer.py (sample + call-dense workloads)
+#   make bench-technote   bench/technote.py, writes docs/bench-technote.{md,rst}
+# BENCH_REPS=N sets the repetitions (median of interleaved runs).
 EXTRA_DIST += bench/analysers.sh
+EXTRA_DIST += bench/benchlib.py bench/calls.py bench/tracer.py bench/technote.py
+EXTRA_DIST += docs/BENCHMARKS.md docs/bench-technote.md docs/bench-technote.rst
+
+BENCH_REPS = 3
+BENCH_ENV = PMT_SRCDIR='$(abs_top_srcdir)' PMT_BUILDDIR='$(abs_top_builddir)' PYTHON='$(PYTHON)'
+bench: bench-tracer bench-technote
+bench-tracer: all
+	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/tracer.py --reps $(BENCH_REPS)
+bench-technote: all
+	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/technote.py --reps $(BENCH_REPS)
+.PHONY: bench bench-tracer bench-technote
