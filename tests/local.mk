@@ -26,5 +26,7 @@ tests/pmt-python: Makefile
 	  echo 'exec $(PYTHON) "$$@"'; \
 	} > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
 
-# The tracer's tests alone, for the per-CPython runs in .ci/setup.
-PYTHON_TESTS = $(filter %.py,$(TESTS))
+# The tracer's tests alone (.ci/setup runs them under every CPython).
+check-python: all $(check_SCRIPTS)
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(PYTHON_TESTS)'
+.PHONY: check-python

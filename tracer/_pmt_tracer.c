@@ -1275,7 +1275,7 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = {"path", "mode", "trigger", "prev", "calculate", "log",
 				 "rss_source", "argv", "force", "hook", NULL};
 	PyObject *path = NULL, *argv = Py_None;
-	const char *mode = "profile", *calc = "all", *rss_source = "statm", *hook = "auto";
+	const char *mode = "profile", *calc = "all", *rss_source = "auto", *hook = "auto";
 	long long trigger = 0;
 	int prev = 0, log = 1, force = 0;
 	if (t->is_open) {

@@ -78,7 +78,7 @@ class _Base:
     _kind = 'P'
 
     def __init__(self, d_rss_trigger=-1, message=None, filepath=None, *, prev=False,
-                 calculate='all', log=True, rss_source='statm', force=True, argv=None,
+                 calculate='all', log=True, rss_source='auto', force=True, argv=None,
                  hook='auto'):
         if not isinstance(d_rss_trigger, int) or isinstance(d_rss_trigger, bool):
             raise TypeError('d_rss_trigger must be int, not %s' % type(d_rss_trigger).__name__)

@@ -46,8 +46,10 @@ def _parser():
     p.add_argument('--log', choices=('none', 'drss', 'drss-prev', 'all'), default=None,
                    help='benchmarking: none = write no events, drss = --drss -1, '
                         'drss-prev = --drss -1 --prev, all = every event')
-    p.add_argument('--rss-source', choices=('auto', 'statm', 'perf'), default='statm',
-                   help='how RSS is read (default: statm)')
+    p.add_argument('--rss-source', choices=('auto', 'statm', 'perf'), default='auto',
+                   help='how RSS is read: perf = re-read statm only when the kernel '
+                        'says RSS changed (exact, needs perf and tracefs), statm = '
+                        'every event; auto (default) = perf where it works, else statm')
     p.add_argument('--hook', choices=pmt_tracer.HOOKS, default='auto',
                    help='how events reach the tracer: monitoring = sys.monitoring (3.12+), '
                         'legacy = PyEval_SetProfile/SetTrace; auto = the faster (default)')
