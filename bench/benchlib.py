@@ -135,6 +135,21 @@ def source_works(env, source):
     return used == source, 'the log says %r' % used
 
 
+def available_sources(env, names):
+    """The RSS sources among names (comma separated) that work here; the
+    others are reported on stderr. Exits when none works."""
+    sources = []
+    for s in names.split(','):
+        ok, why = source_works(env, s)
+        if ok:
+            sources.append(s)
+        else:
+            print('bench: RSS source %s unavailable: %s' % (s, why), file=sys.stderr)
+    if not sources:
+        sys.exit('bench: no RSS source works')
+    return sources
+
+
 def measure(env, wl, configs, reps, progress=None):
     if progress is None:
         progress = sys.stderr.isatty()

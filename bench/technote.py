@@ -48,15 +48,7 @@ def main(argv=None):
 
 
 def run(env, args):
-    sources = []
-    for s in args.sources.split(','):
-        ok, why = bl.source_works(env, s)
-        if ok:
-            sources.append(s)
-        else:
-            print('bench: RSS source %s unavailable: %s' % (s, why), file=sys.stderr)
-    if not sources:
-        sys.exit('bench: no RSS source works')
+    sources = bl.available_sources(env, args.sources)
     wl = bl.sample_workload(env) if args.workload == 'sample' else bl.calls_workload(env)
 
     base = bl.Config('untraced', trace='No', calculate='No', log='No')

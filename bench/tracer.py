@@ -39,15 +39,7 @@ def main(argv=None):
 
 
 def run(env, args):
-    sources = []
-    for s in args.sources.split(','):
-        ok, why = bl.source_works(env, s)
-        if ok:
-            sources.append(s)
-        else:
-            print('bench: RSS source %s unavailable: %s' % (s, why), file=sys.stderr)
-    if not sources:
-        sys.exit('bench: no RSS source works')
+    sources = bl.available_sources(env, args.sources)
     workloads = []
     if args.workload in ('sample', 'both'):
         workloads.append(bl.sample_workload(env))
