@@ -537,6 +537,15 @@ record(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co, enum 
 	} else if (!t->log_events) {
 		return 0;
 	}
+	if (t->log_events && !t->log_all && !t->prev) {
+		/* --drss without --prev: an event that will not be written needs
+		 * nothing but its RSS, so skip thread, time, code and line. */
+		int64_t d = rss - t->trig_rss;
+		if ((d < 0 ? -d : d) < t->trig_pages) {
+			t->unwritten++;
+			return 0;
+		}
+	}
 	uint64_t tid = tls_tid;
 	if (__builtin_expect(!tid, 0))
 		tid = tls_tid = (uint64_t)syscall(SYS_gettid);
