@@ -18,7 +18,7 @@ const char *pmt_strerror(int err)
 	case PMT_E_VERSION:
 		return "unsupported log format version";
 	case PMT_E_TRUNCATED:
-		return "truncated log";
+		return "truncated log (no complete zstd frame or record)";
 	}
 	/* strerror() texts start with a capital; GNU style messages do not. */
 	static __thread char buf[128];

@@ -189,7 +189,8 @@ int pmt_source_new(struct pmt_input *in, struct pmt_source **out)
 		r = pmt_pymt_reader_init(s);
 		break;
 	case PMT_INPUT_EMPTY:
-		r = PMT_E_EMPTY;
+		/* nothing decoded: either really empty, or cut inside its first frame */
+		r = pmt_input_truncated(in) ? PMT_E_TRUNCATED : PMT_E_EMPTY;
 		break;
 	default:
 		r = PMT_E_TYPE;
