@@ -392,6 +392,7 @@ int main(int argc, char **argv)
 			pmt_cli_error(runs[i].name, "%s", pmt_strerror(r));
 			goto out;
 		}
+		pmt_cli_progress(in);
 		r = pmt_source_new(in, &runs[i].src);
 		if (r < 0) {
 			pmt_cli_error(runs[i].name, "%s", pmt_strerror(r));

@@ -516,6 +516,7 @@ int main(int argc, char **argv)
 		pmt_cli_error(strcmp(path, "-") ? path : "(stdin)", "%s", pmt_strerror(r));
 		goto out;
 	}
+	pmt_cli_progress(pmt_source_input(f.src));
 	const char *name = pmt_input_path(pmt_source_input(f.src));
 	const struct pmt_header *h = pmt_source_header(f.src);
 	f.drss = o.drss == -1 ? (int64_t)(h->page_size ? h->page_size : 4096) : o.drss;

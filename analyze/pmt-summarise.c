@@ -398,6 +398,7 @@ int main(int argc, char **argv)
 			status = PMT_EXIT_ERROR;
 			continue;
 		}
+		pmt_cli_progress(in);
 		if (pmt_input_type(in) == PMT_INPUT_PROCESS) {
 			unsigned warnings = 0;
 			fflush(stdout);

@@ -7,9 +7,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli.h"
+#include "input.h"
 
 static const char *prog = "pmt";
 
@@ -179,4 +181,45 @@ void pmt_cli_common_option(int c, void (*usage)(void))
 		fprintf(stderr, "Try '%s --help' for more information.\n", pmt_cli_prog());
 		exit(PMT_EXIT_ERROR);
 	}
+}
+
+struct progress {
+	char path[256];
+	unsigned last; /* percent shown, 101 = nothing yet */
+};
+
+static void show_progress(void *ctx, uint64_t done, uint64_t total, bool end)
+{
+	struct progress *p = ctx;
+	if (end) {
+		if (p->last <= 100)
+			fputs("\r\033[K", stderr);
+		p->last = 101;
+		return;
+	}
+	unsigned pct = total ? (unsigned)(done * 100 / total) : 0;
+	if (pct > 100)
+		pct = 100;
+	if (pct == p->last)
+		return;
+	p->last = pct;
+	fprintf(stderr, "\r%s: %s: %u%%", pmt_cli_prog(), p->path, pct);
+	fflush(stderr);
+}
+
+void pmt_cli_progress(struct pmt_input *in)
+{
+	uint64_t min = 64ull << 20;
+	const char *env = getenv("PMT_PROGRESS_MIN");
+	if (env)
+		pmt_cli_parse_u64(env, &min);
+	if (!isatty(STDERR_FILENO) || pmt_input_file_size(in) < min ||
+	    pmt_input_raw_bytes(in) >= pmt_input_file_size(in))
+		return;
+	/* One input is read at a time, so one state serves them all. */
+	static struct progress state;
+	struct progress *p = &state;
+	snprintf(p->path, sizeof(p->path), "%s", pmt_input_path(in));
+	p->last = 101;
+	pmt_input_set_progress(in, show_progress, p);
 }

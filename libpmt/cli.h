@@ -29,6 +29,12 @@ void pmt_cli_version(void);
  * printed the reason) gives the --help hint and exits 2. */
 __attribute__((noreturn)) void pmt_cli_common_option(int c, void (*usage)(void));
 
+struct pmt_input;
+/* Shows "prog: file: NN%" on stderr while in is read, when stderr is a
+ * terminal and the file is large (64 MiB, or $PMT_PROGRESS_MIN bytes); the
+ * line is cleared at the end of the input. */
+void pmt_cli_progress(struct pmt_input *in);
+
 /* Byte counts: "4096", "4k", "4KiB", "1M" (binary multiples), and "-1",
  * which stays -1 in *out: it means "one page", and the caller resolves it
  * against the log's own page size. 0 or -EINVAL. */

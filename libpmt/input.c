@@ -25,6 +25,8 @@ struct pmt_input {
 	bool eof;       /* no more decompressed bytes */
 	bool truncated;
 	uint64_t raw_bytes, file_size;
+	void (*progress)(void *ctx, uint64_t done, uint64_t total, bool end);
+	void *progress_ctx;
 
 	/* zstd */
 	ZSTD_DCtx *dctx;
@@ -66,6 +68,8 @@ static long raw_read(struct pmt_input *in, void *dst, size_t n)
 		if (k == 0)
 			in->raw_eof = true;
 		in->raw_bytes += (uint64_t)k;
+		if (in->progress)
+			in->progress(in->progress_ctx, in->raw_bytes, in->file_size, k == 0);
 		return k;
 	}
 }
@@ -316,4 +320,11 @@ uint64_t pmt_input_raw_bytes(const struct pmt_input *in)
 uint64_t pmt_input_file_size(const struct pmt_input *in)
 {
 	return in->file_size;
+}
+
+void pmt_input_set_progress(struct pmt_input *in,
+			    void (*cb)(void *ctx, uint64_t done, uint64_t total, bool end), void *ctx)
+{
+	in->progress = cb;
+	in->progress_ctx = ctx;
 }

@@ -45,3 +45,9 @@ bool pmt_input_truncated(const struct pmt_input *in);
 uint64_t pmt_input_raw_bytes(const struct pmt_input *in);
 /* Size of the file when it is a regular file, else 0. */
 uint64_t pmt_input_file_size(const struct pmt_input *in);
+
+/* Calls cb after each read from the file (every 64-128 KiB: nothing per
+ * record or event), with the bytes consumed so far, the file size and, once
+ * at the end, end = true. For progress display; cb must not touch in. */
+void pmt_input_set_progress(struct pmt_input *in,
+			    void (*cb)(void *ctx, uint64_t done, uint64_t total, bool end), void *ctx);

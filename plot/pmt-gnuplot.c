@@ -820,6 +820,7 @@ int main(int argc, char **argv)
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s", pmt_input_path(in));
 		struct pmt_source *src = NULL;
+		pmt_cli_progress(in);
 		r = pmt_source_new(in, &src);
 		if (r < 0) {
 			pmt_cli_error(path, "%s", pmt_strerror(r));

@@ -52,3 +52,17 @@ setup() {
 		done
 	done
 }
+
+@test "progress on a terminal for a large input, never into a file or a pipe" {
+	command -v script >/dev/null || skip "script(1) not installed"
+	mklog_log big.log.zst 1000000
+	for t in pmt-filter pmt-summarise pmt-prev; do
+		# script(1) gives the tool a terminal; the threshold is lowered to
+		# this log's size (a few MiB) so the test stays small
+		PMT_PROGRESS_MIN=1 script -qec "$t big.log.zst >/dev/null" /dev/null >tty.out
+		grep -q "$t: big.log.zst: [0-9]*%" tty.out || fail "$t showed no progress: $(od -c tty.out | head)"
+		grep -q "$(printf '\033\[K')" tty.out || fail "$t did not clear its progress line"
+		PMT_PROGRESS_MIN=1 "$t" big.log.zst >/dev/null 2>err.out || true
+		! grep -q '%' err.out || fail "$t wrote progress into a file"
+	done
+}
