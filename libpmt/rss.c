@@ -1,32 +1,37 @@
 /* RSS sources: statm (pread of a kept-open /proc/self/statm) and perf
- * (statm re-read only when the kmem:rss_stat tracepoint fired for us).
+ * (statm re-read only when the kmem:rss_stat tracepoint fired for our mm).
  *
  * Why the perf gate is exact: every change of an mm's RSS counters goes
  * through add_mm_counter()/inc_mm_counter()/dec_mm_counter(), which emit
- * kmem:rss_stat right after updating the counter that statm reads. An event
- * with sample_period 1 writes one record per firing into its ring buffer, so
- * the ring's data_head moves whenever statm may have changed. Per-task events
- * that inherit cannot be mmapped with cpu -1, so there is one event (and one
- * ring, one gate) per online CPU; events of other threads are redirected
- * into the same-CPU ring with PERF_EVENT_IOC_SET_OUTPUT. After each statm
- * read data_tail is moved up to the head seen, so the ring is empty again
- * and the next firing always moves data_head, however many records a
- * single call produced (a full ring drops records, it would not move the
- * head). */
+ * kmem:rss_stat right after updating the counter that statm reads -- in
+ * whatever task makes the change: one of our threads, or a kernel thread
+ * acting on our memory (kswapd or DAMON reclaiming, khugepaged collapsing).
+ * So the events are system-wide, one per online CPU (each with its own ring
+ * and gate), with a filter on the tracepoint's mm_id: our mm's hashed id,
+ * learnt once from a sample of a change we make ourselves. Per-task events
+ * would miss the kernel threads' changes and leave a stale value. An event
+ * with sample_period 1 writes one record per firing into its ring, so the
+ * ring's data_head moves whenever statm may have changed. After each statm
+ * read data_tail is moved up to the head seen, so the ring is empty again and
+ * the next firing always moves data_head, however many records a single call
+ * produced (a full ring drops records, it would not move the head).
+ *
+ * System-wide events need perf permission beyond the default
+ * perf_event_paranoid=2 (root, CAP_PERFMON, or paranoid <= 0); without it
+ * perf fails to open and auto uses statm. */
 #include "rss.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
-#include <dirent.h>
 #include <unistd.h>
 
 static const char *const kind_names[PMT_RSS_KIND_COUNT] = {
@@ -65,10 +70,6 @@ struct perf_src {
 	int leader[PMT_RSS_MAX_GATES]; /* the mmapped event per CPU */
 	struct perf_event_mmap_page *ring[PMT_RSS_MAX_GATES];
 	size_t ring_len;
-	int *fds; /* events of other threads, redirected to the leaders */
-	size_t nfds, capfds;
-	pid_t *tids; /* threads with events (inherit covers their new threads) */
-	size_t ntids, captids;
 };
 
 static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
@@ -156,7 +157,7 @@ static int online_cpus(int *cpus, unsigned max, unsigned *n)
 	return *n ? 0 : -EINVAL;
 }
 
-static void rss_attr(struct perf_event_attr *attr, long long id, bool new_flags)
+static void rss_attr(struct perf_event_attr *attr, long long id)
 {
 	memset(attr, 0, sizeof(*attr));
 	attr->size = sizeof(*attr);
@@ -164,104 +165,70 @@ static void rss_attr(struct perf_event_attr *attr, long long id, bool new_flags)
 	attr->config = (unsigned long long)id;
 	attr->sample_period = 1;
 	attr->sample_type = 0; /* the record header alone moves data_head */
-	attr->inherit = 1;     /* threads created later */
 	/* Nobody polls the ring: wake up as rarely as the kernel allows. */
 	attr->watermark = 1;
 	attr->wakeup_watermark = RING_DATA_PAGES * 4096u;
-	if (new_flags) {
-		/* Linux >= 5.13: fork children and exec'd images are not ours. */
-		attr->inherit_thread = 1;
-		attr->remove_on_exec = 1;
+}
+
+/* The tracepoint's mm_id for our mm: a hash of the mm pointer that only the
+ * kernel knows, so read it from a sample of a change we make: one page
+ * touched and unmapped, recorded by a per-task event with the raw
+ * tracepoint data (mm_id at byte 8, curr at byte 12 of it, as the
+ * tracepoint's format file says). */
+static int discover_mm_id(long long id, long page, uint32_t *mm_id)
+{
+	struct perf_event_attr attr;
+	rss_attr(&attr, id);
+	attr.sample_type = PERF_SAMPLE_RAW;
+	int fd = sys_perf_event_open(&attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	size_t len = (size_t)page * 2;
+	struct perf_event_mmap_page *m =
+		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int err = -ENOTSUP;
+	if (m == MAP_FAILED) {
+		err = -errno;
+		goto out_fd;
 	}
-}
-
-static int push_fd(struct perf_src *ps, int fd)
-{
-	if (ps->nfds == ps->capfds) {
-		size_t cap = ps->capfds ? ps->capfds * 2 : 16;
-		int *p = realloc(ps->fds, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		ps->fds = p;
-		ps->capfds = cap;
+	char *probe = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (probe == MAP_FAILED) {
+		err = -errno;
+		goto out_map;
 	}
-	ps->fds[ps->nfds++] = fd;
-	return 0;
-}
-
-static bool have_tid(const struct perf_src *ps, pid_t tid)
-{
-	for (size_t i = 0; i < ps->ntids; i++)
-		if (ps->tids[i] == tid)
-			return true;
-	return false;
-}
-
-static int push_tid(struct perf_src *ps, pid_t tid)
-{
-	if (ps->ntids == ps->captids) {
-		size_t cap = ps->captids ? ps->captids * 2 : 16;
-		pid_t *p = realloc(ps->tids, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		ps->tids = p;
-		ps->captids = cap;
-	}
-	ps->tids[ps->ntids++] = tid;
-	return 0;
-}
-
-/* Threads that existed before the events were opened are not covered by
- * inherit: give each its own events, writing into the leaders' rings. A
- * thread may create another while we scan, so scan until nothing is new. */
-static int attach_other_threads(struct perf_src *ps, const struct perf_event_attr *attr)
-{
-	int err = 0;
-	bool found_new = true;
-
-	for (int round = 0; found_new && round < 100; round++) {
-		found_new = false;
-		DIR *d = opendir("/proc/self/task");
-		if (!d)
-			return -errno;
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (!isdigit((unsigned char)de->d_name[0]))
-				continue;
-			pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
-			if (have_tid(ps, tid))
-				continue;
-			found_new = true;
-			err = push_tid(ps, tid);
-			if (err)
-				goto out_dir;
-			for (unsigned i = 0; i < ps->ncpu; i++) {
-				struct perf_event_attr a = *attr;
-				int fd = sys_perf_event_open(&a, tid, ps->cpu[i], -1,
-							     PERF_FLAG_FD_CLOEXEC);
-				if (fd == -ESRCH)
-					break; /* the thread has exited: nothing to watch */
-				if (fd < 0) {
-					err = fd;
-					goto out_dir;
-				}
-				err = push_fd(ps, fd);
-				if (err) {
-					close(fd);
-					goto out_dir;
-				}
-				if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ps->leader[i]) < 0) {
-					err = -errno;
-					goto out_dir;
-				}
+	((volatile char *)probe)[0] = 1;
+	munmap(probe, (size_t)page);
+	uint64_t head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE);
+	const uint8_t *data = (const uint8_t *)m + m->data_offset;
+	uint64_t size = m->data_size;
+	for (uint64_t pos = 0; pos + sizeof(struct perf_event_header) <= head;) {
+		struct perf_event_header h;
+		uint8_t rec[64];
+		for (unsigned i = 0; i < sizeof(h); i++) /* the ring may wrap */
+			((uint8_t *)&h)[i] = data[(pos + i) % size];
+		if (h.size < sizeof(h))
+			break;
+		if (h.type == PERF_RECORD_SAMPLE && h.size >= sizeof(h) + 4 + 16 &&
+		    h.size <= sizeof(rec)) {
+			for (unsigned i = 0; i < h.size; i++)
+				rec[i] = data[(pos + i) % size];
+			uint32_t raw_len, curr;
+			memcpy(&raw_len, rec + sizeof(h), 4);
+			memcpy(mm_id, rec + sizeof(h) + 4 + 8, 4);
+			memcpy(&curr, rec + sizeof(h) + 4 + 12, 4);
+			if (raw_len >= 16 && curr) {
+				err = 0;
+				break;
 			}
 		}
-	out_dir:
-		closedir(d);
-		if (err)
-			return err;
+		pos += h.size;
 	}
-	return found_new ? -EAGAIN : 0;
+out_map:
+	munmap(m, len);
+out_fd:
+	close(fd);
+	return err;
 }
 
 static void perf_free(struct pmt_rss *r)
@@ -274,16 +241,12 @@ static void perf_free(struct pmt_rss *r)
 	/* In a fork child the rings were not copied (VM_DONTCOPY) and their
 	 * addresses may hold something else by now: never unmap them there. */
 	bool mapped_here = r->owner_pid == getpid();
-	for (size_t i = 0; i < ps->nfds; i++)
-		close(ps->fds[i]);
 	for (unsigned i = 0; i < ps->ncpu; i++) {
 		if (ps->ring[i] && mapped_here)
 			munmap(ps->ring[i], ps->ring_len);
 		if (ps->leader[i] >= 0)
 			close(ps->leader[i]);
 	}
-	free(ps->fds);
-	free(ps->tids);
 	free(ps);
 	r->priv = NULL;
 }
@@ -345,20 +308,24 @@ static int perf_open(struct pmt_rss *r)
 	}
 	ps->ring_len = (size_t)page * (1 + RING_DATA_PAGES);
 
-	bool new_flags = true;
+	uint32_t mm_id = 0;
+	err = discover_mm_id(id, page, &mm_id);
+	if (err)
+		goto out;
+	char filter[32];
+	snprintf(filter, sizeof(filter), "mm_id == %u", mm_id);
 	for (unsigned i = 0; i < ps->ncpu; i++) {
-		rss_attr(&attr, id, new_flags);
-		int fd = sys_perf_event_open(&attr, 0, ps->cpu[i], -1, PERF_FLAG_FD_CLOEXEC);
-		if (fd == -EINVAL && new_flags && i == 0) {
-			new_flags = false; /* kernel older than 5.13 */
-			rss_attr(&attr, id, new_flags);
-			fd = sys_perf_event_open(&attr, 0, ps->cpu[i], -1, PERF_FLAG_FD_CLOEXEC);
-		}
+		rss_attr(&attr, id);
+		int fd = sys_perf_event_open(&attr, -1, ps->cpu[i], -1, PERF_FLAG_FD_CLOEXEC);
 		if (fd < 0) {
 			err = fd;
 			goto out;
 		}
 		ps->leader[i] = fd;
+		if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0) {
+			err = -errno;
+			goto out;
+		}
 		void *m = mmap(NULL, ps->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (m == MAP_FAILED) {
 			err = -errno;
@@ -369,12 +336,6 @@ static int perf_open(struct pmt_rss *r)
 		r->gate[i] = (volatile uint64_t *)&ps->ring[i]->data_head;
 		r->ngates = i + 1;
 	}
-	err = push_tid(ps, (pid_t)syscall(SYS_gettid));
-	if (err)
-		goto out;
-	err = attach_other_threads(ps, &attr);
-	if (err)
-		goto out;
 	err = perf_self_check(r);
 out:
 	if (err)

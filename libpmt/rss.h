@@ -3,8 +3,9 @@
  * cheaply as it can and is always exact unless its name says otherwise.
  *
  *   statm  pread() of a kept-open /proc/self/statm, every call (fallback)
- *   perf   (issue 5) statm re-read only when a kmem:rss_stat perf event
- *          says RSS changed
+ *   perf   statm re-read only when the kmem:rss_stat tracepoint fired for
+ *          this process's mm, in any task (system-wide per-CPU events
+ *          filtered on mm_id: needs root or CAP_PERFMON, and tracefs)
  *
  * The struct is public so that pmt_rss_pages() inlines into the hook. One
  * pmt_rss per process; not thread-safe by itself (the tracer holds the GIL). */

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,64 @@ static void check_fallback_unprivileged(void)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, msg);
 }
 
+/* ---- RSS changed by another task, not by any of our threads ---- */
+
+/* A child writes into our untouched pages through /proc/PPID/mem: the pages
+ * are faulted into our mm in the child's context (as kswapd, DAMON or
+ * khugepaged change RSS in theirs). The source must see it at once. */
+static void check_other_task(struct pmt_rss *r)
+{
+	const size_t pages = 64;
+	char *p = mmap(NULL, pages * (size_t)page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char msg[200];
+	int go[2], done[2];
+	char c = 0;
+	if (pipe(go) || pipe(done))
+		abort();
+	/* The child is made first and waits: the fork's own copy-on-write
+	 * faults in this process are over before the measured part starts. */
+	pid_t child = fork();
+	if (child == 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)getppid());
+		int fd = open(path, O_WRONLY);
+		char st = fd < 0 ? 2 : 0;
+		if (read(go[0], &c, 1) != 1)
+			_exit(4);
+		for (size_t i = 0; !st && i < pages; i++)
+			if (pwrite(fd, "x", 1, (off_t)(uintptr_t)(p + i * (size_t)page_size)) != 1)
+				st = 3;
+		if (write(done[1], &st, 1) != 1)
+			_exit(4);
+		_exit(0);
+	}
+	for (int k = 0; k < 3; k++) /* settle: let our own faults land first */
+		pmt_rss_pages(r);
+	long before = pmt_rss_pages(r);
+	/* From here until the read below this process changes no memory of its
+	 * own: two syscalls on pipes, with a stack already touched. */
+	if (write(go[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+		c = 5;
+	long got = pmt_rss_pages(r), want = ref_pages();
+	waitpid(child, NULL, 0);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+	if (c) {
+		snprintf(msg, sizeof(msg), "perf another process # SKIP cannot write /proc/PPID/mem (%d)",
+			 c);
+		check(1, msg);
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "perf sees RSS another process faulted into our memory: %ld -> %ld, want %ld",
+			 before, got, want);
+		check(got == want && want >= before + (long)pages, msg);
+	}
+	munmap(p, pages * (size_t)page_size);
+}
+
 int main(void)
 {
 	long n = 1000000;
@@ -445,7 +504,7 @@ int main(void)
 		printf("1..0 # SKIP no /proc/self/statm\n");
 		return 0;
 	}
-	printf("1..18\n");
+	printf("1..19\n");
 
 	/* names */
 	check(!strcmp(pmt_rss_name(PMT_RSS_AUTO), "auto") &&
@@ -504,7 +563,8 @@ int main(void)
 		printf("# %s\n", why);
 		const char *names[] = {"perf opens with one gate per CPU", "perf sequence",
 				       "perf bursts", "perf threads", "perf fork child",
-				       "perf fork parent", "perf close/reopen"};
+				       "perf fork parent", "perf another process",
+				       "perf close/reopen"};
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			skip(names[i], why);
 		return failures ? 1 : 0;
@@ -517,6 +577,7 @@ int main(void)
 		return 1;
 	check_sequence(&r, n, "perf sequence, compared with statm after every step");
 	check_bursts(&r);
+	check_other_task(&r);
 	pmt_rss_close(&r);
 	check_threads(PMT_RSS_PERF, n / 10, "perf threads");
 	check_fork(PMT_RSS_PERF, n / 10);
