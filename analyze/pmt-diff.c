@@ -58,13 +58,9 @@ static void parse_args(int argc, char **argv, struct diff_opts *o)
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
 		uint64_t u;
 		switch (c) {
-		case OPT_FORMAT: {
-			int f = pmt_format_parse(optarg);
-			if (f < 0)
-				pmt_cli_usage_error("invalid --format '%s'", optarg);
-			o->format = (enum pmt_format)f;
+		case OPT_FORMAT:
+			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_TABLE_FORMATS);
 			break;
-		}
 		case OPT_TOP:
 			if (pmt_cli_parse_u64(optarg, &u) < 0 || u > UINT32_MAX)
 				pmt_cli_usage_error("invalid --top '%s'", optarg);

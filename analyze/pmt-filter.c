@@ -155,14 +155,9 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 			if (pmt_cli_parse_u64(optarg, &o->to) < 0)
 				pmt_cli_usage_error("invalid --to '%s'", optarg);
 			break;
-		case OPT_FORMAT: {
-			int f = pmt_format_parse(optarg);
-			if (f != PMT_FMT_TEXT && f != PMT_FMT_CSV && f != PMT_FMT_JSON)
-				pmt_cli_usage_error("invalid --format '%s' (text, csv or json)",
-						    optarg);
-			o->format = (enum pmt_format)f;
+		case OPT_FORMAT:
+			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_EVENT_FORMATS);
 			break;
-		}
 		case 'o':
 			o->output = optarg;
 			break;

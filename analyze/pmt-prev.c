@@ -71,14 +71,9 @@ static void parse_args(int argc, char **argv, struct prev_opts *o, const char **
 				pmt_cli_usage_error("invalid --context '%s'", optarg);
 			o->context = (unsigned)u;
 			break;
-		case OPT_FORMAT: {
-			int f = pmt_format_parse(optarg);
-			if (f != PMT_FMT_TEXT && f != PMT_FMT_CSV && f != PMT_FMT_JSON)
-				pmt_cli_usage_error("invalid --format '%s' (text, csv or json)",
-						    optarg);
-			o->format = (enum pmt_format)f;
+		case OPT_FORMAT:
+			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_EVENT_FORMATS);
 			break;
-		}
 		default:
 			pmt_cli_common_option(c, usage);
 		}

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "input.h"
+#include "table.h"
 
 static const char *prog = "pmt";
 
@@ -222,4 +223,16 @@ void pmt_cli_progress(struct pmt_input *in)
 	snprintf(p->path, sizeof(p->path), "%s", pmt_input_path(in));
 	p->last = 101;
 	pmt_input_set_progress(in, show_progress, p);
+}
+
+int pmt_cli_format(const char *arg, int which)
+{
+	int f = pmt_format_parse(arg);
+	if (which == PMT_CLI_TABLE_FORMATS) {
+		if (f < 0)
+			pmt_cli_usage_error("invalid --format '%s'", arg);
+	} else if (f != PMT_FMT_TEXT && f != PMT_FMT_CSV && f != PMT_FMT_JSON) {
+		pmt_cli_usage_error("invalid --format '%s' (text, csv or json)", arg);
+	}
+	return f;
 }

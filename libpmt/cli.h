@@ -29,6 +29,11 @@ void pmt_cli_version(void);
  * printed the reason) gives the --help hint and exits 2. */
 __attribute__((noreturn)) void pmt_cli_common_option(int c, void (*usage)(void));
 
+/* --format's value among the formats a tool prints (events: text, csv,
+ * json; tables: all five); anything else is a usage error (exit 2). */
+enum { PMT_CLI_EVENT_FORMATS = 0, PMT_CLI_TABLE_FORMATS = 1 };
+int pmt_cli_format(const char *arg, int which);
+
 struct pmt_input;
 /* Shows "prog: file: NN%" on stderr while in is read, when stderr is a
  * terminal and the file is large (64 MiB, or $PMT_PROGRESS_MIN bytes); the
