@@ -221,6 +221,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *wk = arg;
 	bool ok = workload_init(&wk->w) == 0;
+	sem_post(&wk->done); /* ready: nothing changes RSS behind the steps */
 	for (;;) {
 		sem_wait(&wk->go);
 		if (wk->cmd == 1)
@@ -260,6 +261,13 @@ static void check_threads(enum pmt_rss_kind kind, long n, const char *what)
 	err = pmt_rss_open(&r, kind);
 	for (int t = NTHREADS / 2; t < NTHREADS; t++)
 		pthread_create(&wk[t].th, NULL, worker_main, &wk[t]);
+	/* A source read and a statm read agree only while no other thread is
+	 * changing RSS between them: wait for every thread's own start-up
+	 * (stack, TLS, workload) before comparing. */
+	for (int t = 0; t < NTHREADS; t++)
+		sem_wait(&wk[t].done);
+	if (!err)
+		pmt_rss_pages(&r);
 	for (long k = 0; !err && k < n; k++) {
 		worker_step(&wk[k % NTHREADS]);
 		long got = pmt_rss_pages(&r), want = ref_pages();
