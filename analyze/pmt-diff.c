@@ -56,15 +56,12 @@ static void parse_args(int argc, char **argv, struct diff_opts *o)
 	int c;
 	o->top = 30;
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
-		uint64_t u;
 		switch (c) {
 		case OPT_FORMAT:
 			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_TABLE_FORMATS);
 			break;
 		case OPT_TOP:
-			if (pmt_cli_parse_u64(optarg, &u) < 0 || u > UINT32_MAX)
-				pmt_cli_usage_error("invalid --top '%s'", optarg);
-			o->top = (unsigned)u;
+			o->top = (unsigned)pmt_cli_range("top", optarg, 0, UINT32_MAX);
 			break;
 		case OPT_THRESHOLD:
 			if (pmt_cli_parse_bytes(optarg, &o->threshold) < 0 || o->threshold < 0)

@@ -120,7 +120,6 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 	int c;
 	o->to = UINT64_MAX;
 	while ((c = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
-		uint64_t u;
 		switch (c) {
 		case OPT_DRSS:
 			if (pmt_cli_parse_bytes(optarg, &o->drss) < 0)
@@ -129,11 +128,8 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 			break;
 		case OPT_PREV:
 			o->prev = 1;
-			if (optarg) {
-				if (pmt_cli_parse_u64(optarg, &u) < 0 || u > 100000)
-					pmt_cli_usage_error("invalid --prev '%s'", optarg);
-				o->prev = (unsigned)u;
-			}
+			if (optarg)
+				o->prev = (unsigned)pmt_cli_range("prev", optarg, 0, 100000);
 			break;
 		case OPT_MATCH:
 			o->match = optarg;

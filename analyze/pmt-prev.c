@@ -60,16 +60,13 @@ static void parse_args(int argc, char **argv, struct prev_opts *o, const char **
 	o->drss = -1;
 	o->context = 1;
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
-		uint64_t u;
 		switch (c) {
 		case OPT_DRSS:
 			if (pmt_cli_parse_bytes(optarg, &o->drss) < 0)
 				pmt_cli_usage_error("invalid --drss '%s'", optarg);
 			break;
 		case OPT_CONTEXT:
-			if (pmt_cli_parse_u64(optarg, &u) < 0 || u > 100000)
-				pmt_cli_usage_error("invalid --context '%s'", optarg);
-			o->context = (unsigned)u;
+			o->context = (unsigned)pmt_cli_range("context", optarg, 0, 100000);
 			break;
 		case OPT_FORMAT:
 			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_EVENT_FORMATS);

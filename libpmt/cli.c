@@ -236,3 +236,12 @@ int pmt_cli_format(const char *arg, int which)
 	}
 	return f;
 }
+
+uint64_t pmt_cli_range(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+	if (pmt_cli_parse_u64(arg, &v) < 0 || v < min || v > max)
+		pmt_cli_usage_error("invalid --%s '%s' (%" PRIu64 " to %" PRIu64 ")", opt, arg, min,
+				    max);
+	return v;
+}

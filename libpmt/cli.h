@@ -44,5 +44,9 @@ void pmt_cli_progress(struct pmt_input *in);
  * which stays -1 in *out: it means "one page", and the caller resolves it
  * against the log's own page size. 0 or -EINVAL. */
 int pmt_cli_parse_bytes(const char *s, int64_t *out);
+/* An option's count (--top, --context, ...) in [min, max]; anything else is
+ * a usage error naming the option and the range (exit 2). */
+uint64_t pmt_cli_range(const char *opt, const char *arg, uint64_t min, uint64_t max);
+
 /* Non-negative integers. 0 or -EINVAL. */
 int pmt_cli_parse_u64(const char *s, uint64_t *out);

@@ -764,7 +764,6 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	uint64_t v;
 	while ((c = getopt_long(argc, argv, "s:n:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -775,14 +774,10 @@ int main(int argc, char **argv)
 			o.png = true;
 			break;
 		case 'n':
-			if (pmt_cli_parse_u64(optarg, &v) < 0 || v > 1000)
-				pmt_cli_usage_error("invalid --top '%s' (0 to 1000)", optarg);
-			o.top = (unsigned)v;
+			o.top = (unsigned)pmt_cli_range("top", optarg, 0, 1000);
 			break;
 		case OPT_MAX_POINTS:
-			if (pmt_cli_parse_u64(optarg, &v) < 0 || v < 2 || v > 100000000)
-				pmt_cli_usage_error("invalid --max-points '%s'", optarg);
-			o.max_points = v;
+			o.max_points = pmt_cli_range("max-points", optarg, 2, 100000000);
 			break;
 		default:
 			pmt_cli_common_option(c, usage);
