@@ -4,6 +4,7 @@ is run untraced and traced, how a traced run's log is counted, and tables.
 Every figure is a median over repetitions whose configurations are
 interleaved (these machines are noisy), and every traced time is compared
 with an untraced run measured in the same invocation."""
+import argparse
 import json
 import os
 import platform
@@ -16,6 +17,31 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get('PMT_SRCDIR') or os.path.dirname(HERE)
+
+
+def parser(doc):
+    """An argument parser with the options every benchmark takes: --builddir,
+    --python, --reps and --sources."""
+    ap = argparse.ArgumentParser(description=doc.split('\n\n')[0])
+    ap.add_argument('--builddir')
+    ap.add_argument('--python', default=os.environ.get('PYTHON') or sys.executable)
+    ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--sources', default='statm,perf',
+                    help='RSS sources to try (comma separated); unavailable ones are skipped')
+    return ap
+
+
+def run_main(ap, run, argv=None):
+    """Parses argv with ap, then run(env, args) in a benchmark environment
+    that is cleaned up whatever happens."""
+    args = ap.parse_args(argv)
+    if args.reps < 1:
+        ap.error('--reps must be positive')
+    env = Env(builddir(args.builddir), args.python)
+    try:
+        return run(env, args)
+    finally:
+        env.cleanup()
 
 
 def builddir(given=None):

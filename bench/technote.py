@@ -9,7 +9,6 @@ Writes docs/bench-technote.rst and docs/bench-technote.md (or --outdir).
     bench/technote.py [--builddir DIR] [--reps N] [--workload sample|calls]
                       [--sources statm,perf] [--outdir DIR]
 """
-import argparse
 import datetime
 import os
 import sys
@@ -30,21 +29,10 @@ NOTE_ROWS = [
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--builddir')
-    ap.add_argument('--python', default=os.environ.get('PYTHON') or sys.executable)
-    ap.add_argument('--reps', type=int, default=3)
+    ap = bl.parser(__doc__)
     ap.add_argument('--workload', choices=('sample', 'calls'), default='sample')
-    ap.add_argument('--sources', default='statm,perf')
     ap.add_argument('--outdir', default=os.path.join(bl.SRCDIR, 'docs'))
-    args = ap.parse_args(argv)
-    if args.reps < 1:
-        ap.error('--reps must be positive')
-    env = bl.Env(bl.builddir(args.builddir), args.python)
-    try:
-        return run(env, args)
-    finally:
-        env.cleanup()
+    return bl.run_main(ap, run, argv)
 
 
 def run(env, args):

@@ -10,7 +10,6 @@ and bytes from the log's trailer, through pmt-summarise).
 
 Run from the build directory (or give --builddir): it uses pylib/ and
 analyze/pmt-summarise there."""
-import argparse
 import os
 import sys
 
@@ -19,23 +18,11 @@ import benchlib as bl  # noqa: E402
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--builddir')
-    ap.add_argument('--python', default=os.environ.get('PYTHON') or sys.executable)
-    ap.add_argument('--reps', type=int, default=3)
+    ap = bl.parser(__doc__)
     ap.add_argument('--workload', choices=('sample', 'calls', 'both'), default='both')
     ap.add_argument('--calls-scale', type=float, default=1.0)
-    ap.add_argument('--sources', default='statm,perf',
-                    help='RSS sources to try (comma separated); unavailable ones are skipped')
     ap.add_argument('--markdown', help='also write the table to FILE')
-    args = ap.parse_args(argv)
-    if args.reps < 1:
-        ap.error('--reps must be positive')
-    env = bl.Env(bl.builddir(args.builddir), args.python)
-    try:
-        return run(env, args)
-    finally:
-        env.cleanup()
+    return bl.run_main(ap, run, argv)
 
 
 def run(env, args):
