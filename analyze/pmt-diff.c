@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pmt-diff OLD NEW: compares two runs. Event logs: overall figures and per
  * function growth, functions matched by (file, name) since code ids differ
  * between logs. Process logs: the tech note's Summary table, the first log
@@ -7,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "errors.h"
-#include "process-report.h"
-#include "profile.h"
-#include "source.h"
-#include "table.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/read/source.h>
+#include <libpmt/report/cli.h>
+#include <libpmt/report/process-report.h>
+#include <libpmt/report/profile.h>
+#include <libpmt/report/table.h>
 
 struct diff_opts {
 	enum pmt_format format;
@@ -24,12 +25,12 @@ struct diff_opts {
 enum { OPT_FORMAT = 256, OPT_TOP, OPT_THRESHOLD };
 
 static const struct option longopts[] = {
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"top", required_argument, NULL, OPT_TOP},
-	{"threshold", required_argument, NULL, OPT_THRESHOLD},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(void)
@@ -177,7 +178,8 @@ static int cmp_func(const void *a, const void *b)
 	int64_t wx = worsening(x), wy = worsening(y);
 	if (wx != wy)
 		return wx > wy ? -1 : 1;
-	int64_t ax = llabs(g(x, 1, true) - g(x, 0, true)), ay = llabs(g(y, 1, true) - g(y, 0, true));
+	int64_t ax = llabs(g(x, 1, true) - g(x, 0, true)),
+		ay = llabs(g(y, 1, true) - g(y, 0, true));
 	if (ax != ay)
 		return ax > ay ? -1 : 1;
 	int c = strcmp(x->name, y->name);
@@ -249,8 +251,8 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse)
 				*b = pmt_profile_totals(runs[1].prof);
 	row_int(t, "events", (int64_t)pmt_source_events(runs[0].src),
 		(int64_t)pmt_source_events(runs[1].src));
-	row_num(t, "duration_s", (double)duration(&runs[0]) / 1e9,
-		(double)duration(&runs[1]) / 1e9, 6);
+	row_num(t, "duration_s", (double)duration(&runs[0]) / 1e9, (double)duration(&runs[1]) / 1e9,
+		6);
 	row_int(t, "rss_start", a->rss_start, b->rss_start);
 	row_int(t, "rss_peak", a->rss_peak, b->rss_peak);
 	row_int(t, "rss_end", a->rss_end, b->rss_end);
@@ -282,13 +284,11 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse)
 		if (o->has_threshold && worsening(&fs.v[i]) > o->threshold)
 			*worse = true;
 
-	if ((r = pmt_table_new("Functions by change in RSS growth (bytes; new minus old)", &t)) <
-	    0)
+	if ((r = pmt_table_new("Functions by change in RSS growth (bytes; new minus old)", &t)) < 0)
 		goto out;
-	static const char *const cols[] = {"function",	 "file",     "calls_old",
-					   "calls_new",	 "self_old", "self_new",
-					   "self_change", "incl_old", "incl_new",
-					   "incl_change"};
+	static const char *const cols[] = {"function", "file",	     "calls_old",   "calls_new",
+					   "self_old", "self_new",   "self_change", "incl_old",
+					   "incl_new", "incl_change"};
 	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		pmt_table_column(t, cols[i], i < 2 ? PMT_ALIGN_LEFT : PMT_ALIGN_RIGHT);
 	for (size_t i = 0; i < fs.n && (!o->top || i < o->top); i++) {
@@ -328,8 +328,9 @@ static int process_diff(char **args, unsigned n, const struct diff_opts *o)
 	for (unsigned i = 0; i < n; i++) {
 		int r = pmt_input_open(args[i], &ins[i]);
 		if (r < 0 || pmt_input_type(ins[i]) != PMT_INPUT_PROCESS) {
-			pmt_cli_error(args[i], "%s", r < 0 ? pmt_strerror(r)
-							    : "not a process log, as the first is");
+			pmt_cli_error(args[i], "%s",
+				      r < 0 ? pmt_strerror(r)
+					    : "not a process log, as the first is");
 			status = PMT_EXIT_ERROR;
 			goto out;
 		}
@@ -340,7 +341,7 @@ static int process_diff(char **args, unsigned n, const struct diff_opts *o)
 	if (warnings)
 		pmt_cli_warn(NULL, "%u lines that are not process records skipped", warnings);
 	if (r < 0) {
-		pmt_cli_error(NULL, "%s", pmt_strerror(r));
+		pmt_cli_errno(NULL, r, NULL);
 		status = PMT_EXIT_ERROR;
 	}
 out:
@@ -366,7 +367,7 @@ int main(int argc, char **argv)
 	struct pmt_input *in0;
 	int r = pmt_input_open(argv[optind], &in0);
 	if (r < 0) {
-		pmt_cli_error(argv[optind], "%s", pmt_strerror(r));
+		pmt_cli_errno(argv[optind], r, NULL);
 		return PMT_EXIT_ERROR;
 	}
 	if (pmt_input_type(in0) == PMT_INPUT_PROCESS) {
@@ -382,13 +383,13 @@ int main(int argc, char **argv)
 		struct pmt_input *in = in0;
 		runs[i].name = strcmp(arg, "-") ? arg : "(stdin)";
 		if (i && (r = pmt_input_open(arg, &in)) < 0) {
-			pmt_cli_error(runs[i].name, "%s", pmt_strerror(r));
+			pmt_cli_errno(runs[i].name, r, NULL);
 			goto out;
 		}
 		pmt_cli_progress(in);
 		r = pmt_source_new(in, &runs[i].src);
 		if (r < 0) {
-			pmt_cli_error(runs[i].name, "%s", pmt_strerror(r));
+			pmt_cli_errno(runs[i].name, r, NULL);
 			pmt_input_free(in);
 			goto out;
 		}
@@ -406,12 +407,10 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 2; i++) {
 		const char *d = pmt_source_detail(runs[i].src);
 		if (runs[i].err) {
-			pmt_cli_error(runs[i].name, "%s%s%s", pmt_strerror(runs[i].err),
-				      *d ? ": " : "", d);
+			pmt_cli_errno(runs[i].name, runs[i].err, d);
 			status = PMT_EXIT_ERROR;
 		} else if (runs[i].truncated) {
-			pmt_cli_warn(runs[i].name, "log is truncated%s%s; compared what was readable",
-				     *d ? ": " : "", d);
+			pmt_cli_truncated(runs[i].name, d, "compared what was readable");
 		}
 	}
 	if (worse && status != PMT_EXIT_ERROR)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pmt-filter: select events of a pmt or pymemtrace log and print them in
  * pymemtrace's layout, as csv or json lines, or write them as a pmt log.
  *
@@ -13,13 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "errors.h"
-#include "event-format.h"
-#include "log-writer.h"
-#include "regex.h"
-#include "source.h"
-#include "table.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/read/regex.h>
+#include <libpmt/read/source.h>
+#include <libpmt/report/cli.h>
+#include <libpmt/report/event-format.h>
+#include <libpmt/report/log-copy.h>
+#include <libpmt/report/table.h>
 
 struct filter_opts {
 	int64_t drss; /* -1 one page; 0 off */
@@ -48,51 +49,52 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"drss", required_argument, NULL, OPT_DRSS},
-	{"prev", optional_argument, NULL, OPT_PREV},
-	{"match", required_argument, NULL, OPT_MATCH},
-	{"file", required_argument, NULL, OPT_FILE},
-	{"event", required_argument, NULL, OPT_EVENT},
-	{"thread", required_argument, NULL, OPT_THREAD},
-	{"from", required_argument, NULL, OPT_FROM},
-	{"to", required_argument, NULL, OPT_TO},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"output", required_argument, NULL, 'o'},
-	{"force", no_argument, NULL, OPT_FORCE},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"drss", required_argument, NULL, OPT_DRSS},
+    {"prev", optional_argument, NULL, OPT_PREV},
+    {"match", required_argument, NULL, OPT_MATCH},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"event", required_argument, NULL, OPT_EVENT},
+    {"thread", required_argument, NULL, OPT_THREAD},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"output", required_argument, NULL, 'o'},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(void)
 {
-	printf("Usage: %s [OPTION]... [LOG]\n"
-	       "Print the events of a pmt log or a pymemtrace Profile/Trace log that match all\n"
-	       "the criteria given (every event when none is), in pymemtrace's column layout.\n"
-	       "LOG may be zstd-compressed; without LOG, or when LOG is -, read standard input.\n"
-	       "\n"
-	       "Criteria:\n"
-	       "      --drss N         keep events whose RSS differs by at least N bytes from the\n"
-	       "                       RSS at the last kept event (-1: one page; suffixes k, M, G)\n"
-	       "      --prev[=K]       also print the K events (default 1) before each kept one\n"
-	       "      --match REGEX    function name matches REGEX (PCRE2)\n"
-	       "      --file REGEX     file name matches REGEX (PCRE2)\n"
-	       "      --event KINDS    comma list of CALL,RETURN,C_CALL,C_RETURN,C_EXCEPTION,\n"
-	       "                       LINE,EXCEPTION,OPCODE\n"
-	       "      --thread T       thread index (0 is the first thread) or thread name\n"
-	       "      --from EVENT     first event number to consider\n"
-	       "      --to EVENT       last event number to consider\n"
-	       "\n"
-	       "Output:\n"
-	       "      --format FMT     text (default), csv or json (one object per line)\n"
-	       "  -o, --output FILE    write a pmt log (zstd) instead; dropped events become\n"
-	       "                       SKIP records, so event numbers stay exact\n"
-	       "      --force          overwrite FILE if it exists\n"
-	       "  -h, --help           show this help and exit\n"
-	       "  -V, --version        show the version and exit\n"
-	       "\n"
-	       "Exit status: 0 when an event was kept, 1 when none was, 2 on error.\n",
-	       pmt_cli_prog());
+	printf(
+	    "Usage: %s [OPTION]... [LOG]\n"
+	    "Print the events of a pmt log or a pymemtrace Profile/Trace log that match all\n"
+	    "the criteria given (every event when none is), in pymemtrace's column layout.\n"
+	    "LOG may be zstd-compressed; without LOG, or when LOG is -, read standard input.\n"
+	    "\n"
+	    "Criteria:\n"
+	    "      --drss N         keep events whose RSS differs by at least N bytes from the\n"
+	    "                       RSS at the last kept event (-1: one page; suffixes k, M, G)\n"
+	    "      --prev[=K]       also print the K events (default 1) before each kept one\n"
+	    "      --match REGEX    function name matches REGEX (PCRE2)\n"
+	    "      --file REGEX     file name matches REGEX (PCRE2)\n"
+	    "      --event KINDS    comma list of CALL,RETURN,C_CALL,C_RETURN,C_EXCEPTION,\n"
+	    "                       LINE,EXCEPTION,OPCODE\n"
+	    "      --thread T       thread index (0 is the first thread) or thread name\n"
+	    "      --from EVENT     first event number to consider\n"
+	    "      --to EVENT       last event number to consider\n"
+	    "\n"
+	    "Output:\n"
+	    "      --format FMT     text (default), csv or json (one object per line)\n"
+	    "  -o, --output FILE    write a pmt log (zstd) instead; dropped events become\n"
+	    "                       SKIP records, so event numbers stay exact\n"
+	    "      --force          overwrite FILE if it exists\n"
+	    "  -h, --help           show this help and exit\n"
+	    "  -V, --version        show the version and exit\n"
+	    "\n"
+	    "Exit status: 0 when an event was kept, 1 when none was, 2 on error.\n",
+	    pmt_cli_prog());
 }
 
 static unsigned parse_kinds(const char *arg)
@@ -199,15 +201,7 @@ struct filter {
 	struct pmt_event *ring;
 	unsigned ring_n, ring_head;
 
-	/* -o */
-	struct pmt_writer *w;
-	int out_fd;
-	uint64_t w_next; /* number the next written event gets */
-	uint8_t *code_written;
-	uint32_t code_written_cap;
-	int64_t w_thread;
-	uint32_t page;
-	int werr;
+	struct pmt_log_copy *copy; /* -o */
 	FILE *out;
 };
 
@@ -258,86 +252,20 @@ static bool thread_ok(struct filter *f, uint32_t idx)
 	return ok;
 }
 
-static int writer_open(struct filter *f, const struct pmt_event *first)
-{
-	struct pmt_header h = *pmt_source_header(f->src);
-	f->page = h.page_size ? h.page_size : 4096;
-	h.version = PMT_FORMAT_VERSION;
-	h.flags |= PMT_HDR_FILTERED;
-	if (f->o->prev)
-		h.flags |= PMT_HDR_PREV;
-	h.drss_trigger = f->o->has_drss ? f->drss : h.drss_trigger < 0 ? 0 : h.drss_trigger;
-	/* a pymemtrace log has no starting RSS: the first event's base is it */
-	if (first)
-		h.rss_start = (uint64_t)((first->rss - first->drss) / (int64_t)f->page);
-	if (!h.python_version)
-		h.python_version = "";
-	if (!h.rss_source)
-		h.rss_source = "";
-	int r = pmt_writer_new(f->out_fd, &h, NULL, &f->w);
-	f->out_fd = -1;
-	return r;
-}
-
-static int write_event(struct filter *f, const struct pmt_event *ev)
-{
-	int r;
-	if (!f->w && (r = writer_open(f, ev)) < 0)
-		return r;
-	if (ev->number > f->w_next) {
-		if ((r = pmt_writer_skip(f->w, ev->number - f->w_next)) < 0)
-			return r;
-	}
-	f->w_next = ev->number + 1;
-	if ((int64_t)ev->thread != f->w_thread) {
-		const struct pmt_thread *t = pmt_source_thread(f->src, ev->thread);
-		r = pmt_writer_thread(f->w, ev->thread, t ? t->tid : 0,
-				      t && *t->name ? t->name : NULL);
-		if (r < 0)
-			return r;
-		f->w_thread = ev->thread;
-	}
-	if (ev->code) {
-		if (ev->code >= f->code_written_cap) {
-			uint32_t cap = f->code_written_cap ? f->code_written_cap : 1024;
-			while (cap <= ev->code)
-				cap *= 2;
-			uint8_t *v = realloc(f->code_written, cap);
-			if (!v)
-				return -ENOMEM;
-			memset(v + f->code_written_cap, 0, cap - f->code_written_cap);
-			f->code_written = v;
-			f->code_written_cap = cap;
-		}
-		if (!f->code_written[ev->code]) {
-			const struct pmt_code *c = pmt_source_code(f->src, ev->code);
-			if (c) {
-				r = pmt_writer_code(f->w, ev->code, c->kind, c->firstline, c->file,
-						    c->file_len, c->name, c->name_len);
-				if (r < 0)
-					return r;
-			}
-			f->code_written[ev->code] = 1;
-		}
-	}
-	return pmt_writer_event(f->w, ev->kind, pmt_source_code(f->src, ev->code) ? ev->code : 0,
-				ev->line, ev->time_ns, ev->rss / (int64_t)f->page);
-}
-
 static int print_event(struct filter *f, const struct pmt_event *ev, const char *tag)
 {
-	if (f->o->output)
-		return write_event(f, ev);
+	if (f->copy)
+		return pmt_log_copy_event(f->copy, ev);
 	struct pmt_evline l = {
-		.tag = tag,
-		.number = ev->number,
-		.devent = (int64_t)(ev->number - f->ref_number),
-		.time_ns = ev->time_ns,
-		.kind = ev->kind,
-		.line = ev->line,
-		.rss = ev->rss,
-		.drss = ev->rss - f->ref_rss,
-		.thread = ev->thread,
+	    .tag = tag,
+	    .number = ev->number,
+	    .devent = (int64_t)(ev->number - f->ref_number),
+	    .time_ns = ev->time_ns,
+	    .kind = ev->kind,
+	    .line = ev->line,
+	    .rss = ev->rss,
+	    .drss = ev->rss - f->ref_rss,
+	    .thread = ev->thread,
 	};
 	pmt_evline_code(&l, f->src, ev->code);
 	switch (f->o->format) {
@@ -352,18 +280,8 @@ static int print_event(struct filter *f, const struct pmt_event *ev, const char 
 
 static int print_message(struct filter *f, const struct pmt_item *it)
 {
-	if (f->o->output) {
-		int r;
-		if (!f->w && (r = writer_open(f, NULL)) < 0)
-			return r;
-		/* the message belongs before event it->ev.number */
-		if (it->ev.number > f->w_next) {
-			if ((r = pmt_writer_skip(f->w, it->ev.number - f->w_next)) < 0)
-				return r;
-			f->w_next = it->ev.number;
-		}
-		return pmt_writer_message(f->w, it->text, it->text_len);
-	}
+	if (f->copy)
+		return pmt_log_copy_message(f->copy, it);
 	switch (f->o->format) {
 	case PMT_FMT_CSV:
 		return pmt_evfmt_csv_message(f->out, it->ev.number, it->ev.time_ns, it->text,
@@ -404,8 +322,8 @@ static int run(struct filter *f)
 	int r;
 	while ((r = pmt_source_next(f->src, &it)) > 0) {
 		if (__builtin_expect(it.type != PMT_ITEM_EVENT, 0)) {
-			if (it.type == PMT_ITEM_MESSAGE && !any_select &&
-			    it.ev.number >= o->from && it.ev.number <= o->to) {
+			if (it.type == PMT_ITEM_MESSAGE && !any_select && it.ev.number >= o->from &&
+			    it.ev.number <= o->to) {
 				if ((r = print_message(f, &it)) < 0)
 					return r;
 			}
@@ -476,8 +394,7 @@ static int open_output(const char *path, bool force)
 int main(int argc, char **argv)
 {
 	struct filter_opts o = {0};
-	struct filter f = {.o = &o, .thread_ok = -1, .thread_num = -1, .out_fd = -1,
-			   .w_thread = -1, .out = stdout};
+	struct filter f = {.o = &o, .thread_ok = -1, .thread_num = -1, .out = stdout};
 	const char *path;
 	int status = PMT_EXIT_ERROR, r;
 	char err[256];
@@ -498,13 +415,13 @@ int main(int argc, char **argv)
 			f.thread_num = (int64_t)u;
 	}
 	if (o.prev && !(f.ring = calloc(o.prev, sizeof(*f.ring)))) {
-		pmt_cli_error(NULL, "%s", pmt_strerror(-ENOMEM));
+		pmt_cli_errno(NULL, -ENOMEM, NULL);
 		goto out;
 	}
 
 	r = pmt_source_open(path, &f.src);
 	if (r < 0) {
-		pmt_cli_error(strcmp(path, "-") ? path : "(stdin)", "%s", pmt_strerror(r));
+		pmt_cli_errno(strcmp(path, "-") ? path : "(stdin)", r, NULL);
 		goto out;
 	}
 	pmt_cli_progress(pmt_source_input(f.src));
@@ -513,9 +430,15 @@ int main(int argc, char **argv)
 	f.drss = o.drss == -1 ? (int64_t)(h->page_size ? h->page_size : 4096) : o.drss;
 
 	if (o.output) {
-		f.out_fd = open_output(o.output, o.force);
-		if (f.out_fd < 0) {
-			pmt_cli_error(o.output, "%s", pmt_strerror(f.out_fd));
+		int fd = open_output(o.output, o.force);
+		if (fd < 0) {
+			pmt_cli_errno(o.output, fd, NULL);
+			goto out;
+		}
+		int64_t trig = o.has_drss ? f.drss : h->drss_trigger < 0 ? 0 : h->drss_trigger;
+		r = pmt_log_copy_new(fd, f.src, trig, o.prev ? PMT_HDR_PREV : 0, &f.copy);
+		if (r < 0) {
+			pmt_cli_errno(o.output, r, NULL);
 			goto out;
 		}
 	} else if (o.format == PMT_FMT_CSV) {
@@ -531,27 +454,9 @@ int main(int argc, char **argv)
 		uint64_t total = pmt_source_events(f.src);
 		if (o.to != UINT64_MAX && o.to + 1 < total)
 			total = o.to + 1;
-		int w;
-		if (!f.w)
-			w = writer_open(&f, NULL);
-		else
-			w = 0;
-		if (w == 0 && total > f.w_next)
-			w = pmt_writer_skip(f.w, total - f.w_next);
-		if (w == 0) {
-			const struct pmt_trailer *t = pmt_source_trailer(f.src);
-			struct pmt_trailer trl = {.total_events = total,
-						  .flags = t ? t->flags : 0};
-			if (t) {
-				trl.end_wall_ns = t->end_wall_ns;
-				trl.peak_rss = t->peak_rss;
-			}
-			if (truncated)
-				trl.flags &= ~(uint32_t)PMT_TRL_CLEAN;
-			w = pmt_writer_close(f.w, &trl);
-		}
+		int w = pmt_log_copy_close(f.copy, total, truncated);
 		if (w < 0) {
-			pmt_cli_error(o.output, "%s", pmt_strerror(w));
+			pmt_cli_errno(o.output, w, NULL);
 			goto out;
 		}
 	} else if (o.format == PMT_FMT_TEXT && r >= 0 && !truncated && !o.output) {
@@ -564,25 +469,20 @@ int main(int argc, char **argv)
 	}
 	if (r < 0) {
 		const char *d = pmt_source_detail(f.src);
-		pmt_cli_error(name, "%s%s%s", pmt_strerror(r), *d ? ": " : "", d);
+		pmt_cli_errno(name, r, d);
 		goto out;
 	}
 	if (truncated) {
 		const char *d = pmt_source_detail(f.src);
-		pmt_cli_warn(name, "log is truncated%s%s; printed everything before the cut",
-			     *d ? ": " : "", d);
+		pmt_cli_truncated(name, d, "printed everything before the cut");
 	}
 	status = f.kept ? PMT_EXIT_OK : PMT_EXIT_NO;
 out:
-	if (f.w)
-		pmt_writer_free(f.w);
-	if (f.out_fd >= 0)
-		close(f.out_fd);
+	pmt_log_copy_free(f.copy);
 	pmt_source_free(f.src);
 	pmt_regex_free(f.match);
 	pmt_regex_free(f.file);
 	free(f.cv.v);
 	free(f.ring);
-	free(f.code_written);
 	return status;
 }

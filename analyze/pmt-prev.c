@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pmt-prev: the "RSS changes >= N bytes and previous event" view of the
  * pymemtrace tech note, computed offline: for every event whose RSS differs
  * from the event before it by at least N bytes, the event(s) before it
@@ -11,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "errors.h"
-#include "event-format.h"
-#include "source.h"
-#include "table.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/read/source.h>
+#include <libpmt/report/cli.h>
+#include <libpmt/report/event-format.h>
+#include <libpmt/report/table.h>
 
 struct prev_opts {
 	int64_t drss;
@@ -26,12 +27,12 @@ struct prev_opts {
 enum { OPT_DRSS = 256, OPT_CONTEXT, OPT_FORMAT };
 
 static const struct option longopts[] = {
-	{"drss", required_argument, NULL, OPT_DRSS},
-	{"context", required_argument, NULL, OPT_CONTEXT},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"drss", required_argument, NULL, OPT_DRSS},
+    {"context", required_argument, NULL, OPT_CONTEXT},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(void)
@@ -94,15 +95,15 @@ struct prev {
 static int print(struct prev *p, const struct pmt_event *ev, const char *tag)
 {
 	struct pmt_evline l = {
-		.tag = tag,
-		.number = ev->number,
-		.devent = (int64_t)(ev->number - p->last_next),
-		.time_ns = ev->time_ns,
-		.kind = ev->kind,
-		.line = ev->line,
-		.rss = ev->rss,
-		.drss = ev->drss,
-		.thread = ev->thread,
+	    .tag = tag,
+	    .number = ev->number,
+	    .devent = (int64_t)(ev->number - p->last_next),
+	    .time_ns = ev->time_ns,
+	    .kind = ev->kind,
+	    .line = ev->line,
+	    .rss = ev->rss,
+	    .drss = ev->drss,
+	    .thread = ev->thread,
 	};
 	pmt_evline_code(&l, p->src, ev->code);
 	switch (p->o->format) {
@@ -189,12 +190,12 @@ int main(int argc, char **argv)
 	p.ring_cap = o.context ? o.context : 1;
 	p.ring = calloc(p.ring_cap, sizeof(*p.ring));
 	if (!p.ring) {
-		pmt_cli_error(NULL, "%s", pmt_strerror(-ENOMEM));
+		pmt_cli_errno(NULL, -ENOMEM, NULL);
 		return PMT_EXIT_ERROR;
 	}
 	int r = pmt_source_open(path, &p.src);
 	if (r < 0) {
-		pmt_cli_error(strcmp(path, "-") ? path : "(stdin)", "%s", pmt_strerror(r));
+		pmt_cli_errno(strcmp(path, "-") ? path : "(stdin)", r, NULL);
 		goto out;
 	}
 	pmt_cli_progress(pmt_source_input(p.src));
@@ -222,12 +223,11 @@ int main(int argc, char **argv)
 			     (unsigned long long)p.without_prev, (unsigned long long)p.jumps);
 	const char *d = pmt_source_detail(p.src);
 	if (r < 0) {
-		pmt_cli_error(name, "%s%s%s", pmt_strerror(r), *d ? ": " : "", d);
+		pmt_cli_errno(name, r, d);
 		goto out;
 	}
 	if (pmt_source_truncated(p.src))
-		pmt_cli_warn(name, "log is truncated%s%s; printed everything before the cut",
-			     *d ? ": " : "", d);
+		pmt_cli_truncated(name, d, "printed everything before the cut");
 	status = p.jumps ? PMT_EXIT_OK : PMT_EXIT_NO;
 out:
 	pmt_source_free(p.src);

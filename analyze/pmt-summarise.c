@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pmt-summarise: log statistics, top functions by RSS growth, threads and
  * folded stacks of a pmt or pymemtrace log; pymemtrace process.py's table
  * for a process JSON log. */
@@ -6,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "errors.h"
-#include "process-report.h"
-#include "profile.h"
-#include "source.h"
-#include "table.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/core/log-format.h>
+#include <libpmt/read/source.h>
+#include <libpmt/report/cli.h>
+#include <libpmt/report/process-report.h>
+#include <libpmt/report/profile.h>
+#include <libpmt/report/table.h>
 
 enum sort_key { SORT_SELF, SORT_INCL, SORT_CALLS };
 
@@ -25,13 +27,13 @@ struct summarise_opts {
 enum { OPT_FORMAT = 256, OPT_TOP, OPT_FOLDED, OPT_SORT };
 
 static const struct option longopts[] = {
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"top", required_argument, NULL, OPT_TOP},
-	{"sort", required_argument, NULL, OPT_SORT},
-	{"folded", no_argument, NULL, OPT_FOLDED},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"sort", required_argument, NULL, OPT_SORT},
+    {"folded", no_argument, NULL, OPT_FOLDED},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(void)
@@ -94,7 +96,7 @@ struct result {
 	const char *name;
 	struct pmt_source *src;
 	struct pmt_profile *prof;
-	int err;        /* reading stopped on this error, 0 */
+	int err; /* reading stopped on this error, 0 */
 	bool truncated;
 };
 
@@ -116,13 +118,7 @@ static int read_log(struct result *res, bool tree)
 	return r;
 }
 
-static double seconds(uint64_t ns)
-{
-	return (double)ns / 1e9;
-}
-
-static const char *const kind_names[8] = {"CALL",     "EXCEPTION", "LINE",     "RETURN",
-					  "C_CALL",   "C_EXCEPTION", "C_RETURN", "OPCODE"};
+static double seconds(uint64_t ns) { return (double)ns / 1e9; }
 
 static int overview(struct result *res, unsigned n, struct pmt_table **out)
 {
@@ -134,14 +130,14 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 		const char *name;
 		enum pmt_align a;
 	} cols[] = {
-		{"log", PMT_ALIGN_LEFT},	{"type", PMT_ALIGN_LEFT},
-		{"events", PMT_ALIGN_RIGHT},	{"written", PMT_ALIGN_RIGHT},
-		{"duration_s", PMT_ALIGN_RIGHT}, {"events_per_s", PMT_ALIGN_RIGHT},
-		{"rss_start", PMT_ALIGN_RIGHT}, {"rss_end", PMT_ALIGN_RIGHT},
-		{"rss_peak", PMT_ALIGN_RIGHT},	{"rss_min", PMT_ALIGN_RIGHT},
-		{"page_jumps", PMT_ALIGN_RIGHT}, {"one_in", PMT_ALIGN_RIGHT},
-		{"log_bytes", PMT_ALIGN_RIGHT}, {"bytes_per_event", PMT_ALIGN_RIGHT},
-		{"rss_source", PMT_ALIGN_LEFT}, {"complete", PMT_ALIGN_LEFT},
+	    {"log", PMT_ALIGN_LEFT},	     {"type", PMT_ALIGN_LEFT},
+	    {"events", PMT_ALIGN_RIGHT},     {"written", PMT_ALIGN_RIGHT},
+	    {"duration_s", PMT_ALIGN_RIGHT}, {"events_per_s", PMT_ALIGN_RIGHT},
+	    {"rss_start", PMT_ALIGN_RIGHT},  {"rss_end", PMT_ALIGN_RIGHT},
+	    {"rss_peak", PMT_ALIGN_RIGHT},   {"rss_min", PMT_ALIGN_RIGHT},
+	    {"page_jumps", PMT_ALIGN_RIGHT}, {"one_in", PMT_ALIGN_RIGHT},
+	    {"log_bytes", PMT_ALIGN_RIGHT},  {"bytes_per_event", PMT_ALIGN_RIGHT},
+	    {"rss_source", PMT_ALIGN_LEFT},  {"complete", PMT_ALIGN_LEFT},
 	};
 	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		pmt_table_column(t, cols[i].name, cols[i].a);
@@ -207,7 +203,7 @@ static int kinds_table(struct result *x, const char *title, struct pmt_table **o
 	for (unsigned k = 0; k < 8; k++) {
 		if (!tot->kinds[k])
 			continue;
-		pmt_table_str(t, kind_names[k]);
+		pmt_table_str(t, pmt_kind_full_name(k));
 		pmt_table_int(t, (int64_t)tot->kinds[k]);
 		pmt_table_num(t, 100.0 * (double)tot->kinds[k] / (double)tot->written, 2);
 	}
@@ -350,8 +346,9 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 		 "%s%sTop functions by RSS growth (%s; %llu unmatched returns, %llu calls open "
 		 "at the end)",
 		 pre ? pre : "", pre ? ": " : "",
-		 o->sort == SORT_INCL ? "by inclusive" : o->sort == SORT_CALLS ? "by calls"
-									: "by self",
+		 o->sort == SORT_INCL	 ? "by inclusive"
+		 : o->sort == SORT_CALLS ? "by calls"
+					 : "by self",
 		 (unsigned long long)tot->unmatched_returns, (unsigned long long)tot->open_calls);
 	snprintf(key, sizeof(key), n > 1 ? "functions_%u" : "functions", idx + 1);
 	if ((r = functions_table(x, title, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
@@ -377,7 +374,7 @@ int main(int argc, char **argv)
 	unsigned n = (unsigned)(argc - optind);
 	struct result *res = calloc(n, sizeof(*res));
 	if (!res) {
-		pmt_cli_error(NULL, "%s", pmt_strerror(-ENOMEM));
+		pmt_cli_errno(NULL, -ENOMEM, NULL);
 		return PMT_EXIT_ERROR;
 	}
 	unsigned nev = 0; /* event logs read, packed at the front of res */
@@ -387,7 +384,7 @@ int main(int argc, char **argv)
 		struct pmt_input *in;
 		int r = pmt_input_open(arg, &in);
 		if (r < 0) {
-			pmt_cli_error(shown, "%s", pmt_strerror(r));
+			pmt_cli_errno(shown, r, NULL);
 			status = PMT_EXIT_ERROR;
 			continue;
 		}
@@ -400,7 +397,7 @@ int main(int argc, char **argv)
 				pmt_cli_warn(shown, "%u lines that are not process records skipped",
 					     warnings);
 			if (r < 0) {
-				pmt_cli_error(shown, "%s", pmt_strerror(r));
+				pmt_cli_errno(shown, r, NULL);
 				status = PMT_EXIT_ERROR;
 			}
 			pmt_input_free(in);
@@ -412,7 +409,8 @@ int main(int argc, char **argv)
 		r = pmt_source_new(in, &x->src);
 		if (r < 0) {
 			pmt_cli_error(shown, "%s%s", pmt_strerror(r),
-				      r == PMT_E_TYPE ? " (not a pmt, pymemtrace or process log)" : "");
+				      r == PMT_E_TYPE ? " (not a pmt, pymemtrace or process log)"
+						      : "");
 			pmt_input_free(in);
 			status = PMT_EXIT_ERROR;
 			continue;
@@ -438,7 +436,7 @@ int main(int argc, char **argv)
 		if (p.f == PMT_FMT_JSON && p.count)
 			fputs("}\n", stdout);
 		if (r < 0) {
-			pmt_cli_error(NULL, "%s", pmt_strerror(r));
+			pmt_cli_errno(NULL, r, NULL);
 			status = PMT_EXIT_ERROR;
 		}
 	}
@@ -451,11 +449,10 @@ int main(int argc, char **argv)
 		struct result *x = &res[i];
 		const char *d = pmt_source_detail(x->src);
 		if (x->err) {
-			pmt_cli_error(x->name, "%s%s%s", pmt_strerror(x->err), *d ? ": " : "", d);
+			pmt_cli_errno(x->name, x->err, d);
 			status = PMT_EXIT_ERROR;
 		} else if (x->truncated) {
-			pmt_cli_warn(x->name, "log is truncated%s%s; summary of what was readable",
-				     *d ? ": " : "", d);
+			pmt_cli_truncated(x->name, d, "summary of what was readable");
 		}
 		pmt_profile_free(x->prof);
 		pmt_source_free(x->src);

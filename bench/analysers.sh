@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Analyser throughput and memory: pmt-filter --drss 4096 and pmt-summarise on
 # a 2 M and a 20 M event log made by the deterministic generator, against
 # `zstdcat | awk` running the same query over the same events in pymemtrace's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pieces of the tracer benchmarks: where things are, how a workload
 is run untraced and traced, how a traced run's log is counted, and tables.
 

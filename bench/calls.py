@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A call-dense micro workload for the tracer benchmarks.
 
 Almost nothing but Python calls and C calls, the worst case for a per-event

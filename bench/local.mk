@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench: benchmark scripts (not timed tests). Run from the build directory:
 #   make bench            tracer overhead + the technical-note table
 #   make bench-tracer     bench/tracer.py (sample + call-dense workloads)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Reproduces the Summary and "Cost of Tracing" tables of the cPyMemTrace
 technical note: the sample workload untraced and under each configuration
 of the note (Trace? Calculate? Log?), for every RSS source that works here,

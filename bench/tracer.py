@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Tracer overhead: the sample workload and a call-dense micro workload,
 untraced, with `--log all` and with `--drss -1 --prev`, for every RSS source
 that works here. Prints, per configuration, the median time, the ratio to the

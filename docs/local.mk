@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # docs
 dist_doc_DATA = docs/FORMAT.md
 # process monitoring and plots (issue 4)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pmt-gnuplot LOG OUTDIR: plots of RSS over time with gnuplot.
  *
  * A process JSON log gives, per PID, OUTDIR/<basename>_<pid>.{dat,plt,svg}
@@ -22,134 +23,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "errors.h"
-#include "input.h"
-#include "process-report.h"
-#include "source.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/read/input.h>
+#include <libpmt/read/source.h>
+#include <libpmt/report/cli.h>
+#include <libpmt/report/process-report.h>
 
-struct gnuplot_opts {
-	unsigned width, height;
-	bool png;
-	unsigned top;
-	uint64_t max_points;
-	const char *log, *outdir;
-};
-
-struct plot {
-	char name[PATH_MAX]; /* <basename>_<pid>, no directory */
-};
-
-/* ---- small helpers ---- */
-
-/* Shortest "%g" that reads back to the same double (Python's repr style
- * numbers in the .plt, as pymemtrace writes them). */
-static void shortest(char *out, size_t cap, double v)
-{
-	for (int p = 1; p <= 17; p++) {
-		snprintf(out, cap, "%.*g", p, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
-}
-
-/* A gnuplot single-quoted string: no backslash escapes and no `command`
- * substitution happen inside it; a quote is doubled. Control characters
- * (not allowed in the SVG's XML) become '?'. */
-static void put_sq(FILE *f, const char *s, size_t len)
-{
-	fputc('\'', f);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\'')
-			fputs("''", f);
-		else if (c < 0x20 || c == 0x7f)
-			fputc('?', f);
-		else
-			fputc(c, f);
-	}
-	fputc('\'', f);
-}
-
-static void put_sqz(FILE *f, const char *s)
-{
-	put_sq(f, s, strlen(s));
-}
-
-static int mkdir_p(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		char c = p[i];
-		p[i] = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST)
-			return -errno;
-		p[i] = c;
-	}
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-static FILE *open_out(const char *outdir, const char *name, const char *ext, char *path,
-		      size_t cap)
-{
-	int n = snprintf(path, cap, "%s/%s%s", outdir, name, ext);
-	if (n < 0 || (size_t)n >= cap) {
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
-	return fopen(path, "w");
-}
-
-static int close_out(FILE *f)
-{
-	int bad = ferror(f);
-	if (fclose(f) != 0 || bad)
-		return -EIO;
-	return 0;
-}
-
-static const char *log_basename(const char *log)
-{
-	if (!strcmp(log, "-"))
-		return "stdin";
-	const char *s = strrchr(log, '/');
-	return s && s[1] ? s + 1 : log;
-}
-
-/* The end of a .plt: close the SVG, then draw the PNG as well if asked. */
-static void plt_outputs_head(FILE *f, const struct gnuplot_opts *o, const char *name)
-{
-	char out[PATH_MAX + 8];
-	fprintf(f, "set terminal svg size %u,%u dynamic background rgb 'white'\n", o->width,
-		o->height);
-	snprintf(out, sizeof(out), "%s.svg", name);
-	fputs("set output ", f);
-	put_sqz(f, out);
-	fputc('\n', f);
-}
-
-static void plt_outputs_tail(FILE *f, const struct gnuplot_opts *o, const char *name)
-{
-	fputs("unset output\n", f);
-	if (o->png) {
-		char out[PATH_MAX + 8];
-		fprintf(f, "set terminal pngcairo size %u,%u\n", o->width, o->height);
-		snprintf(out, sizeof(out), "%s.png", name);
-		fputs("set output ", f);
-		put_sqz(f, out);
-		fputs("\nreplot\nunset output\n", f);
-	}
-	fputs("reset\n", f);
-}
+#include "gnuplot.h"
 
 /* ---- process logs ---- */
 
@@ -258,265 +138,28 @@ static int write_process_plt(struct pmt_process_log *l, unsigned i, const struct
 	snprintf(dat, sizeof(dat), "%s.dat", name);
 	fputs("\nplot ", f);
 	put_sqz(f, dat);
-	fputs(" using 1:($2 / 1024**2) axes x1y1 title \"RSS (MiB), left axis\" with lines lt 1 lw 2",
-	      f);
+	fputs(
+	    " using 1:($2 / 1024**2) axes x1y1 title \"RSS (MiB), left axis\" with lines lt 1 lw 2",
+	    f);
 	if (!p->pfaults_missing || p->records == 0) {
 		fputs(", \\\n    ", f);
 		put_sqz(f, dat);
-		fputs(" using 1:($3 / 10000) axes x1y2 title \"Page Faults (10,000/s), right axis\" "
-		      "with lines lt 3 lw 1",
-		      f);
+		fputs(
+		    " using 1:($3 / 10000) axes x1y2 title \"Page Faults (10,000/s), right axis\" "
+		    "with lines lt 3 lw 1",
+		    f);
 	}
 	fputs(", \\\n    ", f);
 	put_sqz(f, dat);
-	fputs(" using 1:5 axes x1y2 title \"Mean CPU (%), right axis\" with lines lt 2 lw 1, \\\n    ",
+	fputs(" using 1:5 axes x1y2 title \"Mean CPU (%), right axis\" with lines lt 2 lw 1, \\\n  "
+	      "  ",
 	      f);
 	put_sqz(f, dat);
-	fputs(" using 1:6 axes x1y2 title \"Instantaneous CPU (%), right axis\" with lines lt 7 lw 1\n",
+	fputs(" using 1:6 axes x1y2 title \"Instantaneous CPU (%), right axis\" with lines lt 7 lw "
+	      "1\n",
 	      f);
 	plt_outputs_tail(f, o, name);
 	return ferror(f) ? -EIO : 0;
-}
-
-/* ---- event logs ---- */
-
-struct bucket {
-	double x_min, x_max; /* x of the min and of the max RSS */
-	int64_t min, max;
-};
-
-struct jump {
-	int64_t drss;
-	double x;
-	int64_t rss;
-	uint32_t code;
-	uint64_t number;
-};
-
-static uint64_t absd(int64_t v)
-{
-	return v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
-}
-
-/* min-heap on |drss| of the N largest jumps */
-static void heap_push(struct jump *h, unsigned *n, unsigned cap, const struct jump *j)
-{
-	if (*n < cap) {
-		unsigned i = (*n)++;
-		h[i] = *j;
-		while (i && absd(h[(i - 1) / 2].drss) > absd(h[i].drss)) {
-			struct jump t = h[i];
-			h[i] = h[(i - 1) / 2];
-			h[(i - 1) / 2] = t;
-			i = (i - 1) / 2;
-		}
-		return;
-	}
-	if (!cap || absd(j->drss) <= absd(h[0].drss))
-		return;
-	h[0] = *j;
-	unsigned i = 0;
-	for (;;) {
-		unsigned a = 2 * i + 1, b = a + 1, m = i;
-		if (a < *n && absd(h[a].drss) < absd(h[m].drss))
-			m = a;
-		if (b < *n && absd(h[b].drss) < absd(h[m].drss))
-			m = b;
-		if (m == i)
-			break;
-		struct jump t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
-static void put_point(FILE *f, double x, int64_t rss)
-{
-	fprintf(f, "%.9g %" PRId64 "\n", x, rss);
-}
-
-static int plot_events(struct pmt_source *src, const struct gnuplot_opts *o, const char *base,
-		       struct plot *pl, const char *outdir)
-{
-	unsigned nb_cap = (unsigned)(o->max_points / 2 > 1 ? o->max_points / 2 : 1);
-	struct bucket *b = calloc(nb_cap, sizeof(*b));
-	struct jump *heap = calloc(o->top ? o->top : 1, sizeof(*heap));
-	unsigned nb = 0, nheap = 0;
-	uint64_t per = 1, in_cur = 0, events = 0;
-	int r = 0;
-	FILE *dat = NULL, *plt = NULL;
-	if (!b || !heap) {
-		r = -ENOMEM;
-		goto out;
-	}
-	bool cpu_clock = pmt_source_type(src) == PMT_INPUT_PYMEMTRACE;
-	struct pmt_item it;
-	while ((r = pmt_source_next(src, &it)) > 0) {
-		if (it.type != PMT_ITEM_EVENT || (it.ev.flags & PMT_EV_PREV))
-			continue;
-		double x = (double)it.ev.time_ns * 1e-9;
-		int64_t rss = it.ev.rss;
-		events++;
-		if (in_cur == 0) {
-			if (nb == nb_cap) {
-				/* full: halve the resolution, merging neighbours */
-				for (unsigned i = 0; i < nb / 2; i++) {
-					struct bucket m = b[2 * i];
-					const struct bucket *c = &b[2 * i + 1];
-					if (c->min < m.min) {
-						m.min = c->min;
-						m.x_min = c->x_min;
-					}
-					if (c->max > m.max) {
-						m.max = c->max;
-						m.x_max = c->x_max;
-					}
-					b[i] = m;
-				}
-				if (nb % 2)
-					b[nb / 2] = b[nb - 1];
-				nb = nb / 2 + nb % 2;
-				per *= 2;
-			}
-			b[nb].x_min = b[nb].x_max = x;
-			b[nb].min = b[nb].max = rss;
-			nb++;
-		} else {
-			struct bucket *c = &b[nb - 1];
-			if (rss < c->min) {
-				c->min = rss;
-				c->x_min = x;
-			}
-			if (rss > c->max) {
-				c->max = rss;
-				c->x_max = x;
-			}
-		}
-		if (++in_cur >= per)
-			in_cur = 0;
-		/* pymemtrace's FRST line and its event 1 carry the absolute RSS as
-		 * dRSS: not a jump */
-		if ((it.ev.flags & PMT_EV_FIRST) || it.ev.drss == it.ev.rss || it.ev.drss == 0)
-			continue;
-		struct jump j = {it.ev.drss, x, rss, it.ev.code, it.ev.number};
-		heap_push(heap, &nheap, o->top, &j);
-	}
-	if (r < 0)
-		goto out;
-	if (events == 0) {
-		r = -ENODATA;
-		goto out;
-	}
-	const struct pmt_header *h = pmt_source_header(src);
-	if (h && h->pid)
-		snprintf(pl->name, sizeof(pl->name), "%s_%" PRIu32, base, h->pid);
-	else
-		snprintf(pl->name, sizeof(pl->name), "%s", base);
-
-	char path[PATH_MAX];
-	dat = open_out(outdir, pl->name, ".dat", path, sizeof(path));
-	if (!dat) {
-		r = -errno;
-		pmt_cli_error(path, "%s", pmt_strerror(r));
-		r = 1;
-		goto out;
-	}
-	fprintf(dat, "# %s (RSS bytes), %" PRIu64 " events, %" PRIu64 " per bucket\n",
-		cpu_clock ? "CPU clock (s)" : "time (s)", events, per);
-	int64_t lo = INT64_MAX, hi = INT64_MIN;
-	for (unsigned i = 0; i < nb; i++) {
-		if (b[i].x_min <= b[i].x_max) {
-			put_point(dat, b[i].x_min, b[i].min);
-			if (b[i].x_max != b[i].x_min)
-				put_point(dat, b[i].x_max, b[i].max);
-		} else {
-			put_point(dat, b[i].x_max, b[i].max);
-			put_point(dat, b[i].x_min, b[i].min);
-		}
-		if (b[i].min < lo)
-			lo = b[i].min;
-		if (b[i].max > hi)
-			hi = b[i].max;
-	}
-	r = close_out(dat);
-	dat = NULL;
-	if (r < 0) {
-		pmt_cli_error(path, "%s", pmt_strerror(r));
-		r = 1;
-		goto out;
-	}
-
-	plt = open_out(outdir, pl->name, ".plt", path, sizeof(path));
-	if (!plt) {
-		r = -errno;
-		pmt_cli_error(path, "%s", pmt_strerror(r));
-		r = 1;
-		goto out;
-	}
-	char title[PATH_MAX + 64];
-	snprintf(title, sizeof(title), "RSS over time. %s", base);
-	fputs("\nset grid\nset title ", plt);
-	put_sqz(plt, title);
-	fprintf(plt, " font \",14\" noenhanced\n"
-		     "set xlabel \"%s\"\n"
-		     "set ylabel \"RSS (MiB)\"\n"
-		     "set datafile separator whitespace\n"
-		     "set key left top\n",
-		cpu_clock ? "CPU clock (s)" : "Time (s)");
-	plt_outputs_head(plt, o, pl->name);
-	double span = (double)(hi - lo) / 1048576.0;
-	if (span <= 0)
-		span = 1.0;
-	fprintf(plt, "set offsets 0, 0, %g, 0\n", 0.3 * span);
-	/* largest first, so the biggest jumps are the ones read first */
-	for (unsigned k = nheap; k > 0; k--) {
-		unsigned best = 0;
-		for (unsigned i = 1; i < nheap; i++)
-			if (absd(heap[i].drss) > absd(heap[best].drss))
-				best = i;
-		const struct jump *j = &heap[best];
-		const struct pmt_code *c = j->code ? pmt_source_code(src, j->code) : NULL;
-		char text[1024];
-		const char *fn = c && c->name ? c->name : "?";
-		size_t fnl = c && c->name ? c->name_len : 1;
-		if (fnl > 200)
-			fnl = 200;
-		int n = snprintf(text, sizeof(text), "%.*s %+.2f MiB (event %" PRIu64 ")", (int)fnl,
-				 fn, (double)j->drss / 1048576.0, j->number);
-		if (n < 0)
-			n = 0;
-		char tx[40], ty[40], tt[40];
-		double ymib = (double)j->rss / 1048576.0;
-		snprintf(tx, sizeof(tx), "%.9g", j->x);
-		shortest(ty, sizeof(ty), ymib);
-		shortest(tt, sizeof(tt), ymib + 0.12 * span);
-		fprintf(plt, "set arrow from %s,%s to %s,%s lt -1 lw 1\n", tx, tt, tx, ty);
-		fputs("set label ", plt);
-		put_sq(plt, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
-		fprintf(plt, " at %s,%s left font \",9\" rotate by 90 noenhanced front\n", tx, tt);
-		heap[best] = heap[--nheap];
-	}
-	char datname[PATH_MAX + 8];
-	snprintf(datname, sizeof(datname), "%s.dat", pl->name);
-	fputs("\nplot ", plt);
-	put_sqz(plt, datname);
-	fputs(" using 1:($2 / 1024**2) title \"RSS (MiB)\" with steps lt 1 lw 2\n", plt);
-	plt_outputs_tail(plt, o, pl->name);
-	r = close_out(plt);
-	plt = NULL;
-	if (r < 0) {
-		pmt_cli_error(path, "%s", pmt_strerror(r));
-		r = 1;
-	}
-out:
-	if (dat)
-		fclose(dat);
-	if (plt)
-		fclose(plt);
-	free(b);
-	free(heap);
-	return r;
 }
 
 /* ---- running gnuplot ---- */
@@ -602,8 +245,9 @@ static int run_gnuplot(const char *outdir, const char *name, const struct gnuplo
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (exec_errno) {
-		pmt_cli_error(NULL, "cannot run gnuplot '%s': %s (set GNUPLOT to the program; "
-				    "the .dat and .plt files are written)",
+		pmt_cli_error(NULL,
+			      "cannot run gnuplot '%s': %s (set GNUPLOT to the program; "
+			      "the .dat and .plt files are written)",
 			      prog, pmt_strerror(-exec_errno));
 		return 2;
 	}
@@ -695,12 +339,12 @@ static int plot_process(struct pmt_input *in, const struct gnuplot_opts *o, stru
 	const char *path = pmt_input_path(in);
 	int rerr = pmt_process_log_read(in, warn_line, (void *)path, &l);
 	if (!l) {
-		pmt_cli_error(path, "%s", pmt_strerror(rerr));
+		pmt_cli_errno(path, rerr, NULL);
 		return 2;
 	}
 	int status = 0;
 	if (rerr < 0) {
-		pmt_cli_error(path, "%s", pmt_strerror(rerr));
+		pmt_cli_errno(path, rerr, NULL);
 		status = 2;
 	}
 	if (pmt_process_log_truncated(l))
@@ -718,7 +362,7 @@ static int plot_process(struct pmt_input *in, const struct gnuplot_opts *o, stru
 	struct plot *pl = calloc(n, sizeof(*pl));
 	if (!pl) {
 		pmt_process_log_free(l);
-		pmt_cli_error(NULL, "%s", pmt_strerror(-ENOMEM));
+		pmt_cli_errno(NULL, -ENOMEM, NULL);
 		return 2;
 	}
 	const char *base = log_basename(o->log);
@@ -737,7 +381,7 @@ static int plot_process(struct pmt_input *in, const struct gnuplot_opts *o, stru
 				r = -EIO;
 		}
 		if (r < 0) {
-			pmt_cli_error(fpath, "%s", pmt_strerror(r));
+			pmt_cli_errno(fpath, r, NULL);
 			status = 2;
 			pl[i].name[0] = '\0';
 		}
@@ -755,13 +399,13 @@ int main(int argc, char **argv)
 	struct gnuplot_opts o = {.width = 1000, .height = 700, .top = 10, .max_points = 100000};
 	enum { OPT_PNG = 256, OPT_MAX_POINTS };
 	static const struct option longopts[] = {
-		{"size", required_argument, NULL, 's'},
-		{"png", no_argument, NULL, OPT_PNG},
-		{"top", required_argument, NULL, 'n'},
-		{"max-points", required_argument, NULL, OPT_MAX_POINTS},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"size", required_argument, NULL, 's'},
+	    {"png", no_argument, NULL, OPT_PNG},
+	    {"top", required_argument, NULL, 'n'},
+	    {"max-points", required_argument, NULL, OPT_MAX_POINTS},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "s:n:hV", longopts, NULL)) != -1) {
@@ -792,18 +436,18 @@ int main(int argc, char **argv)
 	struct pmt_input *in = NULL;
 	int r = pmt_input_open(o.log, &in);
 	if (r < 0) {
-		pmt_cli_error(o.log, "%s", pmt_strerror(r));
+		pmt_cli_errno(o.log, r, NULL);
 		return PMT_EXIT_ERROR;
 	}
 	enum pmt_input_type type = pmt_input_type(in);
 	if (type == PMT_INPUT_EMPTY) {
-		pmt_cli_error(pmt_input_path(in), "%s", pmt_strerror(PMT_E_EMPTY));
+		pmt_cli_errno(pmt_input_path(in), PMT_E_EMPTY, NULL);
 		pmt_input_free(in);
 		return PMT_EXIT_ERROR;
 	}
 	r = mkdir_p(o.outdir);
 	if (r < 0) {
-		pmt_cli_error(o.outdir, "%s", pmt_strerror(r));
+		pmt_cli_errno(o.outdir, r, NULL);
 		pmt_input_free(in);
 		return PMT_EXIT_ERROR;
 	}
@@ -818,13 +462,13 @@ int main(int argc, char **argv)
 		pmt_cli_progress(in);
 		r = pmt_source_new(in, &src);
 		if (r < 0) {
-			pmt_cli_error(path, "%s", pmt_strerror(r));
+			pmt_cli_errno(path, r, NULL);
 			return PMT_EXIT_ERROR;
 		}
 		plots = calloc(1, sizeof(*plots));
 		if (!plots) {
 			pmt_source_free(src);
-			pmt_cli_error(NULL, "%s", pmt_strerror(-ENOMEM));
+			pmt_cli_errno(NULL, -ENOMEM, NULL);
 			return PMT_EXIT_ERROR;
 		}
 		r = plot_events(src, &o, log_basename(o.log), plots, o.outdir);
@@ -833,17 +477,15 @@ int main(int argc, char **argv)
 			status = 2;
 		} else if (r < 0) {
 			const char *d = pmt_source_detail(src);
-			pmt_cli_error(path, "%s%s%s", pmt_strerror(r), d && *d ? ": " : "",
-				      d ? d : "");
+			pmt_cli_errno(path, r, d);
 			status = 2;
 		} else if (r > 0) {
 			status = 2;
 		} else {
 			nplots = 1;
 			if (pmt_source_truncated(src))
-				pmt_cli_warn(path, "truncated log%s%s",
-					     *pmt_source_detail(src) ? ": " : "",
-					     pmt_source_detail(src));
+				pmt_cli_truncated(path, pmt_source_detail(src),
+						  "plotted what was readable");
 		}
 		pmt_source_free(src);
 	} else {

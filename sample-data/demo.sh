@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The demo (`make demo`): makes the sample LAS data, runs the sample workload
 # untraced and traced, and runs every pmt tool on the results. Everything is
 # written under BUILDDIR/demo/.

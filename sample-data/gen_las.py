@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Write deterministic LAS 2.0-like well-log files for the sample workload.
 
 The files look like the remote-sensing text files of the pymemtrace technical

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Summarise LAS well-log files as HTML: pmt's sample workload.
 
 In the spirit of the LASToHTML program of the pymemtrace technical notes: for

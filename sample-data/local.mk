@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # sample-data: the sample workload of the demo and the benchmarks. The LAS
 # files are generated (deterministically) into the build tree, never stored.
 EXTRA_DIST += sample-data/gen_las.py sample-data/lastohtml.py

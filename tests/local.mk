@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests: C unit tests per libpmt module, Bats per tool, Python unittest for
 # the tracer. Each list is extended by the file that owns it.
 include tests/unit/local.mk

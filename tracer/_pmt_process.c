@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pmt_tracer._pmt_process: the process monitor's native thread.
  *
  * A pthread samples /proc/PID/{stat,statm} every interval and writes
@@ -36,8 +37,7 @@ struct label {
 };
 
 typedef struct {
-	PyObject_HEAD
-	pid_t pid;
+	PyObject_HEAD pid_t pid;
 	double interval;
 	int fd;
 	int dirfd; /* /proc/PID, so a recycled PID is never sampled */
@@ -45,12 +45,12 @@ typedef struct {
 	pthread_t thread;
 	bool started, joined;
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* signalled on stop request and thread end */
-	bool stop_requested; /* under lock */
-	bool finished;	     /* under lock */
+	pthread_cond_t cond;		     /* signalled on stop request and thread end */
+	bool stop_requested;		     /* under lock */
+	bool finished;			     /* under lock */
 	struct label *labels, **labels_tail; /* under lock */
-	int write_errno;      /* first write error, reported by stop() */
-	bool ended;           /* the monitored process ended */
+	int write_errno;		     /* first write error, reported by stop() */
+	bool ended;			     /* the monitored process ended */
 	bool have_last;
 	struct sample last;
 	long ticks;
@@ -148,7 +148,8 @@ static int take_sample(Monitor *m, struct sample *s)
 static int py_float(char *out, size_t cap, double x)
 {
 	if (!isfinite(x))
-		return snprintf(out, cap, "%s", isnan(x) ? "NaN" : (x > 0 ? "Infinity" : "-Infinity"));
+		return snprintf(out, cap, "%s",
+				isnan(x) ? "NaN" : (x > 0 ? "Infinity" : "-Infinity"));
 	if (x == 0.0)
 		return snprintf(out, cap, "%s", signbit(x) ? "-0.0" : "0.0");
 	char e[40];
@@ -233,17 +234,18 @@ static int format_line(Monitor *m, const struct sample *s, const char *prefix, c
 	py_float(io, sizeof(io), (double)s->blkio / t);
 	py_float(el, sizeof(el), s->elapsed);
 	int n = snprintf(
-		out, cap,
-		"%s,%03ld - _pmt_process.c#%d - %5ld - (%-10s) - %-8s - %s {\"timestamp\": \"%s.%06ld\", "
-		"\"memory_info\": {\"rss\": %" PRIu64 ", \"vms\": %" PRIu64 ", \"pfaults\": %" PRIu64
-		", \"pageins\": %" PRIu64 ", \"shared\": %" PRIu64 ", \"text\": %" PRIu64
-		", \"lib\": %" PRIu64 ", \"data\": %" PRIu64 ", \"dirty\": %" PRIu64 "}, "
-		"\"cpu_times\": {\"user\": %s, \"system\": %s, \"children_user\": %s, "
-		"\"children_system\": %s, \"iowait\": %s}, \"elapsed_time\": %s, \"pid\": %ld%s%s}\n",
-		date, us / 1000, __LINE__, (long)getpid(), "ProcMon", m->level, prefix, date, us,
-		s->resident * pg, s->size * pg, s->minflt + s->majflt, s->majflt, s->shared * pg,
-		s->text * pg, s->lib * pg, s->data * pg, s->dirty * pg, user, sys, cu, cs, io, el,
-		(long)m->pid, label ? ", \"label\": " : "", label ? label : "");
+	    out, cap,
+	    "%s,%03ld - _pmt_process.c#%d - %5ld - (%-10s) - %-8s - %s {\"timestamp\": "
+	    "\"%s.%06ld\", "
+	    "\"memory_info\": {\"rss\": %" PRIu64 ", \"vms\": %" PRIu64 ", \"pfaults\": %" PRIu64
+	    ", \"pageins\": %" PRIu64 ", \"shared\": %" PRIu64 ", \"text\": %" PRIu64
+	    ", \"lib\": %" PRIu64 ", \"data\": %" PRIu64 ", \"dirty\": %" PRIu64 "}, "
+	    "\"cpu_times\": {\"user\": %s, \"system\": %s, \"children_user\": %s, "
+	    "\"children_system\": %s, \"iowait\": %s}, \"elapsed_time\": %s, \"pid\": %ld%s%s}\n",
+	    date, us / 1000, __LINE__, (long)getpid(), "ProcMon", m->level, prefix, date, us,
+	    s->resident * pg, s->size * pg, s->minflt + s->majflt, s->majflt, s->shared * pg,
+	    s->text * pg, s->lib * pg, s->data * pg, s->dirty * pg, user, sys, cu, cs, io, el,
+	    (long)m->pid, label ? ", \"label\": " : "", label ? label : "");
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
 	return n;
@@ -484,10 +486,9 @@ static void join_thread(Monitor *self)
 
 static PyObject *Monitor_stop(Monitor *self, PyObject *unused)
 {
-	Py_BEGIN_ALLOW_THREADS
-	join_thread(self);
-	Py_END_ALLOW_THREADS
-	if (self->write_errno) {
+	Py_BEGIN_ALLOW_THREADS join_thread(self);
+	Py_END_ALLOW_THREADS if (self->write_errno)
+	{
 		errno = self->write_errno;
 		self->write_errno = 0;
 		return PyErr_SetFromErrno(PyExc_OSError);
@@ -513,8 +514,7 @@ static PyObject *Monitor_wait(Monitor *self, PyObject *args)
 	if (!self->started)
 		Py_RETURN_FALSE;
 	bool done;
-	Py_BEGIN_ALLOW_THREADS
-	struct timespec dl;
+	Py_BEGIN_ALLOW_THREADS struct timespec dl;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	if (timeout >= 0) {
 		dl.tv_sec += (time_t)timeout;
@@ -534,8 +534,7 @@ static PyObject *Monitor_wait(Monitor *self, PyObject *args)
 	}
 	done = self->finished;
 	pthread_mutex_unlock(&self->lock);
-	Py_END_ALLOW_THREADS
-	return PyBool_FromLong(done);
+	Py_END_ALLOW_THREADS return PyBool_FromLong(done);
 }
 
 /* add_label(json_text): json_text is the label already encoded as a JSON
@@ -610,40 +609,40 @@ static void Monitor_dealloc(Monitor *self)
 }
 
 static PyMethodDef Monitor_methods[] = {
-	{"start", (PyCFunction)Monitor_start, METH_NOARGS,
-	 "Start the thread; it writes the START record at once."},
-	{"stop", (PyCFunction)Monitor_stop, METH_NOARGS,
-	 "Write the STOP record and join the thread (idempotent)."},
-	{"wait", (PyCFunction)Monitor_wait, METH_VARARGS,
-	 "wait(timeout=None) -> True when the thread has finished."},
-	{"add_label", (PyCFunction)Monitor_add_label, METH_VARARGS,
-	 "add_label(json_string): a labelled record at the next tick."},
-	{NULL, NULL, 0, NULL},
+    {"start", (PyCFunction)Monitor_start, METH_NOARGS,
+     "Start the thread; it writes the START record at once."},
+    {"stop", (PyCFunction)Monitor_stop, METH_NOARGS,
+     "Write the STOP record and join the thread (idempotent)."},
+    {"wait", (PyCFunction)Monitor_wait, METH_VARARGS,
+     "wait(timeout=None) -> True when the thread has finished."},
+    {"add_label", (PyCFunction)Monitor_add_label, METH_VARARGS,
+     "add_label(json_string): a labelled record at the next tick."},
+    {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef Monitor_getset[] = {
-	{"running", (getter)Monitor_get_running, NULL, "thread started and not finished", NULL},
-	{"ended", (getter)Monitor_get_ended, NULL, "the monitored process ended", NULL},
-	{"pid", (getter)Monitor_get_pid, NULL, "monitored PID", NULL},
-	{"interval", (getter)Monitor_get_interval, NULL, "seconds between records", NULL},
-	{NULL, NULL, NULL, NULL, NULL},
+    {"running", (getter)Monitor_get_running, NULL, "thread started and not finished", NULL},
+    {"ended", (getter)Monitor_get_ended, NULL, "the monitored process ended", NULL},
+    {"pid", (getter)Monitor_get_pid, NULL, "monitored PID", NULL},
+    {"interval", (getter)Monitor_get_interval, NULL, "seconds between records", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot Monitor_slots[] = {
-	{Py_tp_new, Monitor_new},
-	{Py_tp_init, Monitor_init},
-	{Py_tp_dealloc, Monitor_dealloc},
-	{Py_tp_methods, Monitor_methods},
-	{Py_tp_getset, Monitor_getset},
-	{Py_tp_doc, "Monitor(pid, interval, fd, level='INFO'): native process monitor thread."},
-	{0, NULL},
+    {Py_tp_new, Monitor_new},
+    {Py_tp_init, Monitor_init},
+    {Py_tp_dealloc, Monitor_dealloc},
+    {Py_tp_methods, Monitor_methods},
+    {Py_tp_getset, Monitor_getset},
+    {Py_tp_doc, "Monitor(pid, interval, fd, level='INFO'): native process monitor thread."},
+    {0, NULL},
 };
 
 static PyType_Spec Monitor_spec = {
-	.name = "pmt_tracer._pmt_process.Monitor",
-	.basicsize = sizeof(Monitor),
-	.flags = Py_TPFLAGS_DEFAULT,
-	.slots = Monitor_slots,
+    .name = "pmt_tracer._pmt_process.Monitor",
+    .basicsize = sizeof(Monitor),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Monitor_slots,
 };
 
 static int module_exec(PyObject *mod)
@@ -659,16 +658,16 @@ static int module_exec(PyObject *mod)
 }
 
 static PyModuleDef_Slot module_slots[] = {
-	{Py_mod_exec, module_exec},
-	{0, NULL},
+    {Py_mod_exec, module_exec},
+    {0, NULL},
 };
 
 static struct PyModuleDef module_def = {
-	PyModuleDef_HEAD_INIT,
-	.m_name = "pmt_tracer._pmt_process",
-	.m_doc = "Native process monitor: ProcessLoggingThread-JSON records from /proc.",
-	.m_size = 0,
-	.m_slots = module_slots,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pmt_tracer._pmt_process",
+    .m_doc = "Native process monitor: ProcessLoggingThread-JSON records from /proc.",
+    .m_size = 0,
+    .m_slots = module_slots,
 };
 
 __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__pmt_process(void);

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 #pragma once
 /* Every CPython-version branch of the tracer lives here, so that
- * _pmt_tracer.c reads the same on 3.8 .. 3.13. */
+ * the tracer's sources read the same on 3.8 .. 3.13. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
@@ -49,26 +50,14 @@ static inline PyObject *pmt_code_name(PyCodeObject *co)
 struct pmt_exc {
 	PyObject *exc;
 };
-static inline void pmt_exc_save(struct pmt_exc *s)
-{
-	s->exc = PyErr_GetRaisedException();
-}
-static inline void pmt_exc_restore(struct pmt_exc *s)
-{
-	PyErr_SetRaisedException(s->exc);
-}
+static inline void pmt_exc_save(struct pmt_exc *s) { s->exc = PyErr_GetRaisedException(); }
+static inline void pmt_exc_restore(struct pmt_exc *s) { PyErr_SetRaisedException(s->exc); }
 #else
 struct pmt_exc {
 	PyObject *type, *value, *tb;
 };
-static inline void pmt_exc_save(struct pmt_exc *s)
-{
-	PyErr_Fetch(&s->type, &s->value, &s->tb);
-}
-static inline void pmt_exc_restore(struct pmt_exc *s)
-{
-	PyErr_Restore(s->type, s->value, s->tb);
-}
+static inline void pmt_exc_save(struct pmt_exc *s) { PyErr_Fetch(&s->type, &s->value, &s->tb); }
+static inline void pmt_exc_restore(struct pmt_exc *s) { PyErr_Restore(s->type, s->value, s->tb); }
 #endif
 
 /* Heap types: PyType_FromModuleAndSpec appeared in 3.9. */

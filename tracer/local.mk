@@ -1,12 +1,14 @@
+# SPDX-License-Identifier: MIT
 # The CPython extension and the pmt_tracer package. Installed together into
 # $(pyexecdir)/pmt_tracer; libpython is never linked in.
 pmt_tracerdir = $(pyexecdir)/pmt_tracer
 pmt_tracer_LTLIBRARIES = tracer/_pmt_tracer.la
-tracer__pmt_tracer_la_SOURCES = tracer/_pmt_tracer.c tracer/compat.h
+tracer__pmt_tracer_la_SOURCES = tracer/compat.h tracer/tracer.h \
+	tracer/record.h tracer/record.c tracer/monitoring.c tracer/log.c tracer/module.c
 tracer__pmt_tracer_la_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_CPPFLAGS)
 tracer__pmt_tracer_la_CFLAGS = $(AM_CFLAGS) $(ZSTD_CFLAGS) -fvisibility=hidden
 tracer__pmt_tracer_la_LDFLAGS = -module -avoid-version -shared -rpath $(pmt_tracerdir) $(AM_LDFLAGS)
-tracer__pmt_tracer_la_LIBADD = libpmt/libpmt.la
+tracer__pmt_tracer_la_LIBADD = $(LIBPMT_CORE)
 
 pmt_tracer_PYTHON = \
 	tracer/pmt_tracer/__init__.py \

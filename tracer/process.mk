@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The process monitor: a second extension, pmt_tracer._pmt_process (a native
 # thread reading /proc, no libpmt, never libpython), and its Python side.
 pmt_tracer_LTLIBRARIES += tracer/_pmt_process.la

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Every analyser on empty, truncated, corrupt, garbage and wrong-type input:
 # a message, exit 2 (a truncated log: a warning and exit 0), no crash, and
 # what was readable still printed.

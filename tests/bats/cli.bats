@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Every tool: --help, --version, a bad option, and a man page that names
 # every long option of --help.
 

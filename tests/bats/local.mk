@@ -1,12 +1,14 @@
+# SPDX-License-Identifier: MIT
 # Bats tests, one file per tool (bats is required: configure finds it and
 # .ci/setup installs it; a missing bats fails `make check` loudly).
 # A deterministic pmt log generator linked with libpmt's writer
 check_PROGRAMS += tests/bats/helpers/mklog
 tests_bats_helpers_mklog_SOURCES = tests/bats/helpers/mklog.c
-tests_bats_helpers_mklog_LDADD = libpmt/libpmt.la
+tests_bats_helpers_mklog_LDADD = $(LIBPMT_CORE)
 
 BATS_TESTS = \
 	tests/bats/cli.bats \
+	tests/bats/tree.bats \
 	tests/bats/bad-input.bats \
 	tests/bats/pmt-filter.bats \
 	tests/bats/pmt-summarise.bats \

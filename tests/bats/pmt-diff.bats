@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # pmt-diff: overall and per-function comparison, the --threshold gate.
 
 setup() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # pmt-filter: selection, layouts, -o round trip, pymemtrace input.
 
 setup() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # pmt-gnuplot: per-PID process plots and event-log RSS plots. Every SVG made
 # here is checked to be valid XML and to render to PNG.
 

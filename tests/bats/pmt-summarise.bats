@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # pmt-summarise: totals, kinds, functions, threads, folded stacks.
 
 setup() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # python -m pmt_tracer.process (the monitor CLI), the tracer's --process-log,
 # and the reports on what they write: pmt-summarise, pmt-diff, pmt-gnuplot.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Python unittest files for the tracer, run through tap_unittest.py so each
 # test case counts. .ci/setup runs PYTHON_TESTS alone under every CPython.
 PYTHON_TESTS = \

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers shared by the tracer tests: run a program under the tracer in a
 subprocess, decode its log."""
 import os

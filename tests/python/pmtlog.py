@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A small, independent decoder of pmt event logs (docs/FORMAT.md), for the
 tests: it checks the tracer's output without going through libpmt's reader.
 zstandard is not a dependency: the `zstd` CLI decompresses."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Runs one unittest file and reports in TAP, one line per test, so that
 automake's tap-driver counts them: `python tap_unittest.py tests/python/test_x.py`."""
 import importlib.util

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Python API, with pymemtrace's names: Profile/Trace context managers,
 nesting, decorators, rss(), rss_peak(), messages, log paths, hook errors."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """python -m pmt_tracer: the program runs as if untraced; options; the log."""
 import os
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the tracer records: event counts against CPython's own profile and
 trace hooks, RSS against /proc/self/statm, threads, fork, --drss/--prev,
 the benchmarking configurations."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The two ways events reach the tracer on 3.12+: sys.monitoring (PEP 669)
 and the legacy PyEval_SetProfile/SetTrace hook. Both must see exactly the
 same events, per kind, per thread and in order, and the same as CPython's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pmt_tracer.process: the native monitor's records, labels, start/stop, and
 that the recorded RSS follows a program that allocates and frees in steps."""
 import json

@@ -1,24 +1,25 @@
+# SPDX-License-Identifier: MIT
 # C unit tests, one per libpmt module
 
 # analysers' libpmt modules (table, cli, pymemtrace reader)
 check_PROGRAMS += tests/unit/test-table tests/unit/test-cli
-tests_unit_test_table_LDADD = libpmt/libpmt.la
-tests_unit_test_cli_LDADD = libpmt/libpmt.la
+tests_unit_test_table_LDADD = $(LIBPMT_REPORT)
+tests_unit_test_cli_LDADD = $(LIBPMT_REPORT)
 TESTS += tests/unit/test-table tests/unit/test-cli
 
 # the log format (writer + reader) and the input layer
 check_PROGRAMS += tests/unit/test-log tests/unit/test-input
-tests_unit_test_log_LDADD = libpmt/libpmt.la
-tests_unit_test_input_LDADD = libpmt/libpmt.la
+tests_unit_test_log_LDADD = $(LIBPMT_READ)
+tests_unit_test_input_LDADD = $(LIBPMT_READ)
 TESTS += tests/unit/test-log tests/unit/test-input
 EXTRA_DIST += tests/unit/tap.h
 
 # process JSON logs: reader and reports
 check_PROGRAMS += tests/unit/test-process-reader
-tests_unit_test_process_reader_LDADD = libpmt/libpmt.la
+tests_unit_test_process_reader_LDADD = $(LIBPMT_REPORT)
 TESTS += tests/unit/test-process-reader
 
-# RSS sources (libpmt/rss.c)
+# RSS sources (libpmt/core/rss.c)
 check_PROGRAMS += tests/unit/test-rss
-tests_unit_test_rss_LDADD = libpmt/libpmt.la
+tests_unit_test_rss_LDADD = $(LIBPMT_CORE)
 TESTS += tests/unit/test-rss

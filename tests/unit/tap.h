@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #pragma once
 /* Minimal TAP for the unit tests: automake's tap-driver counts each line. */
 #include <stdarg.h>

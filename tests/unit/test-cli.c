@@ -1,10 +1,11 @@
-/* libpmt/cli.c: option value parsing and message formats. TAP output. */
+/* SPDX-License-Identifier: MIT */
+/* libpmt/report/cli.c: option value parsing and message formats. TAP output. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include <libpmt/report/cli.h>
 
 static int failures, count;
 
@@ -33,19 +34,17 @@ int main(void)
 	printf("1..8\n");
 	check(bytes_is("4096", 4096) && bytes_is("0", 0), "plain byte counts");
 	check(bytes_is("4k", 4096) && bytes_is("4K", 4096) && bytes_is("4KiB", 4096) &&
-		      bytes_is("1M", 1 << 20) && bytes_is("2G", INT64_C(2) << 30) &&
-		      bytes_is("10B", 10),
+		  bytes_is("1M", 1 << 20) && bytes_is("2G", INT64_C(2) << 30) &&
+		  bytes_is("10B", 10),
 	      "binary suffixes");
 	check(bytes_is("-1", -1), "-1 kept for the caller to resolve as one page");
 	check(bytes_bad("") && bytes_bad("-2") && bytes_bad("4x") && bytes_bad("k") &&
-		      bytes_bad("99999999999999999999") && bytes_bad("9000000000G") &&
-		      bytes_bad(" 4"),
+		  bytes_bad("99999999999999999999") && bytes_bad("9000000000G") && bytes_bad(" 4"),
 	      "bad byte counts rejected");
 	uint64_t u = 0;
-	check(pmt_cli_parse_u64("18446744073709551615", &u) == 0 && u == UINT64_MAX,
-	      "u64 max");
+	check(pmt_cli_parse_u64("18446744073709551615", &u) == 0 && u == UINT64_MAX, "u64 max");
 	check(pmt_cli_parse_u64("-1", &u) < 0 && pmt_cli_parse_u64("1x", &u) < 0 &&
-		      pmt_cli_parse_u64("18446744073709551616", &u) < 0,
+		  pmt_cli_parse_u64("18446744073709551616", &u) < 0,
 	      "bad u64 rejected");
 
 	pmt_cli_set_prog("/usr/bin/lt-pmt-filter");

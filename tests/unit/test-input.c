@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The input layer: plain and zstd input read the same, lines of any length,
  * type sniffing, truncated and corrupt zstd. Uses the zstd CLI for the
  * compressed fixtures, as a third party would make them. */
@@ -6,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "errors.h"
-#include "input.h"
 #include "tap.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/read/input.h>
 
 static char dir[] = "/tmp/pmt-test-input-XXXXXX";
 
@@ -68,7 +69,9 @@ int main(void)
 	char *text = malloc(cap);
 	long want_lines = 0, want_bytes = 0;
 	for (int i = 0; i < 100000; i++) {
-		int k = snprintf(text + len, 200, "line %d %.*s", i, i % 90, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+		int k = snprintf(text + len, 200, "line %d %.*s", i, i % 90,
+				 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm"
+				 "nopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
 		len += (size_t)k;
 		want_bytes += k;
 		text[len++] = '\n';
@@ -89,16 +92,16 @@ int main(void)
 	size_t longest;
 	int trunc;
 	ok(lines(at("text"), &nl, &nb, &longest, &trunc) == 0 && nl == want_lines &&
-		   nb == want_bytes && longest == 1u << 20 && !trunc,
+	       nb == want_bytes && longest == 1u << 20 && !trunc,
 	   "plain text: %ld lines, %ld bytes (want %ld, %ld)", nl, nb, want_lines, want_bytes);
 	ok(zstd_cli("-19", at("text")) == 0, "zstd CLI compresses the text");
 	ok(lines(at("text.zst"), &nl, &nb, &longest, &trunc) == 0 && nl == want_lines &&
-		   nb == want_bytes && !trunc,
+	       nb == want_bytes && !trunc,
 	   "zstd text reads the same: %ld lines", nl);
 
 	struct pmt_input *in;
 	ok(pmt_input_open(at("text.zst"), &in) == 0 && pmt_input_compressed(in) &&
-		   pmt_input_type(in) == PMT_INPUT_UNKNOWN,
+	       pmt_input_type(in) == PMT_INPUT_UNKNOWN,
 	   "unknown text sniffed as unknown, compressed");
 	pmt_input_free(in);
 
@@ -126,20 +129,21 @@ int main(void)
 	ok(pmt_input_open(at("pym"), &in) == 0 && pmt_input_type(in) == PMT_INPUT_PYMEMTRACE,
 	   "pymemtrace log sniffed");
 	pmt_input_free(in);
-	const char *proc = "2026-01-01 00:00:00,000 - app - INFO - hello\n"
-			   "2026-01-01 00:00:00,001 - process.py#300 - 1 - (ProcMon   ) - INFO     - "
-			   "ProcessLoggingThread-JSON-START {\"pid\": 1}\n";
+	const char *proc =
+	    "2026-01-01 00:00:00,000 - app - INFO - hello\n"
+	    "2026-01-01 00:00:00,001 - process.py#300 - 1 - (ProcMon   ) - INFO     - "
+	    "ProcessLoggingThread-JSON-START {\"pid\": 1}\n";
 	put("proc", proc, strlen(proc));
-	ok(zstd_cli("-1", at("proc")) == 0 &&
-		   pmt_input_open(at("proc.zst"), &in) == 0 && pmt_input_type(in) == PMT_INPUT_PROCESS,
+	ok(zstd_cli("-1", at("proc")) == 0 && pmt_input_open(at("proc.zst"), &in) == 0 &&
+	       pmt_input_type(in) == PMT_INPUT_PROCESS,
 	   "zstd-compressed process log sniffed");
 	pmt_input_free(in);
 	put("empty", "", 0);
 	ok(pmt_input_open(at("empty"), &in) == 0 && pmt_input_type(in) == PMT_INPUT_EMPTY,
 	   "empty file sniffed as empty");
 	pmt_input_free(in);
-	ok(zstd_cli("-1", at("empty")) == 0 &&
-		   pmt_input_open(at("empty.zst"), &in) == 0 && pmt_input_type(in) == PMT_INPUT_EMPTY,
+	ok(zstd_cli("-1", at("empty")) == 0 && pmt_input_open(at("empty.zst"), &in) == 0 &&
+	       pmt_input_type(in) == PMT_INPUT_EMPTY,
 	   "empty zstd sniffed as empty");
 	pmt_input_free(in);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The log writer and reader: random event streams round-trip exactly (huge
  * values, negative RSS deltas, many code ids, long and non-ASCII names,
  * threads, messages, skips, many frames), and a log cut at every byte offset
@@ -10,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "errors.h"
-#include "log-writer.h"
-#include "source.h"
 #include "tap.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/core/log-writer.h>
+#include <libpmt/read/source.h>
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -79,7 +80,9 @@ static int write_log(const char *path, struct ev *evs, size_t n, uint32_t ncodes
 		size_t extra = id % 97 == 0 ? 500 : 0; /* a few long names */
 		memset(name + len, 'x', extra);
 		r = pmt_writer_code(w, id, id % 3 == 0 ? PMT_CODE_C : PMT_CODE_PY, id * 7,
-				    "/src/\xe2\x82\xac/m\xc3\xb6" "d.py", 16, name, (size_t)len + extra);
+				    "/src/\xe2\x82\xac/m\xc3\xb6"
+				    "d.py",
+				    16, name, (size_t)len + extra);
 		if (r < 0)
 			return r;
 	}
@@ -99,8 +102,8 @@ static int write_log(const char *path, struct ev *evs, size_t n, uint32_t ncodes
 		if (r < 0)
 			return r;
 	}
-	struct pmt_trailer t = {.total_events = 0, .end_wall_ns = 42, .peak_rss = 1 << 30,
-				.flags = PMT_TRL_CLEAN};
+	struct pmt_trailer t = {
+	    .total_events = 0, .end_wall_ns = 42, .peak_rss = 1 << 30, .flags = PMT_TRL_CLEAN};
 	for (size_t i = 0; i < n; i++)
 		t.total_events += 1 + evs[i].skip_before;
 	r = pmt_writer_close(w, &t);
@@ -147,7 +150,8 @@ static long read_back(const char *path, const struct ev *evs, size_t n, int *tru
 	*bad = 0;
 	while ((r = pmt_source_next(s, &it)) > 0) {
 		if (it.type != PMT_ITEM_EVENT) {
-			if (it.type == PMT_ITEM_SKIP && (i >= n || it.ev.delta != evs[i].skip_before))
+			if (it.type == PMT_ITEM_SKIP &&
+			    (i >= n || it.ev.delta != evs[i].skip_before))
 				(*bad)++;
 			if (it.type == PMT_ITEM_MESSAGE &&
 			    (it.text_len != 10 || memcmp(it.text, "marker \xe2\x9c\x93", 10)))
@@ -192,9 +196,9 @@ static void test_roundtrip(void)
 	ok(pmt_source_open(p, &s) == 0, "reopen");
 	const struct pmt_header *h = pmt_source_header(s);
 	ok(h->pid == 1234 && h->ppid == 1 && h->page_size == 4096 && h->argc == 3 &&
-		   !strcmp(h->argv[2], "\xc3\xa9t\xc3\xa9") && !strcmp(h->python_version, "3.11.7") &&
-		   !strcmp(h->rss_source, "statm") && h->drss_trigger == -1 &&
-		   h->flags == PMT_HDR_PREV && h->start_wall_ns == 1700000000123456789ull,
+	       !strcmp(h->argv[2], "\xc3\xa9t\xc3\xa9") && !strcmp(h->python_version, "3.11.7") &&
+	       !strcmp(h->rss_source, "statm") && h->drss_trigger == -1 &&
+	       h->flags == PMT_HDR_PREV && h->start_wall_ns == 1700000000123456789ull,
 	   "header fields round-trip");
 	struct pmt_item it;
 	while (pmt_source_next(s, &it) > 0)
@@ -202,7 +206,8 @@ static void test_roundtrip(void)
 	/* code records are read as the stream goes: check them at the end */
 	const struct pmt_code *c = pmt_source_code(s, 97 * 3);
 	ok(c && c->name_len > 500 && c->kind == PMT_CODE_C && c->firstline == 97 * 21 &&
-		   !strcmp(c->file, "/src/\xe2\x82\xac/m\xc3\xb6" "d.py"),
+	       !strcmp(c->file, "/src/\xe2\x82\xac/m\xc3\xb6"
+				"d.py"),
 	   "long non-ASCII code names round-trip");
 	const struct pmt_trailer *t = pmt_source_trailer(s);
 	ok(t && t->flags == PMT_TRL_CLEAN && t->peak_rss == 1 << 30, "trailer round-trips");

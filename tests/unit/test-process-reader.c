@@ -1,16 +1,17 @@
-/* libpmt/process-reader.c and process-report.c: record parsing, the per-PID
- * table against values computed by hand, pymemtrace's own expected table,
- * bad and empty inputs, and the Summary table across runs. TAP output. */
+/* SPDX-License-Identifier: MIT */
+/* libpmt/read/process-reader.c, process-log.c and report/process-report.c: record parsing, the
+ * per-PID table against values computed by hand, pymemtrace's own expected table, bad and empty
+ * inputs, and the Summary table across runs. TAP output. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "errors.h"
-#include "process-reader.h"
-#include "process-report.h"
 #include "tap.h"
+#include <libpmt/core/errors.h>
+#include <libpmt/read/process-reader.h>
+#include <libpmt/report/process-report.h>
 
 static char dir[] = "/tmp/pmt-test-process-XXXXXX";
 
@@ -46,16 +47,17 @@ static void test_parse(void)
 {
 	struct pmt_process_record rec;
 	const char *why = NULL;
-	const char *start = "2026-01-02 03:04:05,678 - p.py#1 - 42 - (ProcMon   ) - INFO     - "
-			    "ProcessLoggingThread-JSON-START {\"timestamp\": \"2026-01-02 03:04:05.5\", "
-			    "\"memory_info\": {\"rss\": 4096, \"vms\": 8192, \"pfaults\": 12}, "
-			    "\"cpu_times\": {\"user\": 0.25, \"system\": 0.5}, \"elapsed_time\": 1.5, "
-			    "\"pid\": 42}\r";
+	const char *start =
+	    "2026-01-02 03:04:05,678 - p.py#1 - 42 - (ProcMon   ) - INFO     - "
+	    "ProcessLoggingThread-JSON-START {\"timestamp\": \"2026-01-02 03:04:05.5\", "
+	    "\"memory_info\": {\"rss\": 4096, \"vms\": 8192, \"pfaults\": 12}, "
+	    "\"cpu_times\": {\"user\": 0.25, \"system\": 0.5}, \"elapsed_time\": 1.5, "
+	    "\"pid\": 42}\r";
 	ok(pmt_process_parse_line(start, strlen(start), &rec, &why) == 1, "START line parses");
 	ok(rec.kind == PMT_PROC_START && rec.pid == 42 && rec.rss == 4096 && rec.vms == 8192,
 	   "START kind, pid, rss, vms");
 	ok(rec.has_pfaults && rec.pfaults == 12 && rec.has_user && rec.user == 0.25 &&
-		   rec.system == 0.5 && rec.elapsed == 1.5,
+	       rec.system == 0.5 && rec.elapsed == 1.5,
 	   "pfaults, user, system, elapsed");
 	ok(!strcmp(rec.iso, "2026-01-02T03:04:05.500000"), "timestamp as %%Y-%%m-%%dT..%%f: %s",
 	   rec.iso);
@@ -63,13 +65,13 @@ static void test_parse(void)
 	const char *stop = "x ProcessLoggingThread-JSON-STOP{\"pid\": 1, \"elapsed_time\": 2, "
 			   "\"memory_info\": {\"rss\": 1}}";
 	ok(pmt_process_parse_line(stop, strlen(stop), &rec, &why) == 1 &&
-		   rec.kind == PMT_PROC_STOP && !rec.has_pfaults && !rec.has_user &&
-		   !rec.has_timestamp,
+	       rec.kind == PMT_PROC_STOP && !rec.has_pfaults && !rec.has_user && !rec.has_timestamp,
 	   "STOP without space, pfaults, cpu_times, timestamp");
-	const char *plain = "xProcessLoggingThread-JSON {\"memory_info\": {\"rss\": 7}, \"pid\": 3, "
-			    "\"elapsed_time\": 0.5}";
+	const char *plain =
+	    "xProcessLoggingThread-JSON {\"memory_info\": {\"rss\": 7}, \"pid\": 3, "
+	    "\"elapsed_time\": 0.5}";
 	ok(pmt_process_parse_line(plain, strlen(plain), &rec, &why) == 1 &&
-		   rec.kind == PMT_PROC_PLAIN && rec.pid == 3 && rec.rss == 7,
+	       rec.kind == PMT_PROC_PLAIN && rec.pid == 3 && rec.rss == 7,
 	   "plain record, keys in any order");
 
 	const char *at0 = "ProcessLoggingThread-JSON {\"pid\": 1}";
@@ -94,7 +96,7 @@ static void test_parse(void)
 }
 
 #define REC(pid, t, rss, extra)                                                                    \
-	"2026-01-01 00:00:00,000 - process.py#1 - 1 - (ProcMon   ) - INFO     - "               \
+	"2026-01-01 00:00:00,000 - process.py#1 - 1 - (ProcMon   ) - INFO     - "                  \
 	"ProcessLoggingThread-JSON {\"timestamp\": \"2026-01-01 00:00:0" #t ".000001\", "          \
 	"\"memory_info\": {\"rss\": " #rss extra "}, \"elapsed_time\": " #t ".0, \"pid\": " #pid
 /* Values chosen so every cell can be checked by hand:
@@ -103,36 +105,41 @@ static void test_parse(void)
  *        t=4 rss=2000 pf=600 user=2.5 -> dt=0: empty, 2.5/4=62.5%, empty (labelled)
  * PID 9: t=1 rss=500 (no pfaults) user=0.25 -> empty, 25.0%, 25.0%
  *        t=3 rss=700 user=1.25              -> empty, 1.25/3=41.7%, 1/2=50.0% */
+/* clang-format off */
 static const char hand_log[] =
-	"app started\n" REC(7, 2, 1000, ", \"pfaults\": 100") ", \"cpu_times\": {\"user\": 1.0}}\n"
-	"other logger line\n" REC(9, 1, 500, "") ", \"cpu_times\": {\"user\": 0.25}}\n"
-	"x ProcessLoggingThread-JSON {\"pid\": 7, broken\n" REC(7, 4, 3000, ", \"pfaults\": 500")
-		", \"cpu_times\": {\"user\": 2.0}}\n" REC(9, 3, 700, "")
-			", \"cpu_times\": {\"user\": 1.25}}\n" REC(7, 4, 2000, ", \"pfaults\": 600")
-				", \"cpu_times\": {\"user\": 2.5}, \"label\": \"a \\\"q\\\" \\\\ b\"}\n";
+	"app started\n"
+	REC(7, 2, 1000, ", \"pfaults\": 100") ", \"cpu_times\": {\"user\": 1.0}}\n"
+	"other logger line\n"
+	REC(9, 1, 500, "") ", \"cpu_times\": {\"user\": 0.25}}\n"
+	"x ProcessLoggingThread-JSON {\"pid\": 7, broken\n"
+	REC(7, 4, 3000, ", \"pfaults\": 500") ", \"cpu_times\": {\"user\": 2.0}}\n"
+	REC(9, 3, 700, "") ", \"cpu_times\": {\"user\": 1.25}}\n"
+	REC(7, 4, 2000, ", \"pfaults\": 600")
+		", \"cpu_times\": {\"user\": 2.5}, \"label\": \"a \\\"q\\\" \\\\ b\"}\n";
+/* clang-format on */
 
 static const char hand_text[] =
-	"#t(s)                 RSS PageFaults/s         User    Mean_CPU%    Inst_CPU% Timestamp "
-	"                    PID Label\n"
-	"2.0                  1000         50.0          1.0        50.0%        50.0% "
-	"2026-01-01T00:00:02.000001      7 # \n"
-	"4.0                  3000        200.0          2.0        50.0%        50.0% "
-	"2026-01-01T00:00:04.000001      7 # \n"
-	"4.0                  2000                       2.5        62.5%              "
-	"2026-01-01T00:00:04.000001      7 # a \"q\" \\ b\n"
-	"\n"
-	"PID 7: 3 records, 1 labels, duration 4.0 s, peak RSS 3000 bytes (0.0 MiB), mean CPU "
-	"62.5%, effective time 2.5 s\n"
-	"\n"
-	"#t(s)                 RSS PageFaults/s         User    Mean_CPU%    Inst_CPU% Timestamp "
-	"                    PID Label\n"
-	"1.0                   500                       0.2        25.0%        25.0% "
-	"2026-01-01T00:00:01.000001      9 # \n"
-	"3.0                   700                       1.2        41.7%        50.0% "
-	"2026-01-01T00:00:03.000001      9 # \n"
-	"\n"
-	"PID 9: 2 records, 0 labels, duration 3.0 s, peak RSS 700 bytes (0.0 MiB), mean CPU 41.7%, "
-	"effective time 1.2 s, no page faults recorded\n";
+    "#t(s)                 RSS PageFaults/s         User    Mean_CPU%    Inst_CPU% Timestamp "
+    "                    PID Label\n"
+    "2.0                  1000         50.0          1.0        50.0%        50.0% "
+    "2026-01-01T00:00:02.000001      7 # \n"
+    "4.0                  3000        200.0          2.0        50.0%        50.0% "
+    "2026-01-01T00:00:04.000001      7 # \n"
+    "4.0                  2000                       2.5        62.5%              "
+    "2026-01-01T00:00:04.000001      7 # a \"q\" \\ b\n"
+    "\n"
+    "PID 7: 3 records, 1 labels, duration 4.0 s, peak RSS 3000 bytes (0.0 MiB), mean CPU "
+    "62.5%, effective time 2.5 s\n"
+    "\n"
+    "#t(s)                 RSS PageFaults/s         User    Mean_CPU%    Inst_CPU% Timestamp "
+    "                    PID Label\n"
+    "1.0                   500                       0.2        25.0%        25.0% "
+    "2026-01-01T00:00:01.000001      9 # \n"
+    "3.0                   700                       1.2        41.7%        50.0% "
+    "2026-01-01T00:00:03.000001      9 # \n"
+    "\n"
+    "PID 9: 2 records, 0 labels, duration 3.0 s, peak RSS 700 bytes (0.0 MiB), mean CPU 41.7%, "
+    "effective time 1.2 s, no page faults recorded\n";
 
 static void test_hand_table(void)
 {
@@ -150,8 +157,8 @@ static void test_hand_table(void)
 	text = NULL;
 	r = summarise(p, PMT_FMT_JSON, &text, &w);
 	ok(r == 0 && text && !strncmp(text, "{\"records\": [", 13) &&
-		   strstr(text, "\"summary\": [") && strstr(text, "\"Mean CPU%\": 62.5") &&
-		   strstr(text, "\"PageFaults/s\": null"),
+	       strstr(text, "\"summary\": [") && strstr(text, "\"Mean CPU%\": 62.5") &&
+	       strstr(text, "\"PageFaults/s\": null"),
 	   "json: records and summary, empty cells are null");
 	free(text);
 	text = NULL;
@@ -198,13 +205,13 @@ static void test_bad_inputs(void)
 	free(text);
 	text = NULL;
 	ok(summarise(write_file("other.log", "just\nsome text\n"), PMT_FMT_TEXT, &text, &w) ==
-		   PMT_E_TYPE,
+	       PMT_E_TYPE,
 	   "no records: PMT_E_TYPE");
 	free(text);
 	text = NULL;
 	ok(summarise(write_file("bad.log", "a ProcessLoggingThread-JSON {nope\n"), PMT_FMT_TEXT,
 		     &text, &w) == PMT_E_CORRUPT &&
-		   w == 1,
+	       w == 1,
 	   "only broken records: PMT_E_CORRUPT, counted");
 	free(text);
 	text = NULL;
@@ -220,10 +227,11 @@ static void test_bad_inputs(void)
 
 static void test_diff(void)
 {
-	const char *a = write_file("a.log", REC(5, 2, 100, "") ", \"cpu_times\": {\"user\": 1.0}}\n");
+	const char *a =
+	    write_file("a.log", REC(5, 2, 100, "") ", \"cpu_times\": {\"user\": 1.0}}\n");
 	const char *b =
-		write_file("b.log", REC(6, 3, 300, "") ", \"cpu_times\": {\"user\": 3.0}}\n" REC(
-					    8, 5, 900, "") ", \"cpu_times\": {\"user\": 1.0}}\n");
+	    write_file("b.log", REC(6, 3, 300, "") ", \"cpu_times\": {\"user\": 3.0}}\n" REC(
+				    8, 5, 900, "") ", \"cpu_times\": {\"user\": 1.0}}\n");
 	struct pmt_input *ins[2];
 	if (pmt_input_open(a, &ins[0]) < 0 || pmt_input_open(b, &ins[1]) < 0)
 		abort();

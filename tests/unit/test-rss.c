@@ -1,4 +1,5 @@
-/* libpmt/rss.c: every source must give exactly the RSS that a fresh read of
+/* SPDX-License-Identifier: MIT */
+/* libpmt/core/rss.c: every source must give exactly the RSS that a fresh read of
  * /proc/self/statm gives, after every step of a program that grows and
  * shrinks memory in every way the kernel accounts differently (page faults,
  * munmap, madvise, glibc heap and mmap chunks, other threads, fork).
@@ -17,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rss.h"
+#include <libpmt/core/rss.h>
 
 static int failures, count;
 static long page_size;
@@ -155,8 +156,8 @@ static void workload_step(struct workload *w, uint64_t x)
 	} else if (op < 8) { /* mmap / munmap directly */
 		slot_free(w, i);
 		w->len[i] = (size_t)(1 + (x >> 24) % 128) * (size_t)page_size;
-		void *p = mmap(NULL, w->len[i], PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p = mmap(NULL, w->len[i], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
 		if (p != MAP_FAILED) {
 			w->slot[i] = p;
 			w->is_mmap[i] = true;
@@ -214,7 +215,7 @@ struct worker {
 	pthread_t th;
 	struct workload w;
 	sem_t go, done; /* two CPUs, four threads: no spinning */
-	uint64_t cmd;   /* 1 quit, else the step's random value */
+	uint64_t cmd;	/* 1 quit, else the step's random value */
 };
 
 static void *worker_main(void *arg)
@@ -272,8 +273,8 @@ static void check_threads(enum pmt_rss_kind kind, long n, const char *what)
 		worker_step(&wk[k % NTHREADS]);
 		long got = pmt_rss_pages(&r), want = ref_pages();
 		if (got != want && bad++ == 0)
-			snprintf(first_bad, sizeof(first_bad), "step %ld (thread %ld): %ld vs %ld", k,
-				 k % NTHREADS, got, want);
+			snprintf(first_bad, sizeof(first_bad), "step %ld (thread %ld): %ld vs %ld",
+				 k, k % NTHREADS, got, want);
 		if (want != last)
 			changes++;
 		last = want;
@@ -315,7 +316,8 @@ static void check_bursts(struct pmt_rss *r)
 		touch(p, pages * (size_t)page_size);
 		bad += pmt_rss_pages(r) != ref_pages();
 		for (int k = 0; k < 20; k++) {
-			madvise(p + (size_t)k * (size_t)page_size, (size_t)page_size, MADV_DONTNEED);
+			madvise(p + (size_t)k * (size_t)page_size, (size_t)page_size,
+				MADV_DONTNEED);
 			bad += pmt_rss_pages(r) != ref_pages();
 		}
 		/* two bursts with no read between them */
@@ -488,13 +490,14 @@ static void check_other_task(struct pmt_rss *r)
 	close(done[0]);
 	close(done[1]);
 	if (c) {
-		snprintf(msg, sizeof(msg), "perf another process # SKIP cannot write /proc/PPID/mem (%d)",
-			 c);
+		snprintf(msg, sizeof(msg),
+			 "perf another process # SKIP cannot write /proc/PPID/mem (%d)", c);
 		check(1, msg);
 	} else {
-		snprintf(msg, sizeof(msg),
-			 "perf sees RSS another process faulted into our memory: %ld -> %ld, want %ld",
-			 before, got, want);
+		snprintf(
+		    msg, sizeof(msg),
+		    "perf sees RSS another process faulted into our memory: %ld -> %ld, want %ld",
+		    before, got, want);
 		check(got == want && want >= before + (long)pages, msg);
 	}
 	munmap(p, pages * (size_t)page_size);
@@ -516,13 +519,13 @@ int main(void)
 
 	/* names */
 	check(!strcmp(pmt_rss_name(PMT_RSS_AUTO), "auto") &&
-		      !strcmp(pmt_rss_name(PMT_RSS_STATM), "statm") &&
-		      !strcmp(pmt_rss_name(PMT_RSS_PERF), "perf") &&
-		      !strcmp(pmt_rss_name((enum pmt_rss_kind)99), "unknown"),
+		  !strcmp(pmt_rss_name(PMT_RSS_STATM), "statm") &&
+		  !strcmp(pmt_rss_name(PMT_RSS_PERF), "perf") &&
+		  !strcmp(pmt_rss_name((enum pmt_rss_kind)99), "unknown"),
 	      "names");
 	check(pmt_rss_parse("auto") == PMT_RSS_AUTO && pmt_rss_parse("statm") == PMT_RSS_STATM &&
-		      pmt_rss_parse("perf") == PMT_RSS_PERF && pmt_rss_parse("Perf") == -1 &&
-		      pmt_rss_parse("") == -1 && pmt_rss_parse(NULL) == -1,
+		  pmt_rss_parse("perf") == PMT_RSS_PERF && pmt_rss_parse("Perf") == -1 &&
+		  pmt_rss_parse("") == -1 && pmt_rss_parse(NULL) == -1,
 	      "parse");
 
 	/* statm against a fresh fopen/fscanf, through growth and shrinking */
@@ -533,8 +536,8 @@ int main(void)
 	bool same = true;
 	for (int k = 0; k < 50 && !err; k++) {
 		size_t len = (size_t)(1 + k * 40) * (size_t)page_size;
-		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-			       0);
+		char *p =
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		touch(p, len);
 		same = same && equals_fscanf(&r, false) && equals_fscanf(&r, true);
 		munmap(p, len);
@@ -559,7 +562,7 @@ int main(void)
 	struct pmt_rss a;
 	err = pmt_rss_open(&a, PMT_RSS_AUTO);
 	check(err == 0 && a.kind == (perr == 0 ? PMT_RSS_PERF : PMT_RSS_STATM) &&
-		      pmt_rss_pages(&a) == ref_pages(),
+		  pmt_rss_pages(&a) == ref_pages(),
 	      perr == 0 ? "auto picks perf, which works here" : "auto falls back to statm");
 	if (!err)
 		pmt_rss_close(&a);
@@ -569,9 +572,13 @@ int main(void)
 
 	if (perr) {
 		printf("# %s\n", why);
-		const char *names[] = {"perf opens with one gate per CPU", "perf sequence",
-				       "perf bursts", "perf threads", "perf fork child",
-				       "perf fork parent", "perf another process",
+		const char *names[] = {"perf opens with one gate per CPU",
+				       "perf sequence",
+				       "perf bursts",
+				       "perf threads",
+				       "perf fork child",
+				       "perf fork parent",
+				       "perf another process",
 				       "perf close/reopen"};
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			skip(names[i], why);
@@ -579,7 +586,8 @@ int main(void)
 	}
 
 	err = pmt_rss_open(&r, PMT_RSS_PERF);
-	check(err == 0 && r.kind == PMT_RSS_PERF && r.ngates == (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+	check(err == 0 && r.kind == PMT_RSS_PERF &&
+		  r.ngates == (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 	      "perf opens with one gate per CPU");
 	if (err)
 		return 1;

@@ -1,10 +1,11 @@
-/* libpmt/table.c: every format on one small table, byte for byte, and the
+/* SPDX-License-Identifier: MIT */
+/* libpmt/report/table.c: every format on one small table, byte for byte, and the
  * JSON/CSV escaping rules the streaming tools rely on. TAP output. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "table.h"
+#include <libpmt/report/table.h>
 
 static int failures, count;
 
@@ -24,8 +25,7 @@ static void expect_buf(const char *got, const char *want, const char *what)
 		printf("# want:\n%s\n# got:\n%s\n", want, got);
 }
 
-static void expect(const struct pmt_table *t, enum pmt_format f, const char *want,
-		   const char *what)
+static void expect(const struct pmt_table *t, enum pmt_format f, const char *want, const char *what)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -108,8 +108,9 @@ int main(void)
 	pmt_table_num(t, -0.001, 2);
 	expect(t, PMT_FMT_TEXT, "name     v\n----  ----\n\xc3\xa9t\xc3\xa9\nx     0.00\n",
 	       "text: utf-8 width, NaN empty, no negative zero");
-	expect(t, PMT_FMT_JSON, "[\n  {\"name\": \"\xc3\xa9t\xc3\xa9\", \"v\": null},\n"
-				"  {\"name\": \"x\", \"v\": 0.00}\n]\n",
+	expect(t, PMT_FMT_JSON,
+	       "[\n  {\"name\": \"\xc3\xa9t\xc3\xa9\", \"v\": null},\n"
+	       "  {\"name\": \"x\", \"v\": 0.00}\n]\n",
 	       "json: NaN is null");
 	pmt_table_free(t);
 
@@ -141,7 +142,8 @@ int main(void)
 	expect_buf(buf, "plain|\" lead\"|\"a\nb\"", "csv fields quoted only when needed");
 	free(buf);
 
-	check(pmt_format_parse("rst") == PMT_FMT_RST && pmt_format_parse("md") ==
-	      PMT_FMT_MARKDOWN && pmt_format_parse("xml") == -1, "format names");
+	check(pmt_format_parse("rst") == PMT_FMT_RST &&
+		  pmt_format_parse("md") == PMT_FMT_MARKDOWN && pmt_format_parse("xml") == -1,
+	      "format names");
 	return failures ? 1 : 0;
 }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pmt_tracer: record the RSS of a Python program at every call and return.
 
 Command line::

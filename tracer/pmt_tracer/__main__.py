@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """python -m pmt_tracer [OPTIONS] (script.py | -m module | -c cmd) [ARGS...]
 
 Runs the program as `python` would (sys.argv, __main__, exit status and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Periodic process records (RSS, page faults, CPU times) as JSON log lines.
 
 pmt's replacement for pymemtrace's ``process`` module: the same

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared set-up for the analysers' Bats tests.
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mklog: writes a deterministic pmt log through libpmt's writer, for the
  * analysers' tests, golden outputs and benchmarks.
  *
@@ -14,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log-writer.h"
+#include <libpmt/core/log-writer.h>
 
 #define NFUNCS 24
 #define MAXDEPTH 48
@@ -62,18 +63,18 @@ int main(int argc, char **argv)
 	}
 	static const char *const argv0[] = {"mklog.py", "--seed"};
 	struct pmt_header h = {
-		.version = PMT_FORMAT_VERSION,
-		.pid = 4242,
-		.ppid = 1,
-		.page_size = 4096,
-		.python_version = "3.11.7",
-		.argc = 2,
-		.argv = argv0,
-		.start_wall_ns = 1700000000000000000ull,
-		.mode = PMT_MODE_PROFILE,
-		.rss_source = "statm",
-		.drss_trigger = 0,
-		.rss_start = 2500,
+	    .version = PMT_FORMAT_VERSION,
+	    .pid = 4242,
+	    .ppid = 1,
+	    .page_size = 4096,
+	    .python_version = "3.11.7",
+	    .argc = 2,
+	    .argv = argv0,
+	    .start_wall_ns = 1700000000000000000ull,
+	    .mode = PMT_MODE_PROFILE,
+	    .rss_source = "statm",
+	    .drss_trigger = 0,
+	    .rss_start = 2500,
 	};
 	struct pmt_writer *w;
 	int r = pmt_writer_new(fd, &h, NULL, &w);
@@ -162,8 +163,10 @@ int main(int argc, char **argv)
 		pmt_writer_free(w);
 		return 0;
 	}
-	struct pmt_trailer trl = {.total_events = n, .end_wall_ns = h.start_wall_ns + t_ns,
-				  .peak_rss = (uint64_t)peak * 4096, .flags = PMT_TRL_CLEAN};
+	struct pmt_trailer trl = {.total_events = n,
+				  .end_wall_ns = h.start_wall_ns + t_ns,
+				  .peak_rss = (uint64_t)peak * 4096,
+				  .flags = PMT_TRL_CLEAN};
 	r = pmt_writer_close(w, &trl);
 	pmt_writer_free(w);
 	return r < 0 ? 2 : 0;

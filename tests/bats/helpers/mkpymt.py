@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Writes a cPyMemTrace Profile/Trace text log in pymemtrace 0.6's exact
 layout (widths, tags, trigger algorithm with its stale PREV lines), from a
 deterministic simulated run, so the readers are tested on the format itself

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* The pmt binary event log: constants and the decoded forms shared by the
+ * writer, the readers and every tool. The byte layout is docs/FORMAT.md. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* First bytes of the decompressed stream. */
+#define PMT_MAGIC "\x89PMTLOG\n"
+#define PMT_MAGIC_LEN 8
+#define PMT_FORMAT_VERSION 1
+
+/* Record tags. 0x10..0x17 are EVENT records whose low 3 bits are the kind;
+ * every other tag is followed by a varint payload length, so a reader can
+ * skip tags it does not know. */
+enum pmt_tag {
+	PMT_TAG_HEADER = 0x01,
+	PMT_TAG_CODE = 0x02,
+	PMT_TAG_THREAD = 0x03,
+	PMT_TAG_MESSAGE = 0x04,
+	PMT_TAG_SKIP = 0x05,
+	PMT_TAG_TRAILER = 0x06,
+	PMT_TAG_EVENT = 0x10, /* | kind */
+};
+#define PMT_TAG_IS_EVENT(t) (((t)&0xf8) == PMT_TAG_EVENT)
+
+/* Event kinds. The values are CPython's PyTrace_* constants, so the tracer
+ * passes `what` through unchanged. */
+enum pmt_kind {
+	PMT_CALL = 0,
+	PMT_EXCEPTION = 1,
+	PMT_LINE = 2,
+	PMT_RETURN = 3,
+	PMT_C_CALL = 4,
+	PMT_C_EXCEPTION = 5,
+	PMT_C_RETURN = 6,
+	PMT_OPCODE = 7,
+	PMT_KIND_COUNT = 8,
+};
+
+/* Names as pymemtrace prints them in its What column (EXCEPT, C_EXCEPT). */
+const char *pmt_kind_name(unsigned kind);
+/* CPython's names, PyTrace_* without the prefix (EXCEPTION, C_EXCEPTION). */
+const char *pmt_kind_full_name(unsigned kind);
+/* Parses either name, in any case ("c_return" as CPython's hooks pass it);
+ * returns the kind or -1. */
+int pmt_kind_parse(const char *s, size_t len);
+
+enum pmt_mode { PMT_MODE_PROFILE = 0, PMT_MODE_TRACE = 1 };
+
+/* Code definition kinds. */
+enum pmt_code_kind { PMT_CODE_PY = 0, PMT_CODE_C = 1 };
+
+/* The header record, decoded. Strings are owned by whoever filled it in:
+ * the writer copies what it is given; a reader keeps its own copy alive
+ * until it is freed. */
+struct pmt_header {
+	uint32_t version;
+	uint32_t pid, ppid;
+	uint32_t page_size;
+	const char *python_version;
+	uint32_t argc;
+	const char *const *argv;
+	uint64_t start_wall_ns; /* CLOCK_REALTIME at start */
+	uint32_t mode;		/* enum pmt_mode */
+	const char *rss_source; /* "statm", ... */
+	int64_t drss_trigger;	/* bytes; 0 = every event written */
+	uint32_t flags;		/* PMT_HDR_* */
+	uint64_t rss_start;	/* pages at start: the base of the first RSS delta */
+};
+#define PMT_HDR_PREV 0x1      /* true previous events written (--prev) */
+#define PMT_HDR_CALC_NONE 0x2 /* --calculate none: RSS not sampled */
+#define PMT_HDR_FILTERED 0x4  /* written by pmt-filter -o */
+
+struct pmt_trailer {
+	uint64_t total_events;
+	uint64_t end_wall_ns;
+	uint64_t peak_rss; /* bytes (getrusage) */
+	uint32_t flags;	   /* PMT_TRL_* */
+};
+#define PMT_TRL_CLEAN 0x1      /* closed by stop/exit, not by a signal */
+#define PMT_TRL_HOOK_ERROR 0x2 /* the hook failed at least once */

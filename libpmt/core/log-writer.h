@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* The pmt log writer: turns records into a stream of zstd frames on a file
+ * descriptor (docs/FORMAT.md). Used by the tracer (one writer per traced
+ * process) and by pmt-filter -o.
+ *
+ * Threading: a writer is not locked; the caller serialises (the tracer holds
+ * the GIL). Ownership: the writer owns the fd it was given and every buffer
+ * it allocates; pmt_writer_free() releases them. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpmt/core/log-format.h>
+#include <libpmt/core/varint.h>
+
+struct pmt_writer_opts {
+	uint32_t frame_events; /* end a frame after this many events (0: 1<<20) */
+	uint64_t frame_ns;     /* ... or this much event time (0: 100 ms) */
+	int level;	       /* zstd level (0: 1) */
+};
+
+/* The public part is what the inline fast path below touches. */
+struct pmt_writer {
+	uint8_t *pos, *end;	 /* free space of the raw record buffer */
+	uint64_t last_t;	 /* time of the previous EVENT (ns since start) */
+	int64_t last_rss;	 /* RSS of the previous EVENT (pages) */
+	uint64_t frame_deadline; /* end the frame at the first event at or after this */
+	uint32_t frame_left;	 /* events before the frame must end */
+	uint64_t events;	 /* EVENT records written */
+	uint64_t skipped;	 /* events announced through SKIP records */
+	int error;		 /* first error (-errno); sticky */
+	struct pmt_writer_priv *priv;
+};
+
+/* Room reserved per record by the fast path: tag + four varints. */
+#define PMT_EVENT_MAX (1 + 4 * PMT_VARINT_MAX)
+
+/* Creates a writer on fd (taken over) and writes the magic and the header.
+ * Returns 0 or -errno; on failure fd is left open for the caller. */
+int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_opts *o,
+		   struct pmt_writer **out);
+
+/* Compresses what is buffered (ZSTD_e_continue), making room. */
+int pmt_writer_drain(struct pmt_writer *w);
+/* Ends the current zstd frame and writes it all to the fd: everything
+ * written so far survives a SIGKILL from here on. */
+int pmt_writer_end_frame(struct pmt_writer *w, uint64_t t_ns);
+
+/* One event. t_ns is time since start, rss in pages (absolute: the writer
+ * keeps the deltas). code 0 means unknown. Hot path: no allocation. */
+static inline int pmt_writer_event(struct pmt_writer *w, unsigned kind, uint32_t code,
+				   uint32_t line, uint64_t t_ns, int64_t rss_pages)
+{
+	if (__builtin_expect(w->end - w->pos < PMT_EVENT_MAX, 0)) {
+		int r = pmt_writer_drain(w);
+		if (r < 0)
+			return r;
+	}
+	uint8_t *p = w->pos;
+	*p++ = (uint8_t)(PMT_TAG_EVENT | (kind & 7));
+	p = pmt_varint_put(p, code);
+	p = pmt_varint_put(p, line);
+	p = pmt_varint_put(p, t_ns - w->last_t);
+	p = pmt_varint_put(p, pmt_zigzag(rss_pages - w->last_rss));
+	w->pos = p;
+	w->last_t = t_ns;
+	w->last_rss = rss_pages;
+	w->events++;
+	if (__builtin_expect(t_ns >= w->frame_deadline || --w->frame_left == 0, 0))
+		return pmt_writer_end_frame(w, t_ns);
+	return 0;
+}
+
+/* A code definition; must precede the first event that uses id (ids from 1).
+ * file and name are bytes (not necessarily NUL-terminated). */
+int pmt_writer_code(struct pmt_writer *w, uint32_t id, unsigned kind, uint32_t firstline,
+		    const char *file, size_t file_len, const char *name, size_t name_len);
+/* Following events belong to thread idx. name (may be NULL) is written the
+ * first time a thread is announced; tid is the OS thread id. */
+int pmt_writer_thread(struct pmt_writer *w, uint32_t idx, uint64_t tid, const char *name);
+/* A user marker at the current event number (the next event). */
+int pmt_writer_message(struct pmt_writer *w, const char *text, size_t len);
+/* n events were seen and not written. */
+int pmt_writer_skip(struct pmt_writer *w, uint64_t n);
+
+/* Writes the trailer, ends the frame and closes the fd. The writer must
+ * still be freed. */
+int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t);
+/* Frees the writer; an fd not yet closed is closed without writing anything
+ * more (what a fork child does with its parent's log). */
+void pmt_writer_free(struct pmt_writer *w);
+/* Compressed bytes written to the fd so far. */
+uint64_t pmt_writer_bytes(const struct pmt_writer *w);

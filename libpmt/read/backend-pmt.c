@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* Reader of the pmt binary log (docs/FORMAT.md) behind struct pmt_source.
+ * Decompressed bytes are pulled in large blocks; a record is decoded only
+ * when it is wholly in the buffer, so a record cut by a block boundary is
+ * completed by the next refill and one cut by the end of the input is
+ * reported as truncation. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpmt/core/errors.h>
+#include <libpmt/core/varint.h>
+#include <libpmt/read/backend.h>
+
+#define BLOCK (256 * 1024)
+#define MAX_RECORD (64u * 1024 * 1024)
+
+struct lr {
+	uint8_t *buf;
+	size_t cap, pos, len;
+	bool eof;
+	uint64_t t, byte_off; /* time (ns); bytes consumed before buf[0] */
+	int64_t rss_pages;
+	uint32_t page_size;
+	uint32_t thread;
+	uint64_t pending_skip;
+	bool ended; /* trailer seen */
+};
+
+static void lr_free(void *state)
+{
+	struct lr *r = state;
+	if (r)
+		free(r->buf);
+	free(r);
+}
+
+/* Makes at least need bytes available from pos, unless the input ends.
+ * Returns 1 when they are there, 0 when the input ended first, -errno. */
+static int need_bytes(struct pmt_source *s, struct lr *r, size_t need)
+{
+	if (r->len - r->pos >= need)
+		return 1;
+	if (need > r->cap) {
+		size_t cap = r->cap;
+		while (cap < need)
+			cap *= 2;
+		uint8_t *b = realloc(r->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		r->buf = b;
+		r->cap = cap;
+	}
+	if (r->pos) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->byte_off += r->pos;
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	while (r->len < need) {
+		if (r->eof)
+			return 0;
+		long k = pmt_input_read(s->in, r->buf + r->len, r->cap - r->len);
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			r->eof = true;
+		r->len += (size_t)k;
+	}
+	return 1;
+}
+
+static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	return pmt_varint_get(p, end, v) ? PMT_E_CORRUPT : 0;
+}
+
+static int get_u32(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+	uint64_t x;
+	if (get_u(p, end, &x) || x > UINT32_MAX)
+		return PMT_E_CORRUPT;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static int get_str(const uint8_t **p, const uint8_t *end, const char **s, size_t *n)
+{
+	uint64_t len;
+	if (get_u(p, end, &len) || len > (uint64_t)(end - *p))
+		return PMT_E_CORRUPT;
+	*s = (const char *)*p;
+	*n = (size_t)len;
+	*p += len;
+	return 0;
+}
+
+static int parse_header(struct pmt_source *s, const uint8_t *p, const uint8_t *end)
+{
+	struct pmt_header *h = &s->hdr;
+	const char *str;
+	size_t n;
+	uint64_t v;
+	int e = 0;
+	e |= get_u32(&p, end, &h->version);
+	if (e)
+		return PMT_E_CORRUPT;
+	if (h->version > PMT_FORMAT_VERSION || h->version == 0)
+		return PMT_E_VERSION;
+	e |= get_u32(&p, end, &h->pid);
+	e |= get_u32(&p, end, &h->ppid);
+	e |= get_u32(&p, end, &h->page_size);
+	if (e)
+		return PMT_E_CORRUPT;
+	/* Strings are gathered in one block: python version, argv..., rss source. */
+	const uint8_t *strings = p;
+	if (get_str(&p, end, &str, &n) || get_u32(&p, end, &h->argc) ||
+	    h->argc > (uint64_t)(end - p))
+		return PMT_E_CORRUPT;
+	for (uint32_t i = 0; i < h->argc; i++)
+		if (get_str(&p, end, &str, &n))
+			return PMT_E_CORRUPT;
+	if (get_u(&p, end, &h->start_wall_ns) || get_u32(&p, end, &h->mode) ||
+	    get_str(&p, end, &str, &n) || get_u(&p, end, &v))
+		return PMT_E_CORRUPT;
+	h->drss_trigger = pmt_unzigzag(v);
+	if (get_u32(&p, end, &h->flags) || get_u(&p, end, &h->rss_start))
+		return PMT_E_CORRUPT;
+	/* Second pass: copy the strings NUL-terminated into one allocation. */
+	size_t total = (size_t)(p - strings) + h->argc + 2;
+	char *store = malloc(total);
+	const char **argv = calloc(h->argc + 1, sizeof(*argv));
+	if (!store || !argv) {
+		free(store);
+		free(argv);
+		return -ENOMEM;
+	}
+	s->argv_store = store;
+	h->argv = argv;
+	const uint8_t *q = strings;
+	char *o = store;
+#define TAKE(dst)                                                                                  \
+	do {                                                                                       \
+		get_str(&q, end, &str, &n);                                                        \
+		memcpy(o, str, n);                                                                 \
+		o[n] = '\0';                                                                       \
+		(dst) = o;                                                                         \
+		o += n + 1;                                                                        \
+	} while (0)
+	TAKE(h->python_version);
+	get_u(&q, end, &v);
+	for (uint32_t i = 0; i < h->argc; i++)
+		TAKE(argv[i]);
+	get_u(&q, end, &v);
+	get_u(&q, end, &v);
+	TAKE(h->rss_source);
+#undef TAKE
+	return 0;
+}
+
+/* Decodes a length-prefixed record payload [p, end) with tag t. Returns 1
+ * when it produced an item, 0 when not, -errno. */
+static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t *p,
+		   const uint8_t *end, struct pmt_item *it)
+{
+	const char *a, *b;
+	size_t an, bn;
+	uint32_t id, kind, first, idx;
+	uint64_t v;
+	switch (t) {
+	case PMT_TAG_CODE:
+		if (get_u32(&p, end, &id) || get_u32(&p, end, &kind) || get_u32(&p, end, &first) ||
+		    get_str(&p, end, &a, &an) || get_str(&p, end, &b, &bn))
+			return PMT_E_CORRUPT;
+		return pmt_symtab_set_code(&s->syms, id, kind, first, a, an, b, bn);
+	case PMT_TAG_THREAD:
+		if (get_u32(&p, end, &idx) || get_u(&p, end, &v))
+			return PMT_E_CORRUPT;
+		a = NULL;
+		an = 0;
+		if (p < end && get_str(&p, end, &a, &an))
+			return PMT_E_CORRUPT;
+		r->thread = idx;
+		return pmt_symtab_set_thread(&s->syms, idx, v, a, an);
+	case PMT_TAG_MESSAGE:
+		memset(it, 0, sizeof(*it));
+		it->type = PMT_ITEM_MESSAGE;
+		it->ev.number = s->events;
+		it->ev.thread = r->thread;
+		it->ev.time_ns = r->t;
+		it->text = (const char *)p;
+		it->text_len = (size_t)(end - p);
+		return 1;
+	case PMT_TAG_SKIP:
+		if (get_u(&p, end, &v) || v > (1ull << 62))
+			return PMT_E_CORRUPT;
+		memset(it, 0, sizeof(*it));
+		it->type = PMT_ITEM_SKIP;
+		it->ev.number = s->events;
+		it->ev.delta = v;
+		it->ev.thread = r->thread;
+		s->events += v;
+		r->pending_skip += v;
+		return 1;
+	case PMT_TAG_TRAILER:
+		if (get_u(&p, end, &s->trl.total_events) || get_u(&p, end, &s->trl.end_wall_ns) ||
+		    get_u(&p, end, &s->trl.peak_rss) || get_u32(&p, end, &s->trl.flags))
+			return PMT_E_CORRUPT;
+		s->has_trailer = true;
+		r->ended = true;
+		return 0;
+	case PMT_TAG_HEADER:
+		return PMT_E_CORRUPT; /* only one, first */
+	default:
+		if (t >= 0x20 && t < 0x80)
+			return 0; /* a later version's record: skippable by design */
+		return PMT_E_CORRUPT;
+	}
+}
+
+/* A varint known to lie within the buffer (at least 10 bytes are there):
+ * the hot path of every tool. NULL for a varint longer than 10 bytes. */
+static inline const uint8_t *fast_uv(const uint8_t *p, uint64_t *v)
+{
+	uint64_t b = *p++;
+	if (b < 0x80) {
+		*v = b;
+		return p;
+	}
+	uint64_t x = b & 0x7f;
+	for (unsigned shift = 7; shift < 70; shift += 7) {
+		b = *p++;
+		x |= (b & 0x7f) << shift;
+		if (b < 0x80) {
+			*v = x;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static int lr_next(struct pmt_source *s, struct pmt_item *it)
+{
+	struct lr *r = s->state;
+	for (;;) {
+		/* Fast path: a whole event record is certainly in the buffer. */
+		if (r->len - r->pos < PMT_VARINT_MAX * 4 + 1) {
+			int k = need_bytes(s, r, PMT_VARINT_MAX * 4 + 1);
+			if (k < 0)
+				return k;
+			if (r->pos == r->len) {
+				if (!r->ended)
+					s->truncated = true;
+				return 0;
+			}
+		}
+		const uint8_t *p = r->buf + r->pos, *end = r->buf + r->len;
+		unsigned t = *p++;
+		if (PMT_TAG_IS_EVENT(t)) {
+			uint64_t code = 0, line = 0, dt = 0, dr = 0;
+			int e;
+			if (end - p >= 4 * PMT_VARINT_MAX) {
+				/* The whole record is in the buffer: no bounds checks. */
+				p = fast_uv(p, &code);
+				p = p ? fast_uv(p, &line) : NULL;
+				p = p ? fast_uv(p, &dt) : NULL;
+				p = p ? fast_uv(p, &dr) : NULL;
+				e = p ? 0 : -2;
+			} else {
+				e = pmt_varint_get(&p, end, &code);
+				if (!e)
+					e = pmt_varint_get(&p, end, &line);
+				if (!e)
+					e = pmt_varint_get(&p, end, &dt);
+				if (!e)
+					e = pmt_varint_get(&p, end, &dr);
+			}
+			if (e == -1) { /* the input ends inside the record */
+				s->truncated = true;
+				pmt_backend_detail(s, "record cut at byte %llu",
+						   (unsigned long long)(r->byte_off + r->pos));
+				r->pos = r->len;
+				return 0;
+			}
+			if (e || code > UINT32_MAX || line > UINT32_MAX)
+				goto corrupt;
+			r->pos = (size_t)(p - r->buf);
+			r->t += dt;
+			r->rss_pages += pmt_unzigzag(dr);
+			struct pmt_event *ev = &it->ev;
+			it->type = PMT_ITEM_EVENT;
+			it->text = NULL;
+			it->text_len = 0;
+			ev->number = s->events++;
+			ev->delta = 1 + r->pending_skip;
+			r->pending_skip = 0;
+			ev->time_ns = r->t;
+			ev->drss = pmt_unzigzag(dr) * (int64_t)r->page_size;
+			ev->rss = r->rss_pages * (int64_t)r->page_size;
+			ev->code = (uint32_t)code;
+			ev->line = (uint32_t)line;
+			ev->thread = r->thread;
+			ev->kind = (uint8_t)(t & 7);
+			ev->flags = 0;
+			return 1;
+		}
+		uint64_t plen;
+		int e = pmt_varint_get(&p, end, &plen);
+		if (e == -2 || (e == 0 && plen > MAX_RECORD))
+			goto corrupt;
+		size_t head = (size_t)(p - (r->buf + r->pos));
+		if (e == -1 || plen > (uint64_t)(end - p)) {
+			int k = need_bytes(s, r, e == -1 ? r->len - r->pos + 16 : head + plen);
+			if (k < 0)
+				return k;
+			if (k == 0) {
+				s->truncated = true;
+				pmt_backend_detail(s, "record cut at byte %llu",
+						   (unsigned long long)(r->byte_off + r->pos));
+				r->pos = r->len;
+				return 0;
+			}
+			continue;
+		}
+		r->pos += head + (size_t)plen;
+		int k = payload(s, r, t, p, p + plen, it);
+		if (k < 0) {
+			if (k == PMT_E_CORRUPT)
+				goto corrupt;
+			return k;
+		}
+		if (k > 0)
+			return 1;
+	}
+corrupt:
+	pmt_backend_detail(s, "corrupt record at byte %llu, after event %llu",
+			   (unsigned long long)(r->byte_off + r->pos),
+			   (unsigned long long)s->events);
+	return PMT_E_CORRUPT;
+}
+
+static const struct pmt_source_ops lr_ops = {lr_next, lr_free};
+
+int pmt_backend_pmt_init(struct pmt_source *s)
+{
+	struct lr *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->cap = BLOCK;
+	r->buf = malloc(r->cap);
+	if (!r->buf) {
+		free(r);
+		return -ENOMEM;
+	}
+	s->ops = &lr_ops;
+	s->state = r;
+	int k = need_bytes(s, r, PMT_MAGIC_LEN + 2);
+	if (k <= 0 || memcmp(r->buf, PMT_MAGIC, PMT_MAGIC_LEN))
+		return k < 0 ? k : PMT_E_TYPE;
+	r->pos = PMT_MAGIC_LEN;
+	const uint8_t *p;
+	uint64_t plen = 0;
+	if (r->buf[r->pos] != PMT_TAG_HEADER)
+		return PMT_E_CORRUPT;
+	k = need_bytes(s, r, 1 + PMT_VARINT_MAX);
+	if (k < 0)
+		return k;
+	p = r->buf + r->pos + 1;
+	int e = pmt_varint_get(&p, r->buf + r->len, &plen);
+	if (e == -1)
+		return PMT_E_TRUNCATED;
+	if (e || plen > MAX_RECORD)
+		return PMT_E_CORRUPT;
+	size_t head = (size_t)(p - (r->buf + r->pos));
+	k = need_bytes(s, r, head + plen);
+	if (k < 0)
+		return k;
+	if (k == 0)
+		return PMT_E_TRUNCATED;
+	p = r->buf + r->pos + head;
+	k = parse_header(s, p, p + plen);
+	if (k < 0)
+		return k;
+	r->pos += head + (size_t)plen;
+	r->page_size = s->hdr.page_size ? s->hdr.page_size : 4096;
+	r->rss_pages = (int64_t)s->hdr.rss_start;
+	return 0;
+}

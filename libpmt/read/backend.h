@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* Private to libpmt/read: what a backend (a reader of one log format) fills
+ * in behind struct pmt_source. source.c calls the backends; the backends
+ * call nothing in source.c, only the symbol table and the helper below.
+ * Tools never include this. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libpmt/read/source.h>
+#include <libpmt/read/symtab.h>
+
+struct pmt_source_ops {
+	/* Same contract as pmt_source_next(). */
+	int (*next)(struct pmt_source *s, struct pmt_item *it);
+	void (*free)(void *state);
+};
+
+struct pmt_source {
+	struct pmt_input *in;
+	enum pmt_input_type type;
+	const struct pmt_source_ops *ops;
+	void *state; /* the backend's own */
+
+	struct pmt_header hdr;
+	struct pmt_trailer trl;
+	bool has_trailer;
+	bool truncated;
+	uint64_t events; /* events seen, skipped ones included */
+
+	struct pmt_symtab syms;
+
+	char *argv_store; /* header strings */
+	char detail[256];
+};
+
+/* printf into s->detail (what pmt_source_detail() returns). */
+__attribute__((format(printf, 2, 3))) static inline void pmt_backend_detail(struct pmt_source *s,
+									    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* Backends: set s->ops and s->state and fill in s->hdr. 0 or -errno. */
+int pmt_backend_pmt_init(struct pmt_source *s);
+int pmt_backend_pymt_init(struct pmt_source *s);

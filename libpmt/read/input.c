@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/* Input: file or stdin, zstd or not, as decompressed bytes or lines. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <libpmt/core/errors.h>
+#include <libpmt/core/log-format.h>
+#include <libpmt/read/input.h>
+
+#define BUF_CAP (1024 * 1024 + 64 * 1024) /* longest line + one read */
+#define LINE_MAX_LEN (1024 * 1024)
+#define SNIFF_LEN (64 * 1024)
+#define READ_CHUNK (64 * 1024)
+
+struct pmt_input {
+	int fd;
+	char *path;
+	enum pmt_input_type type;
+	bool compressed;
+	bool raw_eof; /* the fd is exhausted */
+	bool eof;     /* no more decompressed bytes */
+	bool truncated;
+	uint64_t raw_bytes, file_size;
+	void (*progress)(void *ctx, uint64_t done, uint64_t total, bool end);
+	void *progress_ctx;
+
+	/* zstd */
+	ZSTD_DCtx *dctx;
+	uint8_t *zin;
+	size_t zin_cap, zin_pos, zin_len;
+	size_t zret; /* last ZSTD_decompressStream result: 0 at a frame end */
+
+	/* decompressed bytes not yet consumed: buf[start, end) */
+	char *buf;
+	size_t start, end;
+};
+
+const char *pmt_input_type_name(enum pmt_input_type t)
+{
+	switch (t) {
+	case PMT_INPUT_PMT:
+		return "pmt event log";
+	case PMT_INPUT_PYMEMTRACE:
+		return "pymemtrace log";
+	case PMT_INPUT_PROCESS:
+		return "process log";
+	case PMT_INPUT_EMPTY:
+		return "empty";
+	default:
+		return "unknown";
+	}
+}
+
+static long raw_read(struct pmt_input *in, void *dst, size_t n)
+{
+	if (in->raw_eof)
+		return 0;
+	for (;;) {
+		ssize_t k = read(in->fd, dst, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			in->raw_eof = true;
+		in->raw_bytes += (uint64_t)k;
+		if (in->progress)
+			in->progress(in->progress_ctx, in->raw_bytes, in->file_size, k == 0);
+		return k;
+	}
+}
+
+/* Produces up to n decompressed bytes at dst; 0 only at the end. */
+static long produce(struct pmt_input *in, void *dst, size_t n)
+{
+	if (in->eof || !n)
+		return 0;
+	if (!in->compressed) {
+		long k = raw_read(in, dst, n);
+		if (k == 0)
+			in->eof = true;
+		return k;
+	}
+	ZSTD_outBuffer out = {dst, n, 0};
+	while (out.pos == 0) {
+		if (in->zin_pos == in->zin_len) {
+			long k = raw_read(in, in->zin, in->zin_cap);
+			if (k < 0)
+				return k;
+			if (k == 0) {
+				/* Flush what the decoder still holds, then stop. */
+				ZSTD_inBuffer none = {in->zin, 0, 0};
+				size_t r = ZSTD_decompressStream(in->dctx, &out, &none);
+				if (!ZSTD_isError(r) && out.pos)
+					return (long)out.pos;
+				in->eof = true;
+				in->truncated = in->zret != 0;
+				return 0;
+			}
+			in->zin_pos = 0;
+			in->zin_len = (size_t)k;
+		}
+		ZSTD_inBuffer zi = {in->zin, in->zin_len, in->zin_pos};
+		size_t r = ZSTD_decompressStream(in->dctx, &out, &zi);
+		in->zin_pos = zi.pos;
+		if (ZSTD_isError(r)) {
+			in->eof = true;
+			return PMT_E_ZSTD;
+		}
+		in->zret = r;
+	}
+	return (long)out.pos;
+}
+
+/* Reads more decompressed bytes into buf; returns bytes added, 0, -errno. */
+static long fill(struct pmt_input *in, size_t want)
+{
+	if (in->start && in->end + want > BUF_CAP) {
+		memmove(in->buf, in->buf + in->start, in->end - in->start);
+		in->end -= in->start;
+		in->start = 0;
+	}
+	size_t room = BUF_CAP - in->end;
+	if (want > room)
+		want = room;
+	long k = produce(in, in->buf + in->end, want);
+	if (k > 0)
+		in->end += (size_t)k;
+	return k;
+}
+
+static bool has_line_prefix(const char *p, size_t n, const char *pre)
+{
+	size_t m = strlen(pre);
+	return n >= m && !memcmp(p, pre, m);
+}
+
+static enum pmt_input_type sniff(const char *b, size_t n)
+{
+	if (n == 0)
+		return PMT_INPUT_EMPTY;
+	if (n >= PMT_MAGIC_LEN && !memcmp(b, PMT_MAGIC, PMT_MAGIC_LEN))
+		return PMT_INPUT_PMT;
+	const char *p = b, *end = b + n;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl : end) - p);
+		if ((len == 3 && !memcmp(p, "SOF", 3)) || (len == 4 && !memcmp(p, "SOF\r", 4)) ||
+		    has_line_prefix(p, len, "HDR: ") || has_line_prefix(p, len, "FRST: ") ||
+		    has_line_prefix(p, len, "NEXT: "))
+			return PMT_INPUT_PYMEMTRACE;
+		if (memmem(p, len, "ProcessLoggingThread-JSON", 25) && len > 25)
+			return PMT_INPUT_PROCESS;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return PMT_INPUT_UNKNOWN;
+}
+
+int pmt_input_open(const char *path, struct pmt_input **out)
+{
+	int r = -ENOMEM;
+	struct pmt_input *in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->fd = -1;
+	bool is_stdin = !strcmp(path, "-");
+	in->path = strdup(is_stdin ? "(stdin)" : path);
+	in->buf = malloc(BUF_CAP);
+	if (!in->path || !in->buf)
+		goto fail;
+	if (is_stdin) {
+		in->fd = dup(0);
+	} else {
+		in->fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (in->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(in->fd, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			r = -EISDIR;
+			goto fail;
+		}
+		if (S_ISREG(st.st_mode))
+			in->file_size = (uint64_t)st.st_size;
+	}
+	/* Raw bytes first, to see whether this is zstd. */
+	while (in->end < 4 && !in->raw_eof) {
+		long k = raw_read(in, in->buf + in->end, 4 - in->end);
+		if (k < 0) {
+			r = (int)k;
+			goto fail;
+		}
+		in->end += (size_t)k;
+	}
+	static const uint8_t zmagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+	if (in->end == 4 && !memcmp(in->buf, zmagic, 4)) {
+		in->compressed = true;
+		in->zin_cap = ZSTD_DStreamInSize();
+		in->zin = malloc(in->zin_cap);
+		in->dctx = ZSTD_createDCtx();
+		if (!in->zin || !in->dctx)
+			goto fail;
+		memcpy(in->zin, in->buf, 4);
+		in->zin_len = 4;
+		in->end = 0;
+		in->zret = 1;
+	}
+	while (in->end < SNIFF_LEN) {
+		long k = fill(in, SNIFF_LEN - in->end);
+		if (k < 0) {
+			r = (int)k;
+			goto fail;
+		}
+		if (k == 0)
+			break;
+	}
+	in->type = sniff(in->buf, in->end);
+	*out = in;
+	return 0;
+fail:
+	pmt_input_free(in);
+	return r;
+}
+
+void pmt_input_free(struct pmt_input *in)
+{
+	if (!in)
+		return;
+	if (in->fd >= 0)
+		close(in->fd);
+	ZSTD_freeDCtx(in->dctx);
+	free(in->zin);
+	free(in->buf);
+	free(in->path);
+	free(in);
+}
+
+enum pmt_input_type pmt_input_type(const struct pmt_input *in) { return in->type; }
+
+const char *pmt_input_path(const struct pmt_input *in) { return in->path; }
+
+bool pmt_input_compressed(const struct pmt_input *in) { return in->compressed; }
+
+long pmt_input_read(struct pmt_input *in, void *dst, size_t n)
+{
+	if (in->start < in->end) {
+		size_t k = in->end - in->start;
+		if (k > n)
+			k = n;
+		memcpy(dst, in->buf + in->start, k);
+		in->start += k;
+		return (long)k;
+	}
+	return produce(in, dst, n);
+}
+
+int pmt_input_getline(struct pmt_input *in, const char **line, size_t *len)
+{
+	size_t scan = in->start;
+	for (;;) {
+		char *nl = memchr(in->buf + scan, '\n', in->end - scan);
+		if (nl) {
+			*line = in->buf + in->start;
+			*len = (size_t)(nl - (in->buf + in->start));
+			in->start = (size_t)(nl - in->buf) + 1;
+			return 1;
+		}
+		size_t have = in->end - in->start;
+		if (have >= LINE_MAX_LEN) {
+			*line = in->buf + in->start;
+			*len = LINE_MAX_LEN;
+			in->start += LINE_MAX_LEN;
+			return 1;
+		}
+		scan = in->end;
+		size_t base = in->start;
+		long k = fill(in, READ_CHUNK);
+		if (k < 0)
+			return (int)k;
+		scan -= base - in->start; /* fill may have moved the data */
+		if (k == 0) {
+			if (in->start == in->end)
+				return 0;
+			*line = in->buf + in->start;
+			*len = in->end - in->start;
+			in->start = in->end;
+			return 1;
+		}
+	}
+}
+
+bool pmt_input_truncated(const struct pmt_input *in) { return in->truncated; }
+
+uint64_t pmt_input_raw_bytes(const struct pmt_input *in) { return in->raw_bytes; }
+
+uint64_t pmt_input_file_size(const struct pmt_input *in) { return in->file_size; }
+
+void pmt_input_set_progress(struct pmt_input *in,
+			    void (*cb)(void *ctx, uint64_t done, uint64_t total, bool end),
+			    void *ctx)
+{
+	in->progress = cb;
+	in->progress_ctx = ctx;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* The code and thread tables of an event source: what every backend fills
+ * in (by id for pmt logs, by name for text formats) and every tool looks up.
+ * Ownership: the table owns copies of all strings; pmt_symtab_free() frees
+ * them (the struct itself belongs to the caller). */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpmt/read/source.h>
+
+struct pmt_symtab {
+	/* codes[id - 1]; an undefined id has .id == 0 */
+	struct pmt_code *codes;
+	uint32_t ncodes, capcodes;
+	struct code_hash *intern; /* (kind, file, name) -> id, for text formats */
+
+	struct pmt_thread *threads;
+	uint32_t nthreads, capthreads;
+};
+
+void pmt_symtab_free(struct pmt_symtab *t);
+
+/* Defines code id (ids need not be dense; gaps stay undefined). Copies the
+ * strings; redefining an id replaces it. 0, PMT_E_CORRUPT for an id out of
+ * range, or -ENOMEM. */
+int pmt_symtab_set_code(struct pmt_symtab *t, uint32_t id, unsigned kind, uint32_t firstline,
+			const char *file, size_t file_len, const char *name, size_t name_len);
+/* Finds or makes the id of (kind, file, name), for formats that carry names
+ * instead of ids; firstline is kept from the first sight. 0 or -errno. */
+int pmt_symtab_intern_code(struct pmt_symtab *t, unsigned kind, uint32_t firstline,
+			   const char *file, size_t file_len, const char *name, size_t name_len,
+			   uint32_t *id);
+/* Defines or renames thread idx (name NULL keeps the old one). 0 or -errno. */
+int pmt_symtab_set_thread(struct pmt_symtab *t, uint32_t idx, uint64_t tid, const char *name,
+			  size_t name_len);
+
+const struct pmt_code *pmt_symtab_code(const struct pmt_symtab *t, uint32_t id);
+const struct pmt_thread *pmt_symtab_thread(const struct pmt_symtab *t, uint32_t idx);

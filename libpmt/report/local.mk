@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: MIT
+# Reports: per-function profiles, tables in every format, event formatting,
+# process-log reports, and the command-line helpers of the tools.
+noinst_LTLIBRARIES += libpmt/report/libpmt-report.la
+libpmt_report_libpmt_report_la_SOURCES = \
+	libpmt/report/profile.h libpmt/report/profile.c \
+	libpmt/report/table.h libpmt/report/table.c \
+	libpmt/report/event-format.h libpmt/report/event-format.c \
+	libpmt/report/process-report.h libpmt/report/process-report.c \
+	libpmt/report/log-copy.h libpmt/report/log-copy.c \
+	libpmt/report/cli.h libpmt/report/cli.c
+libpmt_report_libpmt_report_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+libpmt_report_libpmt_report_la_LIBADD = -lm
+LIBPMT_REPORT = libpmt/report/libpmt-report.la $(LIBPMT_READ)

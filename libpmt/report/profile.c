@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/* Shadow stacks, per-function growth and the call tree (see profile.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpmt/core/hash.h>
+#include <libpmt/core/log-format.h>
+#include <libpmt/report/profile.h>
+
+struct node {
+	uint32_t parent;
+	uint32_t code;
+	int64_t weight; /* positive ΔRSS charged while this path ran */
+};
+
+struct frame {
+	uint32_t code;
+	uint32_t node;
+	int64_t rss; /* at the call */
+};
+
+struct thread {
+	struct frame *frames;
+	uint32_t depth, cap;
+};
+
+struct pmt_profile {
+	uint32_t page;
+	bool tree;
+	struct pmt_totals tot;
+
+	struct pmt_fstat *fs; /* fs[code], code 0 = unknown */
+	uint32_t *active;     /* frames of code open on any stack */
+	uint32_t ncodes, capcodes;
+
+	struct pmt_tstat *ts;
+	struct thread *th;
+	uint32_t nthreads, capthreads;
+
+	/* call tree: node 0 is the root; child lookup by (parent, code) */
+	struct node *nodes;
+	uint32_t nnodes, capnodes;
+	struct pmt_hash children; /* (parent, code) -> node index + 1 */
+};
+
+int pmt_profile_new(uint32_t page, bool tree, struct pmt_profile **out)
+{
+	struct pmt_profile *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->page = page ? page : 4096;
+	p->tree = tree;
+	p->capnodes = 1024;
+	p->nodes = calloc(p->capnodes, sizeof(*p->nodes));
+	if (!p->nodes) {
+		pmt_profile_free(p);
+		return -ENOMEM;
+	}
+	p->nnodes = 1;
+	*out = p;
+	return 0;
+}
+
+void pmt_profile_free(struct pmt_profile *p)
+{
+	if (!p)
+		return;
+	for (uint32_t i = 0; i < p->nthreads; i++)
+		free(p->th[i].frames);
+	free(p->th);
+	free(p->ts);
+	free(p->fs);
+	free(p->active);
+	free(p->nodes);
+	pmt_hash_clear(&p->children);
+	free(p);
+}
+
+static int grow_codes(struct pmt_profile *p, uint32_t code)
+{
+	uint32_t cap = p->capcodes ? p->capcodes : 1024;
+	while (cap <= code)
+		cap *= 2;
+	struct pmt_fstat *fs = realloc(p->fs, (size_t)cap * sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	p->fs = fs;
+	uint32_t *a = realloc(p->active, (size_t)cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	p->active = a;
+	memset(fs + p->capcodes, 0, (size_t)(cap - p->capcodes) * sizeof(*fs));
+	memset(a + p->capcodes, 0, (size_t)(cap - p->capcodes) * sizeof(*a));
+	p->capcodes = cap;
+	return 0;
+}
+
+static int grow_threads(struct pmt_profile *p, uint32_t t)
+{
+	uint32_t cap = p->capthreads ? p->capthreads : 8;
+	while (cap <= t)
+		cap *= 2;
+	struct pmt_tstat *ts = realloc(p->ts, (size_t)cap * sizeof(*ts));
+	if (!ts)
+		return -ENOMEM;
+	p->ts = ts;
+	struct thread *th = realloc(p->th, (size_t)cap * sizeof(*th));
+	if (!th)
+		return -ENOMEM;
+	p->th = th;
+	memset(ts + p->capthreads, 0, (size_t)(cap - p->capthreads) * sizeof(*ts));
+	memset(th + p->capthreads, 0, (size_t)(cap - p->capthreads) * sizeof(*th));
+	p->capthreads = cap;
+	return 0;
+}
+
+/* The node for code called from parent, made on first sight; -errno. */
+static int64_t child(struct pmt_profile *p, uint32_t parent, uint32_t code)
+{
+	uint32_t v = pmt_hash_get(&p->children, parent, code);
+	if (v)
+		return v - 1;
+	if (p->nnodes == p->capnodes) {
+		if (p->capnodes >= (1u << 30))
+			return -E2BIG;
+		struct node *nodes = realloc(p->nodes, (size_t)p->capnodes * 2 * sizeof(*nodes));
+		if (!nodes)
+			return -ENOMEM;
+		p->nodes = nodes;
+		p->capnodes *= 2;
+	}
+	int r = pmt_hash_put(&p->children, parent, code, p->nnodes + 1);
+	if (r < 0)
+		return r;
+	uint32_t id = p->nnodes++;
+	p->nodes[id] = (struct node){.parent = parent, .code = code};
+	return id;
+}
+
+static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool counted)
+{
+	struct frame *f = &t->frames[--t->depth];
+	if (--p->active[f->code] == 0 && counted) {
+		p->fs[f->code].incl += rss - f->rss;
+		p->fs[f->code].incl_calls++;
+	}
+}
+
+int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
+{
+	if (it->type == PMT_ITEM_MESSAGE) {
+		p->tot.messages++;
+		return 0;
+	}
+	if (it->type != PMT_ITEM_EVENT)
+		return 0;
+	const struct pmt_event *ev = &it->ev;
+	struct pmt_totals *tot = &p->tot;
+	int r;
+
+	if (!tot->any) {
+		tot->any = true;
+		tot->first_ns = ev->time_ns;
+		tot->rss_start = ev->rss - ev->drss;
+		tot->rss_peak = tot->rss_min = tot->rss_start;
+	}
+	tot->last_ns = ev->time_ns;
+	tot->rss_end = ev->rss;
+	if (ev->rss > tot->rss_peak)
+		tot->rss_peak = ev->rss;
+	if (ev->rss < tot->rss_min)
+		tot->rss_min = ev->rss;
+	/* pymemtrace's exit snapshot: an RSS reading, not an event */
+	if (ev->flags & PMT_EV_LAST)
+		return 0;
+	tot->written++;
+	tot->kinds[ev->kind & 7]++;
+	int64_t d = ev->drss;
+	if (d > 0)
+		tot->positive += d;
+	else
+		tot->negative += d;
+	if ((d < 0 ? -d : d) >= (int64_t)p->page)
+		tot->jumps++;
+
+	uint32_t code = ev->code;
+	if (code >= p->capcodes && (r = grow_codes(p, code)) < 0)
+		return r;
+	if (ev->thread >= p->capthreads && (r = grow_threads(p, ev->thread)) < 0)
+		return r;
+	if (ev->thread >= p->nthreads)
+		p->nthreads = ev->thread + 1;
+	if (code >= p->ncodes)
+		p->ncodes = code + 1;
+	struct thread *t = &p->th[ev->thread];
+	struct pmt_tstat *ts = &p->ts[ev->thread];
+	ts->events++;
+	ts->growth += d;
+	if (d > 0)
+		ts->positive += d;
+
+	/* charge ΔRSS to what ran before this event */
+	uint32_t top_code, top_node;
+	if (t->depth) {
+		top_code = t->frames[t->depth - 1].code;
+		top_node = t->frames[t->depth - 1].node;
+	} else {
+		top_code = code;
+		top_node = 0;
+		if (p->tree && d > 0) {
+			int64_t n = child(p, 0, code);
+			if (n < 0)
+				return (int)n;
+			top_node = (uint32_t)n;
+		}
+	}
+	p->fs[top_code].self += d;
+	if (p->tree && d > 0)
+		p->nodes[top_node].weight += d;
+
+	switch (ev->kind) {
+	case PMT_CALL:
+	case PMT_C_CALL: {
+		if (t->depth == t->cap) {
+			uint32_t cap = t->cap ? t->cap * 2 : 64;
+			if (cap > (1u << 24))
+				return -E2BIG;
+			struct frame *f = realloc(t->frames, (size_t)cap * sizeof(*f));
+			if (!f)
+				return -ENOMEM;
+			t->frames = f;
+			t->cap = cap;
+		}
+		uint32_t node = 0;
+		if (p->tree) {
+			int64_t n = child(p, t->depth ? t->frames[t->depth - 1].node : 0, code);
+			if (n < 0)
+				return (int)n;
+			node = (uint32_t)n;
+		}
+		t->frames[t->depth++] = (struct frame){.code = code, .node = node, .rss = ev->rss};
+		p->active[code]++;
+		p->fs[code].calls++;
+		ts->calls++;
+		break;
+	}
+	case PMT_RETURN:
+	case PMT_C_RETURN:
+	case PMT_C_EXCEPTION: {
+		if (t->depth && t->frames[t->depth - 1].code == code) {
+			pop(p, t, ev->rss, true);
+			break;
+		}
+		/* a frame whose return was not logged: unwind down to ours if it
+		 * is near the top, else the log began inside this call */
+		uint32_t i = t->depth, lim = t->depth > 8 ? t->depth - 8 : 0;
+		while (i > lim && t->frames[i - 1].code != code)
+			i--;
+		if (i > lim) {
+			while (t->depth > i)
+				pop(p, t, ev->rss, false);
+			pop(p, t, ev->rss, true);
+		} else {
+			tot->unmatched_returns++;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+void pmt_profile_finish(struct pmt_profile *p)
+{
+	p->tot.open_calls = 0;
+	for (uint32_t i = 0; i < p->nthreads; i++)
+		p->tot.open_calls += p->th[i].depth;
+}
+
+const struct pmt_totals *pmt_profile_totals(const struct pmt_profile *p) { return &p->tot; }
+
+const struct pmt_fstat *pmt_profile_fstat(const struct pmt_profile *p, uint32_t code)
+{
+	return code < p->ncodes ? &p->fs[code] : NULL;
+}
+
+uint32_t pmt_profile_codes(const struct pmt_profile *p) { return p->ncodes; }
+
+const struct pmt_tstat *pmt_profile_tstat(const struct pmt_profile *p, uint32_t thread)
+{
+	return thread < p->nthreads ? &p->ts[thread] : NULL;
+}
+
+uint32_t pmt_profile_threads(const struct pmt_profile *p) { return p->nthreads; }
+
+/* Frame text: no ';' (the separator) and no newline. */
+static void put_frame(FILE *out, const struct pmt_source *s, uint32_t code)
+{
+	const struct pmt_code *c = code ? pmt_source_code(s, code) : NULL;
+	const char *name = c ? c->name : "<unknown>";
+	size_t nlen = c ? c->name_len : 9;
+	for (size_t i = 0; i < nlen; i++) {
+		char ch = name[i];
+		fputc(ch == ';' ? ':' : (ch == '\n' || ch == '\r') ? ' ' : ch, out);
+	}
+	if (c && c->file_len) {
+		const char *base = c->file, *sl = memrchr(c->file, '/', c->file_len);
+		if (sl)
+			base = sl + 1;
+		fputs(" (", out);
+		for (const char *q = base; q < c->file + c->file_len; q++)
+			fputc(*q == ';' ? ':' : (*q == '\n' || *q == '\r') ? ' ' : *q, out);
+		fputc(')', out);
+	}
+}
+
+int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, FILE *out)
+{
+	uint32_t *path = NULL;
+	size_t cap = 0;
+	for (uint32_t n = 1; n < p->nnodes; n++) {
+		if (p->nodes[n].weight <= 0)
+			continue;
+		size_t depth = 0;
+		for (uint32_t k = n; k; k = p->nodes[k].parent) {
+			if (depth == cap) {
+				cap = cap ? cap * 2 : 64;
+				uint32_t *np = realloc(path, cap * sizeof(*np));
+				if (!np) {
+					free(path);
+					return -ENOMEM;
+				}
+				path = np;
+			}
+			path[depth++] = p->nodes[k].code;
+		}
+		while (depth--) {
+			put_frame(out, s, path[depth]);
+			if (depth)
+				fputc(';', out);
+		}
+		fprintf(out, " %lld\n", (long long)p->nodes[n].weight);
+	}
+	free(path);
+	return ferror(out) ? -EIO : 0;
+}

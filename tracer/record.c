@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/* The hook's slow paths: failures, code and thread interning; and the legacy
+ * hook (PyEval_SetProfile / PyEval_SetTrace). The hot path is record.h. */
+#include "record.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Thread_local uint64_t tls_tid __attribute__((tls_model("initial-exec")));
+
+/* ---- failures inside the hook ------------------------------------------ */
+
+void hook_fail(struct tracer *t, const char *what, int err)
+{
+	if (t->failed)
+		return;
+	t->failed = true;
+	if (err)
+		snprintf(t->errmsg, sizeof(t->errmsg), "pmt_tracer: %s: %s: %s",
+			 t->path ? t->path : "", what, strerror(-err));
+	else
+		snprintf(t->errmsg, sizeof(t->errmsg), "pmt_tracer: %s: %s", t->path ? t->path : "",
+			 what);
+}
+
+/* ---- code interning (first sight only: may allocate) -------------------- */
+
+/* A str as bytes: UTF-8 where possible, else the file system encoding
+ * (surrogate-escaped file names stay exact). *tmp receives a reference to
+ * release. */
+static const char *str_bytes(PyObject *s, Py_ssize_t *len, PyObject **tmp)
+{
+	*tmp = NULL;
+	if (!s || !PyUnicode_Check(s)) {
+		*len = 0;
+		return "";
+	}
+	const char *p = PyUnicode_AsUTF8AndSize(s, len);
+	if (p)
+		return p;
+	PyErr_Clear();
+	*tmp = PyUnicode_EncodeFSDefault(s);
+	if (!*tmp) {
+		PyErr_Clear();
+		*len = 0;
+		return "";
+	}
+	*len = PyBytes_GET_SIZE(*tmp);
+	return PyBytes_AS_STRING(*tmp);
+}
+
+static uint32_t new_id(struct tracer *t)
+{
+	if (t->next_id >= MAX_ID) {
+		hook_fail(t, "too many functions", 0);
+		return 0;
+	}
+	return t->next_id++;
+}
+
+uint32_t intern_py(struct tracer *t, PyCodeObject *co)
+{
+	uint32_t id = new_id(t);
+	if (!id)
+		return 0;
+	uintptr_t v = (uintptr_t)t->gen << ID_BITS | id;
+	if (pmt_code_set_extra((PyObject *)co, t->extra_index, (void *)v) < 0) {
+		PyErr_Clear();
+		hook_fail(t, "cannot store a code id", 0);
+		return 0;
+	}
+	if (!t->log_events)
+		return id;
+	Py_ssize_t flen, nlen;
+	PyObject *ftmp, *ntmp;
+	const char *file = str_bytes(co->co_filename, &flen, &ftmp);
+	const char *name = str_bytes(pmt_code_name(co), &nlen, &ntmp);
+	int r = pmt_writer_code(t->w, id, PMT_CODE_PY, (uint32_t)co->co_firstlineno, file,
+				(size_t)flen, name, (size_t)nlen);
+	Py_XDECREF(ftmp);
+	Py_XDECREF(ntmp);
+	if (r < 0)
+		hook_fail(t, "write failed", r);
+	return id;
+}
+
+/* The name of a C callable's bound object's method: "Type.method" when the
+ * bound object's type is known, a module's functions by their own name. */
+static void bound_name(PyObject *self, const char *mn, char *buf, size_t n)
+{
+	if (!self || PyModule_Check(self))
+		snprintf(buf, n, "%s", mn);
+	else if (PyType_Check(self))
+		snprintf(buf, n, "%s.%s", ((PyTypeObject *)self)->tp_name, mn);
+	else
+		snprintf(buf, n, "%s.%s", Py_TYPE(self)->tp_name, mn);
+}
+
+/* CPython's name of the callable. A method descriptor called with its
+ * object (sys.monitoring's CALL) is named as the bound method the legacy
+ * hook receives for the same call, so both hooks write the same names. */
+static void cfunc_name(PyObject *f, PyObject *bound_self, char *buf, size_t n)
+{
+	if (PyCFunction_Check(f)) {
+		PyCFunctionObject *cf = (PyCFunctionObject *)f;
+		bound_name(cf->m_self, cf->m_ml->ml_name, buf, n);
+	} else if (Py_TYPE(f) == &PyMethodDescr_Type) {
+		PyMethodDescrObject *d = (PyMethodDescrObject *)f;
+		if (bound_self)
+			bound_name(bound_self, d->d_method->ml_name, buf, n);
+		else
+			snprintf(buf, n, "%s.%s", PyDescr_TYPE(d)->tp_name, d->d_method->ml_name);
+	} else {
+		snprintf(buf, n, "%s", PyEval_GetFuncName(f));
+	}
+}
+
+uint32_t intern_c(struct tracer *t, const void *key, uint32_t caller, PyObject *f,
+		  PyObject *bound_self, PyCodeObject *co)
+{
+	uint32_t id = new_id(t);
+	if (!id)
+		return 0;
+	int r = pmt_hash_put(&t->ctab, (uint64_t)(uintptr_t)key, caller, id);
+	if (r < 0) {
+		hook_fail(t, "out of memory", r);
+		return 0;
+	}
+	if (!t->log_events)
+		return id;
+	char name[256];
+	cfunc_name(f, bound_self, name, sizeof(name));
+	Py_ssize_t flen = 0;
+	PyObject *ftmp = NULL;
+	const char *file = co ? str_bytes(co->co_filename, &flen, &ftmp) : "";
+	r = pmt_writer_code(t->w, id, PMT_CODE_C, 0, file, (size_t)flen, name, strlen(name));
+	Py_XDECREF(ftmp);
+	if (r < 0)
+		hook_fail(t, "write failed", r);
+	return id;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+/* threading's name of the calling thread, without running Python code: the
+ * Thread object from threading._active, then its _name. */
+static char *thread_name(void)
+{
+	char *res = NULL;
+	PyObject *threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");
+	PyObject *active = NULL, *key = NULL, *name = NULL;
+	if (!threading)
+		goto out;
+	active = PyObject_GetAttrString(threading, "_active");
+	if (!active || !PyDict_Check(active))
+		goto out;
+	key = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+	if (!key)
+		goto out;
+	PyObject *th = PyDict_GetItemWithError(active, key);
+	if (!th)
+		goto out;
+	name = PyObject_GetAttrString(th, "_name");
+	if (name && PyUnicode_Check(name)) {
+		const char *s = PyUnicode_AsUTF8(name);
+		if (s)
+			res = strdup(s);
+	}
+out:
+	Py_XDECREF(active);
+	Py_XDECREF(key);
+	Py_XDECREF(name);
+	PyErr_Clear();
+	return res;
+}
+
+/* A thread's first events can come before threading knows it (always with
+ * sys.monitoring, which sees Thread._bootstrap): its name is looked up again
+ * at its next events, a bounded number of times, and written as a rename. */
+#define NAME_RETRIES 512
+
+static void name_retry(struct tracer *t, struct thread_info *ti)
+{
+	struct pmt_exc exc;
+	pmt_exc_save(&exc);
+	char *name = thread_name();
+	pmt_exc_restore(&exc);
+	if (name) {
+		ti->name = name;
+		ti->announced = false;
+		t->written_thread = 0; /* the next event writes the THREAD record with it */
+	}
+	if (name || ++ti->retries >= NAME_RETRIES)
+		t->name_pending = false;
+}
+
+/* Slow path: the event comes from another thread than the previous one, or
+ * this thread's name is still unknown. */
+void thread_switch(struct tracer *t, uint64_t tid)
+{
+	t->last_tid = tid;
+	t->name_pending = false;
+	uint32_t idx = pmt_hash_get(&t->ttab, tid, 0);
+	if (idx) {
+		t->cur_thread = idx;
+		struct thread_info *ti = &t->threads[idx - 1];
+		if (!ti->name && ti->retries < NAME_RETRIES) {
+			t->name_pending = true;
+			name_retry(t, ti);
+		}
+		return;
+	}
+	if (t->nthreads == t->threads_cap) {
+		uint32_t cap = t->threads_cap ? t->threads_cap * 2 : 8;
+		struct thread_info *n = realloc(t->threads, cap * sizeof(*n));
+		if (!n) {
+			hook_fail(t, "out of memory", -ENOMEM);
+			return;
+		}
+		t->threads = n;
+		t->threads_cap = cap;
+	}
+	struct pmt_exc exc;
+	pmt_exc_save(&exc);
+	char *name = thread_name();
+	pmt_exc_restore(&exc);
+	if (!name && tid == (uint64_t)getpid())
+		name = strdup("MainThread");
+	t->threads[t->nthreads] = (struct thread_info){tid, name, false, 0};
+	t->name_pending = !name;
+	idx = ++t->nthreads;
+	if (pmt_hash_put(&t->ttab, tid, 0, idx) < 0) {
+		hook_fail(t, "out of memory", -ENOMEM);
+		return;
+	}
+	t->cur_thread = idx;
+}
+
+void threads_reset(struct tracer *t)
+{
+	for (uint32_t i = 0; i < t->nthreads; i++)
+		free(t->threads[i].name);
+	free(t->threads);
+	t->threads = NULL;
+	t->nthreads = t->threads_cap = 0;
+	pmt_hash_clear(&t->ttab);
+	t->last_tid = 0;
+	t->cur_thread = t->written_thread = 0;
+	t->name_pending = false;
+}
+
+/* The legacy hook (PyEval_SetProfile / PyEval_SetTrace): CPython calls it for
+ * every event of every thread it is installed in, with the GIL held. */
+int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+	bool c = what >= PyTrace_C_CALL && what <= PyTrace_C_RETURN && arg;
+	return record((struct tracer *)obj, what, frame, NULL, POS_FRAME, 0, c ? arg : NULL, NULL);
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* The record path, inlined into every hook (legacy and sys.monitoring) so
+ * that each hook's position arguments fold away. */
+#include "tracer.h"
+
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The OS tid of the calling thread, cached; reset in a fork child.
+ * initial-exec: one %fs-relative load on the hot path. */
+extern _Thread_local uint64_t tls_tid __attribute__((tls_model("initial-exec")));
+
+/* Slow paths (record.c): the first sight of a code object, C function or
+ * thread. */
+uint32_t intern_py(struct tracer *t, PyCodeObject *co);
+uint32_t intern_c(struct tracer *t, const void *key, uint32_t caller, PyObject *f,
+		  PyObject *bound_self, PyCodeObject *co);
+void thread_switch(struct tracer *t, uint64_t tid);
+
+static inline uint32_t py_code_id(struct tracer *t, PyCodeObject *co)
+{
+	void *extra = NULL;
+	if (__builtin_expect(pmt_code_get_extra((PyObject *)co, t->extra_index, &extra) < 0, 0)) {
+		PyErr_Clear();
+		return 0;
+	}
+	uintptr_t v = (uintptr_t)extra;
+	if (__builtin_expect((v >> ID_BITS) == (uintptr_t)t->gen, 1))
+		return (uint32_t)(v & ID_MASK);
+	struct pmt_exc exc;
+	pmt_exc_save(&exc);
+	uint32_t id = intern_py(t, co);
+	pmt_exc_restore(&exc);
+	return id;
+}
+
+static inline const void *cfunc_key(PyObject *f)
+{
+	if (PyCFunction_Check(f))
+		return ((PyCFunctionObject *)f)->m_ml;
+	if (Py_TYPE(f) == &PyMethodDescr_Type)
+		return ((PyMethodDescrObject *)f)->d_method;
+	if (PyType_Check(f))
+		return f;
+	return Py_TYPE(f);
+}
+
+static inline int emit(struct tracer *t, int what, uint32_t code, uint32_t line, uint64_t tns,
+		       int64_t rss, uint32_t thread)
+{
+	if (__builtin_expect(thread != t->written_thread, 0)) {
+		struct thread_info *ti = &t->threads[thread - 1];
+		int r = pmt_writer_thread(t->w, thread, ti->tid,
+					  ti->announced ? NULL : (ti->name ? ti->name : ""));
+		if (r < 0)
+			return r;
+		ti->announced = true;
+		t->written_thread = thread;
+	}
+	return pmt_writer_event(t->w, (unsigned)what, code, line, tns, rss);
+}
+
+/* Where an event happened, as each hook knows it: the legacy hooks get a
+ * frame; sys.monitoring callbacks get a code object and a bytecode offset,
+ * or the line itself (LINE, JUMP). */
+enum pos_kind { POS_FRAME, POS_OFFSET, POS_LINE, POS_UNWIND };
+
+/* Records one event: the body of every hook, inlined into each so the
+ * position arguments fold away. `cfunc` is the C callable of a C event
+ * (`bound_self` its object when it is a method descriptor). Called with the
+ * GIL held; allocates only the first time a code object, C function or
+ * thread is seen; never raises. */
+static inline __attribute__((always_inline)) int record(struct tracer *t, int what,
+							PyFrameObject *frame, PyCodeObject *co,
+							enum pos_kind pk, long pos, PyObject *cfunc,
+							PyObject *bound_self)
+{
+	t->seen++;
+	if (__builtin_expect(t->failed | t->fork_pending, 0))
+		return 0;
+	int64_t rss = t->rss_start;
+	if (t->calc != CALC_NONE) {
+		rss = pmt_rss_pages(&t->rss);
+		if (t->calc == CALC_RSS && !t->log_events)
+			return 0;
+	} else if (!t->log_events) {
+		return 0;
+	}
+	if (t->log_events && !t->log_all && !t->prev) {
+		/* --drss without --prev: an event that will not be written needs
+		 * nothing but its RSS, so skip thread, time, code and line. */
+		int64_t d = rss - t->trig_rss;
+		if ((d < 0 ? -d : d) < t->trig_pages) {
+			t->unwritten++;
+			return 0;
+		}
+	}
+	uint64_t tid = tls_tid;
+	if (__builtin_expect(!tid, 0))
+		tid = tls_tid = (uint64_t)syscall(SYS_gettid);
+	if (__builtin_expect(tid != t->last_tid || t->name_pending, 0)) {
+		thread_switch(t, tid);
+		if (t->failed)
+			return 0;
+	}
+	uint64_t now = mono_ns() - t->start_mono;
+	uint32_t code = 0, line = 0;
+	if (pk == POS_FRAME && frame)
+		co = pmt_frame_code(frame);
+	if (__builtin_expect(co != NULL, 1)) {
+		code = py_code_id(t, co);
+		if (cfunc) {
+			const void *key = cfunc_key(cfunc);
+			uint32_t c = pmt_hash_get(&t->ctab, (uint64_t)(uintptr_t)key, code);
+			code = c ? c : intern_c(t, key, code, cfunc, bound_self, co);
+		}
+		if (pk == POS_FRAME)
+			line = (uint32_t)PyFrame_GetLineNumber(frame);
+		else if (pk == POS_OFFSET)
+			line = (uint32_t)PyCode_Addr2Line(co, (int)pos);
+		else if (pk == POS_UNWIND) {
+			int l = pmt_current_line(co);
+			line = (uint32_t)(l >= 0 ? l : PyCode_Addr2Line(co, (int)pos));
+		} else
+			line = (uint32_t)pos;
+	}
+	if (!t->log_events || __builtin_expect(t->failed, 0))
+		return 0;
+
+	int r = 0;
+	if (t->log_all) {
+		r = emit(t, what, code, line, now, rss, t->cur_thread);
+	} else {
+		int64_t d = rss - t->trig_rss;
+		if (d < 0)
+			d = -d;
+		if (d >= t->trig_pages) {
+			uint64_t skip = t->unwritten;
+			if (t->have_prev)
+				skip--;
+			r = pmt_writer_skip(t->w, skip);
+			if (r == 0 && t->have_prev)
+				r = emit(t, t->pev.what, t->pev.code, t->pev.line, t->pev.t,
+					 t->pev.rss, t->pev.thread);
+			if (r == 0)
+				r = emit(t, what, code, line, now, rss, t->cur_thread);
+			t->trig_rss = rss;
+			t->unwritten = 0;
+			t->have_prev = false;
+		} else {
+			t->unwritten++;
+			if (t->prev) {
+				t->pev =
+				    (struct raw_event){what, code, line, t->cur_thread, now, rss};
+				t->have_prev = true;
+			}
+			return 0;
+		}
+	}
+	if (__builtin_expect(r < 0, 0)) {
+		hook_fail(t, "write failed", r);
+		return 0;
+	}
+	atomic_store_explicit(&t->last_event_t, now, memory_order_relaxed);
+	atomic_store_explicit(&t->dirty, 1, memory_order_relaxed);
+	return 0;
+}
