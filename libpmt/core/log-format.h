@@ -21,9 +21,40 @@ enum pmt_tag {
 	PMT_TAG_MESSAGE = 0x04,
 	PMT_TAG_SKIP = 0x05,
 	PMT_TAG_TRAILER = 0x06,
-	PMT_TAG_EVENT = 0x10, /* | kind */
+	/* Version 2: the heap and object families (docs/FORMAT.md). */
+	PMT_TAG_NAME = 0x07,   /* an interned name: object type names */
+	PMT_TAG_SITE = 0x08,   /* thread, code, line of the ALLOC/OBJECT records after it */
+	PMT_TAG_EVENT = 0x10,  /* | kind, 0x10..0x17 */
+	PMT_TAG_ALLOC = 0x80,  /* | op (enum pmt_alloc_op), 0x80..0x8f, no length prefix */
+	PMT_TAG_OBJECT = 0x90, /* | op (enum pmt_object_op), 0x90..0x9f, no length prefix */
 };
 #define PMT_TAG_IS_EVENT(t) (((t)&0xf8) == PMT_TAG_EVENT)
+#define PMT_TAG_IS_ALLOC(t) (((t)&0xf0) == PMT_TAG_ALLOC)
+#define PMT_TAG_IS_OBJECT(t) (((t)&0xf0) == PMT_TAG_OBJECT)
+
+/* Allocator calls of an ALLOC record (the low 4 bits of its tag). */
+enum pmt_alloc_op {
+	PMT_ALLOC_MALLOC = 0,
+	PMT_ALLOC_CALLOC = 1,
+	PMT_ALLOC_REALLOC = 2,
+	PMT_ALLOC_FREE = 3,
+	PMT_ALLOC_FREE_NULL = 4, /* free(NULL): counted, no address */
+	PMT_ALLOC_POSIX_MEMALIGN = 5,
+	PMT_ALLOC_ALIGNED_ALLOC = 6,
+	PMT_ALLOC_MEMALIGN = 7,
+	PMT_ALLOC_VALLOC = 8,
+	PMT_ALLOC_PVALLOC = 9,
+	PMT_ALLOC_OP_COUNT = 16, /* 10..15 are assigned in docs/FORMAT.md */
+};
+
+/* Object records (the low 4 bits of an OBJECT tag). */
+enum pmt_object_op {
+	PMT_OBJECT_NEW = 0,
+	PMT_OBJECT_DEL = 1,
+};
+
+/* NAME record kinds. */
+enum pmt_name_kind { PMT_NAME_TYPE = 0 };
 
 /* Event kinds. The values are CPython's PyTrace_* constants, so the tracer
  * passes `what` through unchanged. */

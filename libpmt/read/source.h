@@ -30,6 +30,33 @@ enum pmt_item_type {
 	PMT_ITEM_EVENT = 1,
 	PMT_ITEM_MESSAGE, /* text at event number ev.number (the next event) */
 	PMT_ITEM_SKIP,	  /* ev.delta events seen and not written, before ev.number */
+	PMT_ITEM_ALLOC,	  /* an allocator call (it->alloc) before event ev.number */
+	PMT_ITEM_OBJECT,  /* an object created or destroyed (it->obj) before ev.number */
+};
+
+/* Where an ALLOC or OBJECT record happened (the SITE record before it). */
+struct pmt_site {
+	uint32_t thread; /* thread index, as pmt_source_thread() */
+	uint32_t code;	 /* code id running on that thread, 0 = none */
+	uint32_t line;
+};
+
+struct pmt_alloc {
+	uint8_t op; /* enum pmt_alloc_op */
+	struct pmt_site site;
+	uint64_t addr;	   /* the block allocated (0: the call failed) or freed */
+	uint64_t old_addr; /* realloc: the block given */
+	uint64_t size;	   /* bytes asked for (calloc: nmemb * size) */
+	uint64_t align;	   /* the aligned variants */
+};
+
+struct pmt_object {
+	uint8_t op; /* enum pmt_object_op */
+	struct pmt_site site;
+	uint64_t addr;
+	uint32_t type; /* NAME id of the type (pmt_source_name()) */
+	uint64_t time_ns;
+	int64_t rss; /* bytes */
 };
 
 struct pmt_item {
@@ -37,6 +64,10 @@ struct pmt_item {
 	struct pmt_event ev;
 	const char *text; /* MESSAGE: bytes, valid until the next call */
 	size_t text_len;
+	union {
+		struct pmt_alloc alloc; /* PMT_ITEM_ALLOC */
+		struct pmt_object obj;	/* PMT_ITEM_OBJECT */
+	};
 };
 
 struct pmt_code {
