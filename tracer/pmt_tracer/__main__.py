@@ -255,10 +255,9 @@ def main(argv=None):
         tb = _user_traceback(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
     if err:
+        # The log failed, not the program: say so, and keep its exit status.
         sys.stderr.write('%s\n' % err)
-        if status == 0:
-            status = 2
-    if not ns.quiet and tracer is not None:
+    if not ns.quiet and tracer is not None and not err:
         n, b = tracer.events, tracer.bytes
         per = b / n if n else 0.0
         sys.stderr.write('%s: wrote %s: %d events, %d bytes (%.1f B/event); next: pmt-summarise %s\n'
