@@ -10,15 +10,22 @@ tracer__pmt_tracer_la_LIBADD = libpmt/libpmt.la
 
 pmt_tracer_PYTHON = \
 	tracer/pmt_tracer/__init__.py \
-	tracer/pmt_tracer/__main__.py
+	tracer/pmt_tracer/__main__.py \
+	tracer/pmt_tracer/follow.py
+
+# --follow-children puts this directory on the children's PYTHONPATH. Not a
+# package, and read by any Python a child may be: never byte-compiled.
+pmt_tracer_bootstrapdir = $(pmt_tracerdir)/_bootstrap
+dist_pmt_tracer_bootstrap_DATA = tracer/pmt_tracer/_bootstrap/sitecustomize.py
 
 # Stage the package (sources + built extension) in $(builddir)/pylib so the
 # tests import exactly what would be installed.
 pylib_stage = $(top_builddir)/pylib/pmt_tracer
 all-local: pylib-stage
-pylib-stage: tracer/_pmt_tracer.la $(pmt_tracer_PYTHON)
-	@$(MKDIR_P) $(pylib_stage)
+pylib-stage: tracer/_pmt_tracer.la $(pmt_tracer_PYTHON) $(dist_pmt_tracer_bootstrap_DATA)
+	@$(MKDIR_P) $(pylib_stage)/_bootstrap
 	@for f in $(pmt_tracer_PYTHON); do cp -f $(srcdir)/$$f $(pylib_stage)/; done
+	@cp -f $(srcdir)/tracer/pmt_tracer/_bootstrap/sitecustomize.py $(pylib_stage)/_bootstrap/
 	@cp -f tracer/.libs/_pmt_tracer.so $(pylib_stage)/_pmt_tracer.so
 .PHONY: pylib-stage
 

@@ -5,7 +5,8 @@ PYTHON_TESTS = \
 	tests/python/test_events.py \
 	tests/python/test_api.py \
 	tests/python/test_process.py \
-	tests/python/test_hooks.py
+	tests/python/test_hooks.py \
+	tests/python/test_follow.py
 TESTS += $(PYTHON_TESTS)
 EXTRA_DIST += $(PYTHON_TESTS) \
 	tests/python/tap_unittest.py \
