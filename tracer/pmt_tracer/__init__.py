@@ -44,9 +44,9 @@ _started = []   # active objects in start order: write_message_to_log's target
 _ordinal = 0
 _exit_wrapped = False
 _exec_wrapped = False
-# Called with (why) just before every open log is closed at exit, os._exit,
-# exec or SIGTERM (why is 'exit', 'exec' or 'signal'): --follow-children
-# writes its pending child records there. Never raise.
+# Called with (why) just before every open log is closed at exit, os._exit
+# ('exit') or exec ('exec'): --follow-children writes its pending child
+# records there. Never raise.
 _close_hooks = []
 # Objects told about os.exec*: before(path, argv, env) -> env to pass (None
 # for execv), closed(results) once the logs are closed, failed(error) when the
@@ -109,9 +109,9 @@ def _exec_prepare(path, argv, env):
     since the new image never runs our atexit. Returns what _exec_failed needs."""
     try:
         shown = os.fsdecode(path) if not isinstance(path, int) else 'fd %d' % path
-        text = '# exec %s %r' % (shown, [os.fsdecode(a) for a in argv])
+        text = 'pmt: exec %s %r' % (shown, [os.fsdecode(a) for a in argv])
     except Exception:
-        text = '# exec %r' % (path,)
+        text = 'pmt: exec %r' % (path,)
     with _lock:
         objs = [o for o in _started if o._tracer is not None and o._tracer.open]
         for o in objs:
@@ -145,7 +145,7 @@ def _exec_failed(objs, path, error):
         for o in order:
             old = o._tracer.path
             try:
-                o._continue('# exec of %s failed (%s); this log continues %s'
+                o._continue('pmt: exec of %s failed (%s); this log continues %s'
                             % (os.fsdecode(path) if not isinstance(path, int) else path,
                                reason, old))
                 if o not in [s[-1] for s in _stacks.values() if s]:
@@ -224,6 +224,9 @@ class _Base:
             path = self._filepath or _default_path(self._kind, len(stack))
             tracer = Tracer(path, mode=self._mode, trigger=self.d_rss_trigger,
                             argv=self._argv, **self._opts)
+            # Before the hook is in: these are ours, not the program's events.
+            _wrap_os_exit()
+            _wrap_os_exec()
             outer = stack[-1] if stack else None
             if outer is not None:
                 outer._tracer.write_message(
@@ -238,8 +241,6 @@ class _Base:
             self._tracer = tracer
             stack.append(self)
             _started.append(self)
-            _wrap_os_exit()
-            _wrap_os_exec()
             if self.message is not None:
                 tracer.write_message(self.message)
         return self

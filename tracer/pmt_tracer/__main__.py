@@ -251,6 +251,9 @@ def main(argv=None):
         except (ImportError, OSError, ValueError) as e:
             return _error('%s: %s' % (ns.process_log, e))
 
+    summary = _ExecSummary(obj) if not ns.quiet else None
+    if summary is not None:
+        pmt_tracer._exec_hooks.append(summary)
     try:
         try:
             obj.start()
@@ -268,8 +271,6 @@ def main(argv=None):
         return _error(str(e))
     if session is not None:
         follow.attach(session, obj)
-    if not ns.quiet:
-        pmt_tracer._exec_hooks.append(_ExecSummary(obj))
 
     status = 0
     exc = None

@@ -23,11 +23,11 @@ daemon) still record their children. The ancestor reads
 its file at its own pace, without a thread of its own (a Python thread would
 be traced): from an audit hook, which CPython runs with tracing off, at most
 every DRAIN_INTERVAL seconds and at every process creation, and before each
-of its logs is closed (exit, os._exit, exec, SIGTERM). Each line becomes a
+of its logs is closed (exit, os._exit, exec). Each line becomes a
 MESSAGE in the ancestor's log:
 
-    # child pid=1234 how=spawn log=/abs/path/20240101_120000_1234.log.zst
-    # child pid=1235 how=spawn not traced: <reason>
+    pmt: child pid=1234 how=spawn log=/abs/path/20240101_120000_1234.log.zst
+    pmt: child pid=1235 how=spawn not traced: <reason>
 
 how is spawn (a new interpreter), fork (a fork of a traced process, traced by
 the fork rule) or exec (a traced process that replaced its image with a
@@ -53,11 +53,16 @@ DRAIN_INTERVAL = 0.1
 _PROCESS_EVENTS = frozenset(('subprocess.Popen', 'os.fork', 'os.forkpty', 'os.posix_spawn',
                              'os.spawn', 'os.system', 'os.exec', 'os.kill'))
 _SUFFIX = '.log.zst'
+# Signals that end a process without letting it run any code, so its log
+# keeps only the frames written before: before a traced process sends one
+# to a traced child, it gives the child's idle flush (100-200 ms after its
+# last event) time to write the frame in progress.
+_FATAL = frozenset(getattr(signal, n) for n in ('SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT')
+                   if hasattr(signal, n))
+KILL_SETTLE = 0.3
 
 _session = None
 _installed = False
-_real_signal = signal.signal
-_real_getsignal = signal.getsignal
 
 
 def bootstrap_dir():
@@ -157,7 +162,7 @@ def claimed(run, path):
 
 
 def message_for(rec):
-    head = '# child pid=%s how=%s' % (rec.get('pid'), rec.get('how', '?'))
+    head = 'pmt: child pid=%s how=%s' % (rec.get('pid'), rec.get('how', '?'))
     if rec.get('log'):
         return '%s log=%s' % (head, rec['log'])
     return '%s not traced: %s' % (head, rec.get('error', 'unknown'))
@@ -173,6 +178,8 @@ class _Session:
         self.pid = os.getpid()
         self.ancestor = cfg.get('parent')   # whom we report to (None: the top)
         self.children = []      # records read, in order
+        self.logs = {}          # pid -> log path of each traced child
+        self.burst = 0.0
         self._reset()
 
     def _reset(self, offset=0):
@@ -251,9 +258,26 @@ class _Session:
                 except ValueError:
                     continue
                 self.children.append(rec)
+                if rec.get('log') and isinstance(rec.get('pid'), int):
+                    self.logs[rec['pid']] = rec['log']
                 self._write(message_for(rec))
         finally:
             self.lock.release()
+
+    def before_kill(self, pid, sig):
+        """Called (audit hook, tracing off) before os.kill(pid, sig): the
+        signal is sent as the program asked, only later. Children killed
+        together (a pool's workers) wait once."""
+        if sig not in _FATAL or not _alive(pid):
+            return
+        if pid not in self.logs and pid not in _traced(self.run):
+            return      # not ours (a forkserver's worker is ours, not our child)
+        now = time.monotonic()
+        if now - self.burst > 2 * KILL_SETTLE:
+            self.burst = now
+        left = self.burst + KILL_SETTLE - now
+        if left > 0:
+            time.sleep(left)
 
     def _write(self, text):
         t = self.obj.tracer
@@ -269,6 +293,7 @@ class _Session:
         self.ancestor = parent
         self.top = False
         self.children = []
+        self.logs = {}
         if self.lockfd is not None:
             os.close(self.lockfd)   # the parent's open file, hence its lock
         self._reset()
@@ -287,12 +312,69 @@ class _Session:
 
 # -- hooks, installed once per process ---------------------------------------
 
+def _alive(pid):
+    """pid exists and is not a zombie."""
+    try:
+        fd = os.open('/proc/%d/stat' % pid, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        stat = os.read(fd, 512)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return stat[stat.rfind(b')') + 2:][:1] not in (b'Z', b'X', b'')
+
+
+def _traced(run):
+    """Every pid of the run with a log, from every process's record file."""
+    pids = set()
+    try:
+        names = os.listdir(run)
+    except (OSError, TypeError):
+        return pids
+    for n in names:
+        if n.endswith('.children'):
+            for rec in _records(os.path.join(run, n)):
+                if rec.get('log'):
+                    pids.add(rec.get('pid'))
+    return pids
+
+
+def _records(path):
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError:
+        return []
+    out = []
+    for line in data.split(b'\n'):
+        if line:
+            try:
+                out.append(json.loads(line.decode('utf-8', 'surrogateescape')))
+            except ValueError:
+                pass
+    return out
+
+
+# Raised by CPython under a process-wide "being installed" flag (3.11): a
+# hook that let the GIL go there (our reads do) makes sys.setprofile fail in
+# any thread starting meanwhile, and threading's bootstrap dies of it.
+_NOT_THERE = frozenset(('sys.setprofile', 'sys.settrace'))
+
+
 def _audit(event, args):
     s = _session
-    if s is None:
+    if s is None or event in _NOT_THERE:
         return
     if event in _PROCESS_EVENTS or time.monotonic() - s.last >= DRAIN_INTERVAL:
         s.drain()
+    if event == 'os.kill' and s.pid == os.getpid():
+        try:
+            s.before_kill(*args)
+        except Exception:
+            pass
 
 
 def _on_close(why):
@@ -350,32 +432,7 @@ class _ExecHook:
             claim(s.run, t.path)
 
 
-def _sigterm(signum, frame):
-    """A child killed by SIGTERM (a Pool's workers, at terminate()) closes
-    its logs first, then dies of the signal exactly as it would have."""
-    s = _session
-    if s is not None:
-        s._write('# SIGTERM')
-    pmt_tracer._close_everything('signal')
-    _real_signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.raise_signal(signal.SIGTERM)
-
-
-def _signal(signalnum, handler):
-    """signal.signal, with our SIGTERM handler standing for SIG_DFL: the
-    program sees (and can set) the default as if we were not there."""
-    if signalnum == signal.SIGTERM and handler == signal.SIG_DFL:
-        handler = _sigterm
-    old = _real_signal(signalnum, handler)
-    return signal.SIG_DFL if old is _sigterm else old
-
-
-def _getsignal(signalnum):
-    h = _real_getsignal(signalnum)
-    return signal.SIG_DFL if h is _sigterm else h
-
-
-def _install(catch_sigterm):
+def _install():
     global _installed
     if _installed:
         return
@@ -385,13 +442,6 @@ def _install(catch_sigterm):
     pmt_tracer._exec_hooks.append(_ExecHook())
     os.register_at_fork(after_in_child=_after_fork_child)
     atexit.register(_at_exit)
-    if catch_sigterm and threading.current_thread() is threading.main_thread():
-        try:
-            if _real_getsignal(signal.SIGTERM) == signal.SIG_DFL:
-                _real_signal(signal.SIGTERM, _sigterm)
-                signal.signal, signal.getsignal = _signal, _getsignal
-        except (ValueError, OSError):
-            pass
 
 
 def _at_exit():
@@ -444,13 +494,18 @@ def abort(s):
 
 
 def attach(s, obj):
+    """After the top process's log is open (its hook suspended meanwhile)."""
     global _session
-    s.obj = obj
-    s.hold()
-    claim(s.run, obj.log_file_path())
-    _session = s
-    s.export()
-    _install(catch_sigterm=False)
+    obj.tracer.suspend()
+    try:
+        s.obj = obj
+        s.hold()
+        claim(s.run, obj.log_file_path())
+        _session = s
+        s.export()
+        _install()
+    finally:
+        obj.tracer.resume()
 
 
 def finish(s):
@@ -468,18 +523,8 @@ def finish(s):
     except OSError:
         names = []
     for n in names:
-        if not n.endswith('.children'):
-            continue
-        try:
-            with open(os.path.join(s.run, n), 'rb') as f:
-                for line in f.read().split(b'\n'):
-                    if line:
-                        try:
-                            records.append(json.loads(line.decode('utf-8', 'surrogateescape')))
-                        except ValueError:
-                            pass
-        except OSError:
-            pass
+        if n.endswith('.children'):
+            records += _records(os.path.join(s.run, n))
     _session = None
     s.leave()
     return records
@@ -506,7 +551,6 @@ def _open(cfg, argv):
         except FileExistsError as e:
             last = e
             continue
-        claim(run, obj.log_file_path())
         return obj
     raise last or FileExistsError('no free log name')
 
@@ -543,12 +587,18 @@ def bootstrap(text):
         report(run, parent, rec)
         session.leave()
         return
-    if how == 'exec' and cfg.get('exec_from'):
-        obj.write_message_to_log('# exec of pid %d; this image continues %s'
-                                 % (pid, cfg['exec_from']))
-    rec['log'] = obj.log_file_path()
-    session.obj = obj
-    _session = session
-    session.export()
-    report(run, parent, rec)
-    _install(catch_sigterm=True)
+    # What is left is ours, not the child's: out of its log.
+    obj.tracer.suspend()
+    try:
+        claim(run, obj.log_file_path())
+        if how == 'exec' and cfg.get('exec_from'):
+            obj.write_message_to_log('pmt: exec of pid %d; this image continues %s'
+                                     % (pid, cfg['exec_from']))
+        rec['log'] = obj.log_file_path()
+        session.obj = obj
+        _session = session
+        session.export()
+        report(run, parent, rec)
+        _install()
+    finally:
+        obj.tracer.resume()
