@@ -9,7 +9,7 @@ import subprocess
 import unittest
 
 import pmtlog
-from pmt_testlib import PYTHON, TmpDirCase, env, write
+from pmt_testlib import PYTHON, TmpDirCase, env, man_page_text, write
 
 
 def have_pytest():
@@ -87,6 +87,10 @@ class TestPytestPlugin(TmpDirCase):
             self.assertIn(opt, r.stdout)
         r = self.pytest('--markers', status=0)
         self.assertIn('@pytest.mark.limit_rss(size)', r.stdout)
+        text = man_page_text('pmt_tracer')
+        if text is not None:
+            for opt in re.findall(r'--pmt[a-z-]*', self.pytest('--help').stdout):
+                self.assertIn(opt, text, '%s is not in docs/pmt_tracer.1' % opt)
 
     def test_limits_and_report(self):
         write(self.dir, 'test_mem.py', TESTS)
