@@ -473,6 +473,26 @@ class TestFollow(FollowCase):
         self.assertIn('cannot load the tracer', reason)
         self.assertEqual(len(self.logs()), 1)
 
+    def test_python2_child_reads_the_bootstrap_and_runs_untraced(self):
+        root = os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv')
+        found = sorted(glob.glob(os.path.join(root, 'versions', '2.*', 'bin', 'python2')))
+        if not found:
+            self.skipTest('no Python 2 under pyenv')
+        write(self.dir, 'top.py', '''
+            import subprocess, sys
+            r = subprocess.run([sys.argv[1], '-c', 'import sys; print(sys.version_info[0])'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               universal_newlines=True)
+            print(r.stdout.strip(), r.returncode)
+            sys.stderr.write(r.stderr)
+        ''')
+        r = self.go(['--follow-children', '-o', 'l_%p.log.zst', 'top.py', found[-1]])
+        self.assertEqual(r.stdout.split(), ['2', '0'])
+        # One line, not a SyntaxError from a sitecustomize Python 2 cannot read.
+        self.assertRegex(r.stderr, r'^pmt_tracer: pid \d+: not traced: this interpreter '
+                                   r'\(.*, python 2\.7\) cannot load the tracer[^\n]*\n$')
+        self.assertEqual(len(self.logs()), 1)
+
     def test_summary_line(self):
         write(self.dir, 'top.py', '''
             import subprocess, sys
