@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 import pmtlog
@@ -492,6 +493,24 @@ class TestFollow(FollowCase):
         self.assertRegex(r.stderr, r'^pmt_tracer: pid \d+: not traced: this interpreter '
                                    r'\(.*, python 2\.7\) cannot load the tracer[^\n]*\n$')
         self.assertEqual(len(self.logs()), 1)
+
+    def test_stale_run_directories_are_swept(self):
+        import fcntl
+        dirs = {}
+        for name in ('old', 'recent', 'held'):
+            d = os.path.join(self.tmp, 'pmt-follow-' + name)
+            os.mkdir(d)
+            open(os.path.join(d, 'lock'), 'w').close()
+            dirs[name] = d
+        hour_ago = time.time() - 3600
+        for name in ('old', 'held'):
+            os.utime(dirs[name], (hour_ago, hour_ago))
+        fd = os.open(os.path.join(dirs['held'], 'lock'), os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        fcntl.flock(fd, fcntl.LOCK_SH)      # a run still going
+        write(self.dir, 'top.py', 'pass\n')
+        self.go(['--follow-children', '-o', 'l_%p.log.zst', 'top.py'])
+        self.assertEqual(sorted(os.listdir(self.tmp)), ['pmt-follow-held', 'pmt-follow-recent'])
 
     def test_summary_line(self):
         write(self.dir, 'top.py', '''

@@ -19,7 +19,8 @@ to RUN/<pid of its nearest traced ancestor>.children, RUN being a private
 directory made by the top process. Every traced process holds a shared
 flock on RUN/lock; the last one to end (the one that gets it exclusive)
 removes RUN, so descendants that outlive the top process (a forkserver, a
-daemon) still record their children. The ancestor reads
+daemon) still record their children; a top process removes those nobody
+holds any more (a run killed with SIGKILL) once they are ten minutes old. The ancestor reads
 its file at its own pace, without a thread of its own (a Python thread would
 be traced): from an audit hook, which CPython runs with tracing off, at most
 every DRAIN_INTERVAL seconds and at every process creation, and before each
@@ -47,6 +48,8 @@ import pmt_tracer
 from pmt_tracer import _pmt_tracer
 
 ENV = 'PMT_TRACER_FOLLOW'
+RUN_PREFIX = 'pmt-follow-'
+SWEEP_AGE = 600     # seconds
 FORMAT = 1
 DRAIN_INTERVAL = 0.1
 # Audit events after which a child may exist: the child records are read.
@@ -466,9 +469,9 @@ def absolute(pattern):
 def begin(opts):
     """Prepares the run (its directory, the environment) before the top
     process's log is opened. Returns the session; attach() it once open."""
-    global _session
     import tempfile
-    run = tempfile.mkdtemp(prefix='pmt-follow-')
+    _sweep(tempfile.gettempdir())
+    run = tempfile.mkdtemp(prefix=RUN_PREFIX)
     os.close(os.open(os.path.join(run, 'lock'), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(pmt_tracer.__file__)))
     cfg = {'format': FORMAT, 'run': run, 'pkg': pkg, 'abi': extension_abi(),
@@ -480,7 +483,38 @@ def begin(opts):
     os.environ['PYTHONPATH'] = boot + (os.pathsep + old if old else '')
     s = _Session(cfg, None, True)
     s.saved_env = saved
+    s.hold()
     return s
+
+
+def _sweep(tmp):
+    """Removes the run directories nobody holds any more: those of runs
+    whose last process was killed (SIGKILL) or left while another was still
+    dying. Only ours, and only when old enough that their top process has
+    long taken its lock."""
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    now = time.time()
+    for n in names:
+        if not n.startswith(RUN_PREFIX):
+            continue
+        d = os.path.join(tmp, n)
+        try:
+            st = os.lstat(d)
+            if st.st_uid != os.getuid() or now - st.st_mtime < SWEEP_AGE:
+                continue
+            fd = os.open(os.path.join(d, 'lock'), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _remove_run(d)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def abort(s):
@@ -490,7 +524,7 @@ def abort(s):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    _remove_run(s.run)
+    s.leave()
 
 
 def attach(s, obj):
@@ -499,7 +533,6 @@ def attach(s, obj):
     obj.tracer.suspend()
     try:
         s.obj = obj
-        s.hold()
         claim(s.run, obj.log_file_path())
         _session = s
         s.export()
