@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 # Tests: C unit tests per libpmt module, Bats per tool, Python unittest for
-# the tracer. Each list is extended by the file that owns it.
+# the tracer, and (make check-cpython only) CPython's own test suite traced.
+# Each list is extended by the file that owns it.
 include tests/unit/local.mk
 include tests/bats/local.mk
 include tests/python/local.mk
+include tests/cpython/local.mk
 
 # Tests run Python through this wrapper: in a sanitizer build it preloads the
 # sanitizer runtimes that the extension was linked against (the interpreter

@@ -313,6 +313,58 @@ class TestHooks(TmpDirCase):
         self.assertEqual(hook_messages(log), ['pmt: hook=legacy'])
         self.assertIn('f', {log.name_of(e) for e in log.events if e.what == 'CALL'})
 
+    def test_program_saves_and_restores_the_hook(self):
+        """test.support.no_tracing, debuggers and coverage tools save
+        sys.gettrace()/getprofile(), set their own or None and restore the
+        saved one. With the legacy hook that is the Tracer: restoring it must
+        neither break the program nor lose the events after it."""
+        hooks = ['legacy', 'monitoring'] if HAVE_MONITORING else ['legacy']
+        for hook in hooks:
+            for mode, get, set_ in (('profile', 'getprofile', 'setprofile'),
+                                    ('trace', 'gettrace', 'settrace')):
+                write(self.dir, 'restore.py', '''
+                    import sys, threading
+                    def off():
+                        return 1
+                    def after():
+                        return 2
+                    def in_thread():
+                        saved = sys.%(get)s()
+                        sys.%(set)s(None)
+                        sys.%(set)s(saved)
+                        after()
+                    saved = sys.%(get)s()
+                    sys.%(set)s(None)
+                    off()
+                    sys.%(set)s(saved)
+                    after()
+                    after()
+                    assert sys.%(get)s() is saved, sys.%(get)s()
+                    t = threading.Thread(target=in_thread, name='t1')
+                    t.start()
+                    t.join()
+                    print('restored')
+                ''' % {'get': get, 'set': set_})
+                name = '%s-%s-restore.log.zst' % (mode, hook)
+                r = trace(['--mode', mode, '--hook', hook, '-o', name, 'restore.py'], self.dir)
+                self.assertRan(r)
+                self.assertEqual(r.stdout, 'restored\n')
+                log = self.read_log(name)
+                self.assertFalse(log.truncated)
+                self.assertEqual(log.total, log.trailer['total_events'])
+                calls = {}
+                for e in log.events:
+                    if e.what == 'CALL' and log.name_of(e) in ('off', 'after'):
+                        thread = log.threads.get(e.thread, (0, None))[1] or 'MainThread'
+                        key = (log.name_of(e), thread)
+                        calls[key] = calls.get(key, 0) + 1
+                # With the legacy hook the program turned tracing off around
+                # off(); sys.monitoring is not affected by sys.settrace.
+                want = {('after', 'MainThread'): 2, ('after', 't1'): 1}
+                if hook == 'monitoring':
+                    want[('off', 'MainThread')] = 1
+                self.assertEqual(calls, want, (mode, hook))
+
     def test_each_hook_with_nesting_profile_and_trace(self):
         """Suspend/resume, a Profile and a Trace at once (two tool ids), and
         the tool ids given back at the end."""

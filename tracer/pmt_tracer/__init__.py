@@ -36,6 +36,18 @@ __all__ = [
 # faster where both exist (see the man page).
 HOOKS = ('auto', 'monitoring', 'legacy') if sys.version_info >= (3, 12) else ('auto', 'legacy')
 
+
+def _tracer_call(self, frame, event, arg):
+    """sys.gettrace()/getprofile() return the Tracer while its C hook is in:
+    a program that saves the hook and restores it later (test.support's
+    no_tracing, debuggers, coverage) hands it back to sys.settrace/setprofile
+    as a Python hook. Its first event puts the C hook back on this thread and
+    is recorded."""
+    self._thread_start(frame, event, arg)
+
+
+Tracer.__call__ = _tracer_call
+
 _PY_VERSION = '%d.%d.%d' % sys.version_info[:3]
 _lock = threading.RLock()
 # One stack per mode: CPython runs one profile and one trace function at a
