@@ -45,6 +45,8 @@ static const struct pmt_heap_abi *find_abi(void)
 	return the_abi;
 }
 
+bool heap_preloaded(void) { return find_abi() != NULL; }
+
 const char *heap_library_path(void)
 {
 	static char path[PATH_MAX];

@@ -656,7 +656,14 @@ static PyObject *mod_heap_library(PyObject *module, PyObject *unused)
 	return PyUnicode_DecodeFSDefault(p);
 }
 
+static PyObject *mod_heap_preloaded(PyObject *module, PyObject *unused)
+{
+	return PyBool_FromLong(heap_preloaded());
+}
+
 static PyMethodDef mod_methods[] = {
+    {"heap_preloaded", mod_heap_preloaded, METH_NOARGS,
+     "True when libpmt_heap.so is loaded in this process."},
     {"heap_library", mod_heap_library, METH_NOARGS,
      "Path of libpmt_heap.so, the allocator interposer that --heap preloads."},
     {"rss", mod_rss, METH_NOARGS, "Resident set size now, in bytes."},

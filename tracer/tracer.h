@@ -171,6 +171,8 @@ int heap_check(struct tracer *t);
 int heap_start(struct tracer *t);
 void heap_stop(struct tracer *t);
 struct pmt_heap_tls *heap_thread_slot(struct tracer *t);
+/* libpmt_heap.so is loaded (preloaded) in this process. */
+bool heap_preloaded(void);
 /* The path of libpmt_heap.so beside the extension, or NULL. */
 const char *heap_library_path(void);
 
