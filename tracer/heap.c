@@ -19,12 +19,20 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 
 _Thread_local struct pmt_heap_tls *tls_heap __attribute__((tls_model("initial-exec")));
 static _Thread_local struct pmt_heap_tls own_tls __attribute__((tls_model("initial-exec")));
+_Thread_local struct heap_stack *tls_hstack __attribute__((tls_model("initial-exec")));
+
+/* Frees a thread's position stack when the thread ends. */
+static pthread_key_t hstack_key;
+static pthread_once_t hstack_once = PTHREAD_ONCE_INIT;
+static void hstack_key_make(void) { pthread_key_create(&hstack_key, free); }
 
 /* The interposer, when it is preloaded (looked up once). */
 static const struct pmt_heap_abi *the_abi;
@@ -74,6 +82,16 @@ struct pmt_heap_tls *heap_thread_slot(struct tracer *t)
 			own_tls.tid = (uint64_t)syscall(SYS_gettid);
 		tls_heap = &own_tls;
 	}
+	/* Allocated with the thread's calls unrecorded: it is the tracer's.
+	 * Without it (no memory) positions after a RETURN stay the callee's. */
+	tls_heap->busy++;
+	pthread_once(&hstack_once, hstack_key_make);
+	struct heap_stack *s = calloc(1, sizeof(*s));
+	if (s && pthread_setspecific(hstack_key, s) == 0)
+		tls_hstack = s;
+	else
+		free(s);
+	tls_heap->busy--;
 	return tls_heap;
 }
 

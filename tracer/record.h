@@ -129,9 +129,10 @@ static inline __attribute__((always_inline)) int record_event(struct tracer *t, 
 	}
 	if (__builtin_expect(t->heap != HEAP_OFF, 0) && tls_heap) {
 		/* where this thread's allocations happen until its next event:
-		 * after a C function returns, in its Python caller */
-		bool back = what == PyTrace_C_RETURN || what == PyTrace_C_EXCEPTION;
-		tls_heap->pos = (back ? pycode : code) | (uint64_t)line << 32;
+		 * after a C function returns, in its Python caller; after a
+		 * Python function returns, where its caller called it */
+		uint64_t l = (uint64_t)line << 32;
+		tls_heap->pos = heap_position(t, what, code | l, pycode | l, tls_heap->pos);
 	}
 	if (!t->log_events || __builtin_expect(t->failed, 0))
 		return 0;

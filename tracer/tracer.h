@@ -163,6 +163,51 @@ static inline struct mod_state *mod_state(PyObject *module)
  * sets it. initial-exec: one %fs-relative load. */
 extern _Thread_local struct pmt_heap_tls *tls_heap __attribute__((tls_model("initial-exec")));
 
+/* Per thread, the positions of the callers of the Python frames the hook
+ * saw called, so that after a RETURN the thread's allocations are charged
+ * to its caller again (where the caller was when it made the call). gen:
+ * the log the entries belong to. Deeper calls are counted, not kept. */
+#define HEAP_STACK 256
+struct heap_stack {
+	uint64_t gen;
+	uint32_t depth;
+	uint64_t pos[HEAP_STACK];
+};
+extern _Thread_local struct heap_stack *tls_hstack __attribute__((tls_model("initial-exec")));
+
+/* The position a thread's allocations get after an event (the SITE code
+ * and line, packed as in struct pmt_heap_tls), and the stack's update. */
+static inline uint64_t heap_position(struct tracer *t, int what, uint64_t now_pos,
+				     uint64_t back_pos, uint64_t cur)
+{
+	struct heap_stack *s = tls_hstack;
+	if (s && s->gen != t->gen) {
+		s->gen = t->gen;
+		s->depth = 0;
+	}
+	switch (what) {
+	case PyTrace_CALL:
+		if (s) {
+			if (s->depth < HEAP_STACK)
+				s->pos[s->depth] = cur;
+			s->depth++;
+		}
+		return now_pos;
+	case PyTrace_RETURN:
+		if (s && s->depth) {
+			s->depth--;
+			if (s->depth < HEAP_STACK)
+				return s->pos[s->depth];
+		}
+		return now_pos; /* the log began inside this call */
+	case PyTrace_C_RETURN:
+	case PyTrace_C_EXCEPTION:
+		return back_pos;
+	default:
+		return now_pos;
+	}
+}
+
 /* heap.c */
 /* Checks that heap mode `heap` can run here; sets a Python exception and
  * returns -1 when not (libc: the interposer is not preloaded). */
