@@ -92,8 +92,8 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 		case OPT_WEIGHT: {
 			int w = pmt_profile_weight_parse(optarg);
 			if (w < 0)
-				pmt_cli_usage_error("invalid --weight '%s' (rss, alloc, live or leaked)",
-						    optarg);
+				pmt_cli_usage_error(
+				    "invalid --weight '%s' (rss, alloc, live or leaked)", optarg);
 			o->weight = (enum pmt_profile_weight)w;
 			break;
 		}
@@ -354,9 +354,9 @@ static int heap_summary_table(struct result *x, const char *title, struct pmt_ta
 	if (r < 0)
 		return r;
 	static const char *const cols[] = {
-	    "records",	      "allocated_bytes", "peak_live_bytes",  "peak_event",
-	    "peak_time_s",    "live_at_exit_bytes", "live_blocks_at_exit", "unknown_frees",
-	    "failed_calls",   "rss_growth_bytes",
+	    "records",	    "allocated_bytes",	  "peak_live_bytes",	 "peak_event",
+	    "peak_time_s",  "live_at_exit_bytes", "live_blocks_at_exit", "unknown_frees",
+	    "failed_calls", "rss_growth_bytes",
 	};
 	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		pmt_table_column(t, cols[i], PMT_ALIGN_RIGHT);
@@ -426,7 +426,8 @@ static int leaks_table(struct result *x, const char *title, const struct summari
 	pmt_table_column(t, "blocks", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "bytes", PMT_ALIGN_RIGHT);
 	for (uint32_t i = 0; i < n && (!o->top || i < o->top); i++) {
-		const struct pmt_code *c = sites[i].code ? pmt_source_code(x->src, sites[i].code) : NULL;
+		const struct pmt_code *c =
+		    sites[i].code ? pmt_source_code(x->src, sites[i].code) : NULL;
 		pmt_table_str(t, c ? c->name : "<no Python code>");
 		pmt_table_str(t, c ? c->file : "");
 		pmt_table_int(t, sites[i].line);
@@ -444,7 +445,7 @@ static enum heap_order sort_heap_by;
 static int64_t heap_key(uint32_t code)
 {
 	const struct pmt_heap_fstat *f = pmt_heap_fstat(sort_heap, code);
-	return sort_heap_by == BY_ALLOC ? (int64_t)f->alloc_bytes
+	return sort_heap_by == BY_ALLOC	 ? (int64_t)f->alloc_bytes
 	       : sort_heap_by == BY_PEAK ? f->live_at_peak
 					 : f->live;
 }
@@ -576,8 +577,10 @@ static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigne
 	const char *pre = n > 1 ? x->name : NULL;
 	const char *pp = pre ? pre : "", *sep = pre ? ": " : "";
 #define KEY(k) snprintf(key, sizeof(key), n > 1 ? k "_%u" : k, idx + 1)
-	snprintf(title, sizeof(title), "%s%sHeap (live: bytes allocated and not freed since the log "
-				       "began)", pp, sep);
+	snprintf(title, sizeof(title),
+		 "%s%sHeap (live: bytes allocated and not freed since the log "
+		 "began)",
+		 pp, sep);
 	KEY("heap");
 	if ((r = heap_summary_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
@@ -589,12 +592,13 @@ static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigne
 	KEY("leaks");
 	if ((r = leaks_table(x, title, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
-	snprintf(title, sizeof(title),
-		 "%s%sTop functions by heap bytes allocated, beside RSS growth (reading: rss>heap = "
-		 "RSS grew but the heap did not: memory outside the heap (mmap, arenas, native "
-		 "libraries) or freed memory the allocator kept; heap>rss = the heap grew but RSS "
-		 "did not: not yet touched, or reusing freed memory)",
-		 pp, sep);
+	snprintf(
+	    title, sizeof(title),
+	    "%s%sTop functions by heap bytes allocated, beside RSS growth (reading: rss>heap = "
+	    "RSS grew but the heap did not: memory outside the heap (mmap, arenas, native "
+	    "libraries) or freed memory the allocator kept; heap>rss = the heap grew but RSS "
+	    "did not: not yet touched, or reusing freed memory)",
+	    pp, sep);
 	KEY("heap_functions_alloc");
 	if ((r = heap_functions_table(x, title, BY_ALLOC, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
@@ -675,7 +679,8 @@ int main(int argc, char **argv)
 	struct printer p = {.f = o.format};
 	if (nev && o.folded) {
 		for (unsigned i = 0; i < nev; i++)
-			if (pmt_profile_folded_weight(res[i].prof, res[i].src, o.weight, stdout) < 0)
+			if (pmt_profile_folded_weight(res[i].prof, res[i].src, o.weight, stdout) <
+			    0)
 				status = PMT_EXIT_ERROR;
 	} else if (nev) {
 		struct pmt_table *t;

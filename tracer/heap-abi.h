@@ -42,8 +42,8 @@ struct pmt_heap_tls {
  * the block is released, the others after the block is returned (realloc
  * with the mutex held across the call), so the order of the records is an
  * order in which the heap really changed. */
-typedef void (*pmt_heap_sink_fn)(void *ctx, struct pmt_heap_tls *tls, unsigned op,
-				 uint64_t addr, uint64_t old, uint64_t size, uint64_t align);
+typedef void (*pmt_heap_sink_fn)(void *ctx, struct pmt_heap_tls *tls, unsigned op, uint64_t addr,
+				 uint64_t old, uint64_t size, uint64_t align);
 
 struct pmt_heap_abi {
 	uint32_t version; /* PMT_HEAP_ABI_VERSION */

@@ -20,8 +20,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -119,8 +119,8 @@ static void heap_record(struct tracer *t, struct pmt_heap_tls *h, unsigned op, u
 		h->pos = 0;
 	}
 	struct thread_info *ti = &t->threads[thread - 1];
-	int r = pmt_writer_skip(t->w, heap_pending(t, atomic_load_explicit(&t->heap_done,
-									    memory_order_acquire)));
+	int r = pmt_writer_skip(
+	    t->w, heap_pending(t, atomic_load_explicit(&t->heap_done, memory_order_acquire)));
 	if (r == 0 && (!ti->announced && !ti->sited)) {
 		/* the thread's kernel name (prctl: no allocation, no Python) */
 		char comm[17] = "";

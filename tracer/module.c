@@ -149,8 +149,8 @@ static void free_argv(struct tracer *t)
 static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	struct tracer *t = (struct tracer *)self;
-	static char *kwlist[] = {"path", "mode",  "trigger", "prev", "calculate", "log", "rss_source",
-				 "argv", "force", "hook",    "heap", NULL};
+	static char *kwlist[] = {"path",       "mode", "trigger", "prev", "calculate", "log",
+				 "rss_source", "argv", "force",	  "hook", "heap",      NULL};
 	PyObject *path = NULL, *argv = Py_None;
 	const char *mode = "profile", *calc = "all", *rss_source = "auto", *hook = "auto";
 	const char *heap = "off";
@@ -510,17 +510,17 @@ static PyGetSetDef tracer_getset[] = {
      "how events arrive: 'monitoring' (sys.monitoring) or 'legacy' "
      "(PyEval_SetProfile/SetTrace); before start(), as asked",
      NULL},
-    {"heap", tracer_get_heap, NULL, "what heap tracing records: 'off', 'libc' or 'python'",
-     NULL},
+    {"heap", tracer_get_heap, NULL, "what heap tracing records: 'off', 'libc' or 'python'", NULL},
     {"heap_calls", tracer_get_heap_calls, NULL, "allocator calls recorded", NULL},
     {"error", tracer_get_error, NULL, "what made the hook fail, or None", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot tracer_slots[] = {
-    {Py_tp_doc, "Tracer(path, mode='profile', trigger=0, prev=False, calculate='all', "
-		"log=True, rss_source='statm', argv=None, force=False, hook='auto', heap='off'): one pmt "
-		"log."},
+    {Py_tp_doc,
+     "Tracer(path, mode='profile', trigger=0, prev=False, calculate='all', "
+     "log=True, rss_source='statm', argv=None, force=False, hook='auto', heap='off'): one pmt "
+     "log."},
     {Py_tp_init, tracer_init},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_dealloc, tracer_dealloc},

@@ -72,11 +72,9 @@ enum pos_kind { POS_FRAME, POS_OFFSET, POS_LINE, POS_UNWIND };
  * (`bound_self` its object when it is a method descriptor). Called with the
  * GIL held; allocates only the first time a code object, C function or
  * thread is seen; never raises. */
-static inline __attribute__((always_inline)) int record_event(struct tracer *t, int what,
-							      PyFrameObject *frame,
-							      PyCodeObject *co, enum pos_kind pk,
-							      long pos, PyObject *cfunc,
-							      PyObject *bound_self)
+static inline __attribute__((always_inline)) int
+record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co, enum pos_kind pk,
+	     long pos, PyObject *cfunc, PyObject *bound_self)
 {
 	t->seen++;
 	if (__builtin_expect(t->failed | t->fork_pending, 0))

@@ -105,7 +105,7 @@ struct tracer {
 	_Atomic uint64_t heap_done;	     /* events whose hook call has finished */
 	struct {
 		uint32_t thread, code, line;
-	} heap_site; /* the last SITE written */
+	} heap_site;	     /* the last SITE written */
 	uint64_t heap_calls; /* ALLOC records written */
 
 	/* sys.monitoring (hook HOOK_MONITORING) */

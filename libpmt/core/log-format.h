@@ -135,10 +135,10 @@ struct pmt_header {
 	uint32_t flags;		/* PMT_HDR_* */
 	uint64_t rss_start;	/* pages at start: the base of the first RSS delta */
 };
-#define PMT_HDR_PREV 0x1      /* true previous events written (--prev) */
-#define PMT_HDR_CALC_NONE 0x2 /* --calculate none: RSS not sampled */
-#define PMT_HDR_FILTERED 0x4  /* written by pmt-filter -o */
-#define PMT_HDR_HEAP_LIBC 0x8   /* --heap: every libc allocator call (ALLOC ops 0..9) */
+#define PMT_HDR_PREV 0x1	 /* true previous events written (--prev) */
+#define PMT_HDR_CALC_NONE 0x2	 /* --calculate none: RSS not sampled */
+#define PMT_HDR_FILTERED 0x4	 /* written by pmt-filter -o */
+#define PMT_HDR_HEAP_LIBC 0x8	 /* --heap: every libc allocator call (ALLOC ops 0..9) */
 #define PMT_HDR_HEAP_PYTHON 0x10 /* --heap=python: the MEM and OBJ domains (ops 10..14) */
 
 struct pmt_trailer {

@@ -5,8 +5,8 @@
  * process) and by pmt-filter -o.
  *
  * Threading: a writer is not locked; the caller serialises (the tracer holds
- * the GIL; with heap tracing, a lock shared with the allocator hooks). Ownership: the writer owns the fd it was given and every buffer
- * it allocates; pmt_writer_free() releases them. */
+ * the GIL; with heap tracing, a lock shared with the allocator hooks). Ownership: the writer owns
+ * the fd it was given and every buffer it allocates; pmt_writer_free() releases them. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -114,8 +114,8 @@ static inline int pmt_writer_alloc(struct pmt_writer *w, unsigned op, unsigned d
 /* The following ALLOC (and OBJECT) records happened on thread idx while
  * code/line ran there. name != NULL adds the tail (tid, name) that
  * announces a thread no THREAD record has named (a native thread). */
-int pmt_writer_site(struct pmt_writer *w, uint32_t idx, uint32_t code, uint32_t line,
-		    uint64_t tid, const char *name);
+int pmt_writer_site(struct pmt_writer *w, uint32_t idx, uint32_t code, uint32_t line, uint64_t tid,
+		    const char *name);
 
 /* A code definition; must precede the first event that uses id (ids from 1).
  * file and name are bytes (not necessarily NUL-terminated). */

@@ -24,7 +24,7 @@ struct lr {
 	uint32_t page_size;
 	uint32_t thread;
 	uint64_t pending_skip;
-	bool ended; /* trailer seen */
+	bool ended;	      /* trailer seen */
 	struct pmt_site site; /* the last SITE (version 2) */
 	uint64_t last_addr;   /* the base of the next ALLOC's address delta */
 };
@@ -275,7 +275,8 @@ static int alloc_record(struct pmt_source *s, struct lr *r, unsigned t, const ui
 	}
 	if (e == -1)
 		return 0;
-	if (e || (op >= PMT_ALLOC_PY_MALLOC && domain != PMT_DOMAIN_MEM && domain != PMT_DOMAIN_OBJ))
+	if (e ||
+	    (op >= PMT_ALLOC_PY_MALLOC && domain != PMT_DOMAIN_MEM && domain != PMT_DOMAIN_OBJ))
 		return PMT_E_CORRUPT;
 	r->pos = (size_t)(p - r->buf);
 	memset(it, 0, sizeof(*it));

@@ -46,12 +46,12 @@ struct pmt_heap_totals {
 };
 
 struct pmt_heap_fstat {
-	uint64_t allocs;	/* successful allocating calls made while it ran */
-	uint64_t alloc_bytes;	/* bytes those asked for */
-	int64_t net;		/* bytes allocated minus bytes freed while it ran */
-	int64_t live_at_peak;	/* bytes it allocated that were live at the peak */
-	int64_t live;		/* bytes it allocated that are live now / at the end */
-	uint64_t live_blocks;	/* blocks it allocated live now / at the end */
+	uint64_t allocs;      /* successful allocating calls made while it ran */
+	uint64_t alloc_bytes; /* bytes those asked for */
+	int64_t net;	      /* bytes allocated minus bytes freed while it ran */
+	int64_t live_at_peak; /* bytes it allocated that were live at the peak */
+	int64_t live;	      /* bytes it allocated that are live now / at the end */
+	uint64_t live_blocks; /* blocks it allocated live now / at the end */
 };
 
 struct pmt_heap_site {

@@ -383,7 +383,7 @@ static void test_alloc_records(void)
 		unsigned ops[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
 		a->op = (uint8_t)ops[rnd() % 15];
 		a->domain = a->op >= PMT_ALLOC_PY_MALLOC ? (uint8_t)(1 + rnd() % 2) : 0;
-		addr += (rnd() % 3 == 0) ? (uint64_t)-(int64_t)(rnd() % 100000) : rnd() % 4096;
+		addr += (rnd() % 3 == 0) ? (uint64_t) - (int64_t)(rnd() % 100000) : rnd() % 4096;
 		a->addr = rnd() % 97 == 0 ? 0 : rnd() % 89 == 0 ? UINT64_MAX - 15 : addr;
 		a->old = pmt_alloc_op_reallocs(a->op) ? (rnd() % 2 ? a->addr : rnd()) : 0;
 		a->size = pmt_alloc_op_frees(a->op) || pmt_alloc_op_null_free(a->op)
