@@ -438,13 +438,19 @@ static int leaks_table(struct result *x, const char *title, const struct summari
 	return 0;
 }
 
-enum heap_order { BY_ALLOC, BY_PEAK, BY_EXIT };
+enum heap_order { BY_ALLOC, BY_PEAK, BY_EXIT, BY_RSS };
 static const struct pmt_heap *sort_heap;
 static enum heap_order sort_heap_by;
 
 static int64_t heap_key(uint32_t code)
 {
+	if (sort_heap_by == BY_RSS) {
+		const struct pmt_fstat *p = pmt_profile_fstat(sort_prof, code);
+		return p ? p->self : 0;
+	}
 	const struct pmt_heap_fstat *f = pmt_heap_fstat(sort_heap, code);
+	if (!f)
+		return 0;
 	return sort_heap_by == BY_ALLOC	 ? (int64_t)f->alloc_bytes
 	       : sort_heap_by == BY_PEAK ? f->live_at_peak
 					 : f->live;
@@ -464,16 +470,17 @@ static int heap_functions_table(struct result *x, const char *title, enum heap_o
 {
 	const struct pmt_heap *hp = pmt_profile_heap(x->prof);
 	uint32_t n = pmt_heap_codes(hp), m = 0;
+	if (by == BY_RSS && pmt_profile_codes(x->prof) > n)
+		n = pmt_profile_codes(x->prof);
 	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
 	sort_heap = hp;
 	sort_heap_by = by;
-	for (uint32_t id = 0; id < n; id++) {
-		const struct pmt_heap_fstat *f = pmt_heap_fstat(hp, id);
-		if (f && heap_key(id) > 0)
+	sort_prof = x->prof;
+	for (uint32_t id = 0; id < n; id++)
+		if (heap_key(id) > 0)
 			ids[m++] = id;
-	}
 	qsort(ids, m, sizeof(*ids), cmp_heap);
 	struct pmt_table *t;
 	int r = pmt_table_new(title, &t);
@@ -491,9 +498,12 @@ static int heap_functions_table(struct result *x, const char *title, enum heap_o
 	pmt_table_column(t, "live_at_exit_bytes", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "rss_self_bytes", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "reading", PMT_ALIGN_LEFT);
+	static const struct pmt_heap_fstat none;
 	for (uint32_t i = 0; i < m && (!o->top || i < o->top); i++) {
 		const struct pmt_heap_fstat *f = pmt_heap_fstat(hp, ids[i]);
 		const struct pmt_fstat *pf = pmt_profile_fstat(x->prof, ids[i]);
+		if (!f)
+			f = &none;
 		const struct pmt_code *c = ids[i] ? pmt_source_code(x->src, ids[i]) : NULL;
 		int64_t rss = pf ? pf->self : 0;
 		pmt_table_str(t, c ? c->name : "<no Python code>");
@@ -610,6 +620,11 @@ static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigne
 	snprintf(title, sizeof(title), "%s%sTop functions by live bytes at exit", pp, sep);
 	KEY("heap_functions_exit");
 	if ((r = heap_functions_table(x, title, BY_EXIT, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title), "%s%sTop functions by RSS growth (self), beside their heap",
+		 pp, sep);
+	KEY("heap_functions_rss");
+	if ((r = heap_functions_table(x, title, BY_RSS, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
 #undef KEY
 	return 0;
