@@ -11,8 +11,8 @@
 #include <libpmt/core/errors.h>
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
-#include <libpmt/report/process-report.h>
 #include <libpmt/report/heap.h>
+#include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
 #include <libpmt/report/table.h>
 
@@ -268,8 +268,7 @@ static void row_num(struct pmt_table *t, const char *what, double a, double b, i
 
 /* Heap logs on both sides: overall heap figures and functions by change in
  * leaked bytes (live at exit). */
-static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_opts *o,
-			bool *worse)
+static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_opts *o, bool *worse)
 {
 	const struct pmt_heap *h0 = pmt_profile_heap(runs[0].prof),
 			      *h1 = pmt_profile_heap(runs[1].prof);
@@ -302,8 +301,8 @@ static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_op
 			       &t)) < 0)
 		return r;
 	static const char *const cols[] = {
-	    "function",	   "file",	   "allocs_old",   "allocs_new",    "alloc_bytes_old",
-	    "alloc_bytes_new", "alloc_change", "leaked_old",   "leaked_new",    "leaked_change"};
+	    "function",	       "file",	       "allocs_old", "allocs_new", "alloc_bytes_old",
+	    "alloc_bytes_new", "alloc_change", "leaked_old", "leaked_new", "leaked_change"};
 	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		pmt_table_column(t, cols[i], i < 2 ? PMT_ALIGN_LEFT : PMT_ALIGN_RIGHT);
 	unsigned rows = 0;

@@ -344,7 +344,8 @@ static int run_allocs(struct filter *f)
 			continue;
 		if (it.ev.number > o->to)
 			break;
-		if (o->size_min > 0 && (!pmt_alloc_has_size(a->op) || a->size < (uint64_t)o->size_min))
+		if (o->size_min > 0 &&
+		    (!pmt_alloc_has_size(a->op) || a->size < (uint64_t)o->size_min))
 			continue;
 		if (o->thread && !thread_ok(f, a->site.thread))
 			continue;

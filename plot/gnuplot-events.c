@@ -207,8 +207,9 @@ int plot_events(struct pmt_source *src, const struct gnuplot_opts *o, const char
 	int64_t lo = rs.lo, hi = rs.hi;
 	if (hp) {
 		/* the live heap after the RSS points: a second data set, index 1 */
-		fprintf(dat, "\n\n# time (s) (live heap bytes), %" PRIu64 " allocator calls, %" PRIu64
-			     " per bucket\n",
+		fprintf(dat,
+			"\n\n# time (s) (live heap bytes), %" PRIu64 " allocator calls, %" PRIu64
+			" per bucket\n",
 			hs.points, hs.per);
 		series_write(&hs, dat);
 	}
@@ -284,7 +285,8 @@ int plot_events(struct pmt_source *src, const struct gnuplot_opts *o, const char
 	if (hp) {
 		fputs(", \\\n     ", plt);
 		put_sqz(plt, datname);
-		fputs(" index 1 using 1:($2 / 1024**2) axes x1y2 title \"live heap (MiB)\" with steps "
+		fputs(" index 1 using 1:($2 / 1024**2) axes x1y2 title \"live heap (MiB)\" with "
+		      "steps "
 		      "lt 2 lw 2",
 		      plt);
 	}
