@@ -209,6 +209,9 @@ def overhead_tables(results):
                            'met' if a_heap - a_plain <= a_plain else 'NOT met'),
             '--heap=python --drss -1 added %.2f s: %.2f of tracemalloc'
             % (added[pyd.label], added[pyd.label] / a_tm if a_tm > 0 else float('inf')),
+            '--heap=python beyond the plain RSS log it also writes (tracemalloc writes no '
+            'RSS log): %.2f s, %.2f of tracemalloc'
+            % (a_py - a_plain, (a_py - a_plain) / a_tm if a_tm > 0 else float('inf')),
         ]
         sections.append((wl, rows, checks))
     return sections
@@ -236,8 +239,9 @@ def run(env, args):
     lh = ['Task', 'PYTHONMALLOC=malloc', 'pymalloc', 'malloc/pymalloc']
     nth = ['Task (the note: DTrace, macOS, Python 3.9)', 'real', 'user', 'sys', 'real ratio']
     nlh = ['Task (the note)', 'Debug', 'Release', 'Debug/Release']
-    per = ('Compressed, each allocator call costs %.2f bytes of log with pymalloc and %.2f '
-           'without (events included).' % tuple(per_call))
+    per = ('Log bytes per allocator call (the whole compressed log, its RSS events and code '
+           'records included, over the calls): %.2f with pymalloc, %.2f with PYTHONMALLOC=malloc.'
+           % tuple(per_call))
     md = ['# The DTrace technical note reproduced: heap tracing', '', intro, '',
           '## Timing (sample workload, %s)' % wl.name, '', bl.markdown(th, times),
           'The note\'s own figures:', '', bl.markdown(nth, [list(map(str, r)) for r in NOTE_TIMES]),

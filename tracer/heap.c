@@ -32,7 +32,17 @@ _Thread_local struct heap_stack *tls_hstack __attribute__((tls_model("initial-ex
 /* Frees a thread's position stack when the thread ends. */
 static pthread_key_t hstack_key;
 static pthread_once_t hstack_once = PTHREAD_ONCE_INIT;
-static void hstack_key_make(void) { pthread_key_create(&hstack_key, free); }
+static void hstack_free(void *p)
+{
+	/* the tracer's block: its free is not the program's */
+	struct pmt_heap_tls *h = tls_heap;
+	if (h)
+		h->busy++;
+	free(p);
+	if (h)
+		h->busy--;
+}
+static void hstack_key_make(void) { pthread_key_create(&hstack_key, hstack_free); }
 
 /* The interposer, when it is preloaded (looked up once). */
 static const struct pmt_heap_abi *the_abi;

@@ -254,6 +254,33 @@ print(pid)
         self.assertNotIn(111111, sizes(clog))
         self.assertEqual(clog.header['pid'], child)
 
+    def test_fork_while_other_threads_allocate(self):
+        # native threads hammer malloc/free (holding the interposer's mutex
+        # often) while the main thread forks: every child must get a free
+        # mutex, its own log, and exit.
+        r = self.run_heap('''
+import os, threading
+t = threading.Thread(target=cdll.ht_storm, args=(4, 100000, 60000))
+t.start()
+children = []
+for i in range(10):
+    pid = os.fork()
+    if pid == 0:
+        cdll.ht_leak(1, 222222)
+        os._exit(0)
+    children.append(pid)
+bad = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
+t.join()
+print(len(bad), ' '.join(map(str, children)))
+''', name='s_%p.log.zst', timeout=600)
+        self.assertRan(r)
+        bad, *children = r.stdout.split()
+        self.assertEqual(bad, '0')
+        for pid in children:
+            log = self.read_log('s_%s.log.zst' % pid)
+            self.assertFalse(log.truncated, pid)
+            self.assertEqual(len([a for a in log.allocs if a.size == 222222]), 1, pid)
+
     def test_sigkill_leaves_decodable_heap_records(self):
         write(self.dir, 'prog.py', PRELUDE + '''
 import time
