@@ -391,7 +391,8 @@ del x
         blocks = [a for a in log.allocs if a.op in ('py_malloc', 'py_realloc')
                   and a.size == 54322]
         self.assertEqual(len(blocks), 5)
-        self.assertEqual({a.domain for a in blocks}, {2})   # bytearray buffers: OBJ
+        # bytearray buffers: one domain (OBJ up to 3.12, MEM from 3.13)
+        self.assertIn(frozenset(a.domain for a in blocks), ({1}, {2}))
         names = {log.codes[a.code].name for a in blocks}
         self.assertTrue(names <= {'make', 'make.<locals>.<listcomp>', '<listcomp>'}, names)
         freed = [a for a in log.allocs if a.op == 'py_free' and a.addr in {b.addr for b in blocks}]
