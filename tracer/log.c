@@ -205,7 +205,8 @@ int tracer_open_log(struct tracer *t, bool child)
 		     (t->heap == HEAP_PYTHON ? PMT_HDR_HEAP_PYTHON : 0),
 	    .rss_start = (uint64_t)t->rss_start,
 	};
-	r = pmt_writer_new(fd, &h, NULL, &t->w);
+	struct pmt_writer_opts wo = {.path = path};
+	r = pmt_writer_new(fd, &h, &wo, &t->w);
 	if (r < 0) {
 		close(fd);
 		pmt_rss_close(&t->rss);
@@ -238,6 +239,22 @@ int tracer_open_log(struct tracer *t, bool child)
 	return 0;
 }
 
+/* A failure of the log's file is said once, plainly, whatever the hook
+ * made of it ("write failed"). */
+static void writer_failure(struct tracer *t, const struct pmt_writer_status *st)
+{
+	if (!st->error)
+		return;
+	t->failed = true;
+	if (st->fd_lost)
+		snprintf(t->errmsg, sizeof(t->errmsg),
+			 "pmt_tracer: %s: log cut at event %llu: the program took its file "
+			 "descriptor and the log cannot be reopened: %s",
+			 t->path, (unsigned long long)st->framed,
+			 st->error == -ESTALE ? "the path names another file now"
+					      : strerror(-st->error));
+}
+
 /* Writes the pending SKIP and the trailer and closes. Returns 0 or -errno;
  * the tracer is closed either way. */
 int tracer_close_log(struct tracer *t)
@@ -265,6 +282,9 @@ int tracer_close_log(struct tracer *t)
 		int r2 = pmt_writer_close(t->w, &tr);
 		if (r == 0)
 			r = r2;
+		struct pmt_writer_status st;
+		pmt_writer_status(t->w, &st);
+		writer_failure(t, &st);
 		t->final_written = t->w->events;
 		t->final_bytes = pmt_writer_bytes(t->w);
 		pmt_writer_free(t->w);

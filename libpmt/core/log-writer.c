@@ -4,9 +4,14 @@
  * (ZSTD_e_end) every N events / T ns and at close. Frames are written to the
  * fd as soon as they end, so a killed process leaves every ended frame. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -17,30 +22,182 @@
 #define DEFAULT_FRAME_NS (100ull * 1000 * 1000)
 
 struct pmt_writer_priv {
-	int fd;
+	struct sink {
+		int fd;	    /* -1: none (closed, or not ours any more) */
+		char *path; /* absolute, to reopen; NULL: cannot */
+		dev_t dev;  /* identity of the file at open */
+		ino_t ino;
+		bool regular; /* a regular file: its size can be checked */
+		off_t base;   /* its offset when the writer took it */
+		unsigned reopened;
+		uint64_t taken_at; /* events when the fd was last found taken */
+		int lost;	   /* the fd was taken and the log not reopened: why */
+	} sink;
 	ZSTD_CCtx *cctx;
 	uint8_t *raw;
 	uint8_t *out;
 	size_t out_cap, out_len;
 	uint64_t bytes;
+	uint64_t framed; /* events in the frames written */
 	uint32_t frame_events;
 	uint64_t frame_ns;
-	bool in_frame; /* something was compressed since the last frame end */
+	bool in_frame;	   /* something was compressed since the last frame end */
+	bool note_pending; /* the fd was taken and the log reopened: say so in it */
 	uint8_t *scratch;
 	size_t scratch_cap;
 };
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+/* ---- the log's file descriptor ------------------------------------------
+ *
+ * A program may close the descriptors it does not know (closerange, as
+ * daemons and subprocess children do) and open a file that gets the log's
+ * number, or dup2() onto it. Before every write the fd must still be the
+ * file the writer opened (same device and inode); if it is not, the fd is
+ * the program's now: it is never written, read or closed again. The log is
+ * reopened by its path, in append mode, and used only if it is still the
+ * same file with exactly the bytes written so far, so the stream stays a
+ * valid sequence of zstd frames with nothing lost or doubled. */
+
+/* Well above the descriptors a program normally uses, so that collisions
+ * are rare; the identity check is what makes them harmless. */
+static int high_fd_floor(void)
 {
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 2048)
+		return 1024;
+	return (int)(rl.rlim_cur / 2);
+}
+
+/* A close-on-exec copy of fd at high_fd_floor() or above, or -1. */
+static int dup_high(int fd)
+{
+	int floor = high_fd_floor();
+	if (fd >= floor || floor < 3)
+		return -1;
+	return fcntl(fd, F_DUPFD_CLOEXEC, floor);
+}
+
+/* Moves fd up (see dup_high); returns the fd to use. */
+static int move_high(int fd)
+{
+	int hi = dup_high(fd);
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
+}
+
+static bool same_file(const struct sink *k, const struct stat *st)
+{
+	return st->st_dev == k->dev && st->st_ino == k->ino;
+}
+
+/* The fd is still the log. */
+static bool sink_ours(const struct sink *k)
+{
+	struct stat st;
+	return k->fd >= 0 && fstat(k->fd, &st) == 0 && same_file(k, &st);
+}
+
+/* Takes fd over (on success); path may be NULL or relative. */
+static int sink_open(struct sink *k, int fd, const char *path)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	k->regular = S_ISREG(st.st_mode);
+	if (k->regular) {
+		off_t at = lseek(fd, 0, SEEK_CUR);
+		k->base = at > 0 ? at : 0;
+	}
+	if (path && path[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		size_t n = strlen(cwd) + strlen(path) + 2;
+		k->path = malloc(n);
+		if (k->path)
+			snprintf(k->path, n, "%s/%s", cwd, path);
+	} else if (path) {
+		k->path = strdup(path);
+	}
+	if (path && !k->path)
+		return -ENOMEM;
+	int hi = dup_high(fd);
+	k->fd = hi >= 0 ? hi : fd;
+	return 0;
+}
+
+/* The fd of the log, if it is still ours, is closed. */
+static int sink_close(struct sink *k)
+{
+	int r = 0;
+	if (k->fd >= 0 && sink_ours(k) && close(k->fd) < 0)
+		r = -errno;
+	k->fd = -1;
+	return r;
+}
+
+/* The fd is not the log any more: forget it (it is the program's now) and
+ * open the log again by its path. written: bytes of this log in the file. */
+static int sink_reopen(struct sink *k, uint64_t written, uint64_t events)
+{
+	k->fd = -1;
+	k->taken_at = events;
+	if (!k->path)
+		return k->lost = -EBADF;
+	int fd = open(k->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return k->lost = -errno;
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!same_file(k, &st) || (k->regular && st.st_size != k->base + (off_t)written))
+		r = -ESTALE; /* replaced, truncated or written by someone else */
+	if (r < 0) {
+		close(fd);
+		return k->lost = r;
+	}
+	k->fd = move_high(fd);
+	k->reopened++;
+	return 0;
+}
+
+static int write_all(struct pmt_writer *w, const uint8_t *p, size_t n)
+{
+	struct sink *k = &w->priv->sink;
+	uint64_t events = w->events + w->skipped;
+	if (k->fd < 0)
+		return k->lost ? k->lost : -EBADF;
+	if (!sink_ours(k)) {
+		int r = sink_reopen(k, w->priv->bytes, events);
+		if (r < 0)
+			return r;
+		w->priv->note_pending = true;
+	}
 	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0) {
+		ssize_t c = write(k->fd, p, n);
+		if (c < 0) {
 			if (errno == EINTR)
 				continue;
+			/* Closed between the check and the write: the same as taken. */
+			if (errno == EBADF) {
+				int r = sink_reopen(k, w->priv->bytes, events);
+				if (r < 0)
+					return r;
+				w->priv->note_pending = true;
+				continue;
+			}
 			return -errno;
 		}
-		p += k;
-		n -= (size_t)k;
+		p += c;
+		n -= (size_t)c;
+		w->priv->bytes += (uint64_t)c;
 	}
 	return 0;
 }
@@ -48,10 +205,9 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 static int flush_out(struct pmt_writer *w)
 {
 	struct pmt_writer_priv *p = w->priv;
-	int r = write_all(p->fd, p->out, p->out_len);
+	int r = write_all(w, p->out, p->out_len);
 	if (r < 0)
 		return r;
-	p->bytes += p->out_len;
 	p->out_len = 0;
 	return 0;
 }
@@ -84,7 +240,7 @@ static int compress(struct pmt_writer *w, ZSTD_EndDirective mode)
 	return 0;
 }
 
-int pmt_writer_drain(struct pmt_writer *w)
+static int drain(struct pmt_writer *w)
 {
 	if (w->error)
 		return w->error;
@@ -92,6 +248,34 @@ int pmt_writer_drain(struct pmt_writer *w)
 	if (r < 0)
 		w->error = r;
 	return r;
+}
+
+static int append(struct pmt_writer *w, const uint8_t *d, size_t n);
+
+/* At a record boundary: the MESSAGE that says the log was reopened. */
+static int note(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	if (!p->note_pending || w->error)
+		return w->error;
+	p->note_pending = false;
+	char text[128];
+	int n = snprintf(text, sizeof(text),
+			 "pmt: log fd taken by the program at event %llu; reopened by path",
+			 (unsigned long long)p->sink.taken_at);
+	uint8_t head[1 + PMT_VARINT_MAX];
+	head[0] = PMT_TAG_MESSAGE;
+	size_t hn = (size_t)(pmt_varint_put(head + 1, (uint64_t)n) - head);
+	int r = append(w, head, hn);
+	if (r == 0)
+		r = append(w, (const uint8_t *)text, (size_t)n);
+	return r;
+}
+
+int pmt_writer_drain(struct pmt_writer *w)
+{
+	int r = drain(w);
+	return r < 0 ? r : note(w);
 }
 
 int pmt_writer_end_frame(struct pmt_writer *w, uint64_t t_ns)
@@ -108,7 +292,8 @@ int pmt_writer_end_frame(struct pmt_writer *w, uint64_t t_ns)
 	if (r < 0)
 		return w->error = r;
 	p->in_frame = false;
-	return 0;
+	p->framed = w->events + w->skipped;
+	return note(w);
 }
 
 /* Appends bytes to the raw buffer, draining it as often as needed. */
@@ -117,7 +302,7 @@ static int append(struct pmt_writer *w, const uint8_t *d, size_t n)
 	while (n) {
 		size_t room = (size_t)(w->end - w->pos);
 		if (!room) {
-			int r = pmt_writer_drain(w);
+			int r = drain(w); /* maybe inside a record: no note here */
 			if (r < 0)
 				return r;
 			continue;
@@ -183,11 +368,12 @@ static int rec_emit(struct rec *b, enum pmt_tag tag)
 	uint8_t head[1 + PMT_VARINT_MAX];
 	if (b->err)
 		return b->w->error = b->err;
-	if (b->w->error)
-		return b->w->error;
+	int r = note(b->w);
+	if (r < 0)
+		return r;
 	head[0] = (uint8_t)tag;
 	size_t hn = (size_t)(pmt_varint_put(head + 1, b->len) - head);
-	int r = append(b->w, head, hn);
+	r = append(b->w, head, hn);
 	if (r == 0)
 		r = append(b->w, b->w->priv->scratch, b->len);
 	return r;
@@ -202,7 +388,11 @@ int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_o
 	if (!w || !p)
 		goto fail;
 	w->priv = p;
-	p->fd = fd;
+	p->sink.fd = -1;
+	r = sink_open(&p->sink, fd, o ? o->path : NULL);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
 	p->out_cap = ZSTD_CStreamOutSize();
 	p->raw = malloc(RAW_CAP);
 	p->out = malloc(p->out_cap);
@@ -242,11 +432,15 @@ int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_o
 	r = rec_emit(&b, PMT_TAG_HEADER);
 	if (r < 0)
 		goto fail;
+	if (p->sink.fd != fd)
+		close(fd); /* moved up */
 	*out = w;
 	return 0;
 fail:
 	if (w && p) {
-		p->fd = -1; /* the caller still owns fd on failure */
+		/* the caller still owns fd on failure */
+		if (p->sink.fd == fd)
+			p->sink.fd = -1;
 		pmt_writer_free(w);
 	} else {
 		free(w);
@@ -311,8 +505,8 @@ int pmt_writer_skip(struct pmt_writer *w, uint64_t n)
 int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t)
 {
 	struct pmt_writer_priv *p = w->priv;
-	if (p->fd < 0)
-		return -EBADF;
+	if (p->sink.fd < 0)
+		return w->error ? w->error : -EBADF;
 	struct rec b = {w, 0, 0};
 	rec_u(&b, t->total_events);
 	rec_u(&b, t->end_wall_ns);
@@ -321,10 +515,8 @@ int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t)
 	int r = rec_emit(&b, PMT_TAG_TRAILER);
 	if (r == 0)
 		r = pmt_writer_end_frame(w, w->last_t);
-	if (close(p->fd) < 0 && r == 0)
-		r = -errno;
-	p->fd = -1;
-	return r;
+	int r2 = sink_close(&p->sink);
+	return r < 0 ? r : r2;
 }
 
 void pmt_writer_free(struct pmt_writer *w)
@@ -333,8 +525,8 @@ void pmt_writer_free(struct pmt_writer *w)
 		return;
 	struct pmt_writer_priv *p = w->priv;
 	if (p) {
-		if (p->fd >= 0)
-			close(p->fd);
+		sink_close(&p->sink);
+		free(p->sink.path);
 		ZSTD_freeCCtx(p->cctx);
 		free(p->raw);
 		free(p->out);
@@ -345,3 +537,16 @@ void pmt_writer_free(struct pmt_writer *w)
 }
 
 uint64_t pmt_writer_bytes(const struct pmt_writer *w) { return w->priv->bytes; }
+
+void pmt_writer_status(const struct pmt_writer *w, struct pmt_writer_status *st)
+{
+	const struct pmt_writer_priv *p = w->priv;
+	*st = (struct pmt_writer_status){
+	    .error = w->error,
+	    .fd_lost = p->sink.lost != 0,
+	    .reopened = p->sink.reopened,
+	    .taken_at = p->sink.taken_at,
+	    .framed = p->framed,
+	    .bytes = p->bytes,
+	};
+}

@@ -5,8 +5,19 @@
  * process) and by pmt-filter -o.
  *
  * Threading: a writer is not locked; the caller serialises (the tracer holds
- * the GIL; with heap tracing, a lock shared with the allocator hooks). Ownership: the writer owns
- * the fd it was given and every buffer it allocates; pmt_writer_free() releases them. */
+ * the GIL; with heap tracing, a lock shared with the allocator hooks).
+ * Ownership: the writer owns the fd it was given and every buffer it
+ * allocates; pmt_writer_free() releases them.
+ *
+ * The fd: before every write the writer checks that its fd is still the file
+ * it was given (device and inode). A program that closed it and got the
+ * number back for a file of its own, or dup2()ed onto it, never sees a byte
+ * of ours: the writer forgets that fd (never writes, reads or closes it) and
+ * reopens the log by its path in append mode, if it is still the same file
+ * with exactly the bytes written so far, and says so in a MESSAGE; else
+ * writing stops with an error (pmt_writer_status() says which). The fd is
+ * kept at a high number (close-on-exec) so that this is rare. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +28,7 @@ struct pmt_writer_opts {
 	uint32_t frame_events; /* end a frame after this many events (0: 1<<20) */
 	uint64_t frame_ns;     /* ... or this much event time (0: 100 ms) */
 	int level;	       /* zstd level (0: 1) */
+	const char *path;      /* the fd's file, to reopen it (copied); NULL: cannot */
 };
 
 /* The public part is what the inline fast path below touches. */
@@ -137,3 +149,16 @@ int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t);
 void pmt_writer_free(struct pmt_writer *w);
 /* Compressed bytes written to the fd so far. */
 uint64_t pmt_writer_bytes(const struct pmt_writer *w);
+
+/* What happened to the log's file. */
+struct pmt_writer_status {
+	int error;	   /* the first error (-errno), 0 if none */
+	bool fd_lost;	   /* the fd was taken and the log could not be reopened:
+			    * error says why (-ESTALE: the path names another
+			    * file now, or its size is not what was written) */
+	unsigned reopened; /* times the fd was taken and the log reopened */
+	uint64_t taken_at; /* events written when the fd was last found taken */
+	uint64_t framed;   /* events in the frames written: all a reader gets */
+	uint64_t bytes;	   /* compressed bytes written */
+};
+void pmt_writer_status(const struct pmt_writer *w, struct pmt_writer_status *st);

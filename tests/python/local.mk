@@ -7,7 +7,10 @@ PYTHON_TESTS = \
 	tests/python/test_api.py \
 	tests/python/test_process.py \
 	tests/python/test_hooks.py \
-	tests/python/test_heap.py
+	tests/python/test_heap.py \
+	tests/python/test_reliability.py \
+	tests/python/test_follow.py \
+	tests/python/test_pytest_plugin.py
 TESTS += $(PYTHON_TESTS)
 
 # A test-only library of known allocation patterns, loaded by test_heap.py

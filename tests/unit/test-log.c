@@ -6,6 +6,8 @@
  * crash. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -313,6 +315,92 @@ static void test_corrupt(void)
 	ok(!strcmp(pmt_strerror(-ENOENT), "no such file or directory"), "strerror lower case");
 }
 
+/* The descriptor of path among ours, or -1. */
+static int fd_of(const char *path)
+{
+	int found = -1;
+	for (int fd = 0; fd < 65536 && found < 0; fd++) {
+		char link[64], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = 0;
+		if (!strcmp(target, path))
+			found = fd;
+	}
+	return found;
+}
+
+static bool file_is(const char *path, const char *text)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)strlen(text) && !memcmp(buf, text, (size_t)n);
+}
+
+/* A program dup2()s its own file onto the writer's fd: the writer leaves
+ * that file alone, reopens the log by path and says so in it. */
+static void test_fd_taken(bool with_path)
+{
+	enum { N = 50000 };
+	static struct ev evs[N];
+	make_events(evs, N, 10);
+	const char *p = path_of(with_path ? "taken.log.zst" : "nopath.log.zst");
+	const char *mine = path_of("mine.txt");
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct pmt_header h = header();
+	struct pmt_writer_opts o = {.frame_events = 1000, .path = with_path ? p : NULL};
+	struct pmt_writer *w;
+	int r = pmt_writer_new(fd, &h, &o, &w);
+	int wfd = fd_of(p);
+	ok(r == 0 && wfd >= 0 && wfd != fd && fcntl(fd, F_GETFD) < 0,
+	   "the writer keeps its fd elsewhere (%d, not %d)", wfd, fd);
+	int r1 = 0, r2 = 0;
+	for (size_t i = 0; i < N && r1 == 0; i++) {
+		if (i == N / 2) {
+			int m = open(mine, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			r2 = dup2(m, wfd) == wfd && write(wfd, "mine\n", 5) == 5 ? 0 : -1;
+			close(m);
+		}
+		r1 = pmt_writer_event(w, evs[i].kind, evs[i].code, evs[i].line, evs[i].t,
+				      evs[i].rss);
+	}
+	struct pmt_trailer t = {.total_events = N, .flags = PMT_TRL_CLEAN};
+	int rc = pmt_writer_close(w, &t);
+	struct pmt_writer_status st;
+	pmt_writer_status(w, &st);
+	pmt_writer_free(w);
+	ok(r2 == 0 && fcntl(wfd, F_GETFD) >= 0, "the program's fd stays open (%d)", r2);
+	close(wfd);
+	ok(file_is(mine, "mine\n"), "not a byte of the log in the program's file");
+	if (!with_path) {
+		ok(rc == -EBADF && st.error == -EBADF && st.fd_lost,
+		   "without a path: an error, the fd lost (%d %d)", rc, st.error);
+		return;
+	}
+	ok(r1 == 0 && rc == 0 && st.error == 0 && st.reopened == 1 && !st.fd_lost,
+	   "reopened by path (%d %d, %u times)", r1, rc, st.reopened);
+	struct pmt_source *s;
+	int messages = 0, events = 0, trunc = 1;
+	if (pmt_source_open(p, &s) == 0) {
+		struct pmt_item it;
+		while ((r = pmt_source_next(s, &it)) > 0) {
+			events += it.type == PMT_ITEM_EVENT;
+			messages +=
+			    it.type == PMT_ITEM_MESSAGE && it.text_len > 30 &&
+			    !memcmp(it.text, "pmt: log fd taken by the program at event ", 42);
+		}
+		trunc = r < 0 || pmt_source_truncated(s);
+		pmt_source_free(s);
+	}
+	ok(events == N && !trunc, "the log decodes completely (%d events)", events);
+	ok(messages == 1, "and says it was reopened (%d)", messages);
+}
+
 static void test_varint(void)
 {
 	uint8_t buf[16];
@@ -477,6 +565,8 @@ int main(void)
 	test_truncation();
 	test_corrupt();
 	test_alloc_records();
+	test_fd_taken(true);
+	test_fd_taken(false);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: MIT
+"""The traced program comes first: whatever it does to its file descriptors,
+the tracer never writes into its files, its exit status is its own, and the
+log says what happened to it."""
+import os
+import unittest
+
+from pmt_testlib import TmpDirCase, run, trace, write
+
+# A program that writes JSON lines after doing something to the log's fd.
+# argv: what to do, the log's path, the output file, the exit status.
+JSONL = '''
+    import json, os, resource, sys
+    how, log, out, status = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+    def log_fds():
+        fds = []
+        for name in os.listdir('/proc/self/fd'):
+            try:
+                if os.readlink('/proc/self/fd/' + name) == log:
+                    fds.append(int(name))
+            except OSError:
+                pass
+        return fds
+
+    def record(i):
+        return {"i": i, "text": "line %d " % i + "x" * (i % 37)}
+
+    def lines(fp, n):
+        for i in range(n):
+            fp.write(json.dumps(record(i)) + "\\n")
+        fp.flush()
+
+    if how == 'closerange':
+        os.closerange(3, 1024)
+    elif how == 'closeall':
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    elif how in ('dup2', 'dup2-unlink', 'dup2-replace'):
+        fds = log_fds()
+        if fds:
+            (fd,) = fds
+            mine = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(mine, fd)
+            os.close(mine)
+            if how == 'dup2-unlink':
+                os.unlink(log)
+            elif how == 'dup2-replace':
+                os.rename(out + '.other', log)
+            with os.fdopen(fd, 'w') as fp:
+                lines(fp, 20000)
+            sys.exit(int(status))
+    if how == 'closeall-unlink':
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        os.unlink(log)
+    with open(out, 'w') as fp:
+        lines(fp, 20000)
+    sys.exit(int(status))
+'''
+
+
+class TestLogFd(TmpDirCase):
+    def setUp(self):
+        super().setUp()
+        write(self.dir, 'jsonl.py', JSONL)
+        # What the program writes untraced: the reference for its file.
+        r = run(['jsonl.py', 'none', 'none.log.zst', 'expected.jsonl', '0'], self.dir)
+        self.assertRan(r)
+        with open(self.path('expected.jsonl'), 'rb') as f:
+            self.expected = f.read()
+
+    def traced(self, how, status=0):
+        return trace(['-o', 'x.log.zst', 'jsonl.py', how, 'x.log.zst', 'out.jsonl',
+                      str(status)], self.dir)
+
+    def assertProgramFileExact(self):
+        with open(self.path('out.jsonl'), 'rb') as f:
+            self.assertEqual(f.read(), self.expected)
+
+    def assertLogComplete(self, reopened):
+        log = self.read_log('x.log.zst')
+        self.assertTrue(log.zstd_ok)
+        self.assertFalse(log.truncated)
+        self.assertEqual(log.total, log.trailer['total_events'])
+        calls = [e for e in log.events if e.what == 'CALL' and log.name_of(e) == 'record']
+        self.assertEqual(len(calls), 20000)
+        notes = [m for m in log.messages if 'log fd taken by the program' in m[2]]
+        if reopened:
+            self.assertTrue(notes, log.messages)
+            self.assertRegex(notes[0][2],
+                             r'^pmt: log fd taken by the program at event \d+; reopened by path$')
+        return log
+
+    def test_closerange_then_open(self):
+        r = self.traced('closerange')
+        self.assertRan(r)
+        self.assertProgramFileExact()
+        self.assertLogComplete(reopened=False)
+
+    def test_close_every_fd_then_open(self):
+        r = self.traced('closeall')
+        self.assertRan(r)
+        self.assertProgramFileExact()
+        self.assertLogComplete(reopened=True)
+
+    def test_dup2_onto_the_log_fd(self):
+        r = self.traced('dup2')
+        self.assertRan(r)
+        self.assertProgramFileExact()
+        self.assertLogComplete(reopened=True)
+        self.assertNotIn('log cut', r.stderr)
+
+    def check_lost(self, how, why):
+        r = self.traced(how, status=3)
+        self.assertRan(r, 3)    # the program's status, not the tracer's
+        self.assertProgramFileExact()
+        self.assertRegex(r.stderr, r'pmt_tracer: \S*x\.log\.zst: log cut at event \d+: the '
+                         r'program took its file descriptor and the log cannot be '
+                         r'reopened: ' + why)
+        return r
+
+    def test_log_deleted_cannot_reopen(self):
+        self.check_lost('dup2-unlink', 'No such file or directory')
+        self.assertFalse(os.path.exists(self.path('x.log.zst')))
+
+    def test_log_closed_and_deleted(self):
+        self.check_lost('closeall-unlink', 'No such file or directory')
+
+    def test_log_replaced_cannot_reopen(self):
+        with open(self.path('out.jsonl.other'), 'wb') as f:
+            f.write(b'another file')
+        self.check_lost('dup2-replace', 'the path names another file now')
+        with open(self.path('x.log.zst'), 'rb') as f:
+            self.assertEqual(f.read(), b'another file')   # untouched
+
+
+if __name__ == '__main__':
+    unittest.main()
