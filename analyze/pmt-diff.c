@@ -11,6 +11,7 @@
 #include <libpmt/core/errors.h>
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
+#include <libpmt/report/heap.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
 #include <libpmt/report/table.h>
@@ -38,13 +39,17 @@ static void usage(void)
 	printf("Usage: %s [OPTION]... OLD NEW\n"
 	       "   or: %s [OPTION]... BASELINE RUN... (process JSON logs)\n"
 	       "Compare two runs: events, duration, peak and final RSS, and per function the\n"
-	       "calls and the self and inclusive RSS growth, largest increase first.\n"
+	       "calls and the self and inclusive RSS growth, largest increase first. Heap\n"
+	       "logs (--heap) also: allocator calls, bytes allocated, the live heap's peak\n"
+	       "and bytes leaked, overall and per function.\n"
 	       "For process JSON logs, the Summary table: time and ratio against the baseline.\n"
 	       "\n"
 	       "      --format FMT     text (default), csv, json, markdown or rst\n"
 	       "      --top N          functions to list (default 30, 0 for all)\n"
 	       "      --threshold N    exit 1 when a function's self or inclusive growth got\n"
-	       "                       worse by more than N bytes (suffixes k, M, G)\n"
+	       "                       worse by more than N bytes (suffixes k, M, G); with\n"
+	       "                       heap logs, also when a function's bytes live at exit\n"
+	       "                       (leaked) grew by more than N\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -90,6 +95,7 @@ struct func {
 	const char *name, *file;
 	size_t name_len, file_len;
 	const struct pmt_fstat *st[2];
+	const struct pmt_heap_fstat *hs[2]; /* heap logs */
 };
 
 struct funcs {
@@ -111,7 +117,7 @@ static uint64_t fkey(const char *a, size_t an, const char *b, size_t bn)
 }
 
 static int funcs_add(struct funcs *fs, const struct pmt_code *c, unsigned side,
-		     const struct pmt_fstat *st)
+		     const struct pmt_fstat *st, const struct pmt_heap_fstat *hs)
 {
 	if ((fs->n + 1) * 2 > fs->nslots) {
 		size_t ns = fs->nslots ? fs->nslots * 2 : 1024;
@@ -135,12 +141,12 @@ static int funcs_add(struct funcs *fs, const struct pmt_code *c, unsigned side,
 		if (f->file_len == c->file_len && f->name_len == c->name_len &&
 		    !memcmp(f->file, c->file, c->file_len) &&
 		    !memcmp(f->name, c->name, c->name_len)) {
-			/* the same name as Python and as C code: add them up */
-			if (f->st[side]) {
-				/* keep the first; rare enough not to merge */
-				return 0;
-			}
-			f->st[side] = st;
+			/* the same name as Python and as C code: keep the
+			 * first; rare enough not to merge */
+			if (st && !f->st[side])
+				f->st[side] = st;
+			if (hs && !f->hs[side])
+				f->hs[side] = hs;
 			return 0;
 		}
 	}
@@ -153,8 +159,9 @@ static int funcs_add(struct funcs *fs, const struct pmt_code *c, unsigned side,
 		fs->cap = cap;
 	}
 	struct func *f = &fs->v[fs->n];
-	*f = (struct func){c->name, c->file, c->name_len, c->file_len, {NULL, NULL}};
+	*f = (struct func){c->name, c->file, c->name_len, c->file_len, {NULL, NULL}, {NULL, NULL}};
 	f->st[side] = st;
+	f->hs[side] = hs;
 	fs->slots[j] = (uint32_t)++fs->n;
 	return 0;
 }
@@ -180,6 +187,29 @@ static int cmp_func(const void *a, const void *b)
 		return wx > wy ? -1 : 1;
 	int64_t ax = llabs(g(x, 1, true) - g(x, 0, true)),
 		ay = llabs(g(y, 1, true) - g(y, 0, true));
+	if (ax != ay)
+		return ax > ay ? -1 : 1;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->file, y->file);
+}
+
+static int64_t leaked(const struct func *f, unsigned side)
+{
+	return f->hs[side] ? f->hs[side]->live : 0;
+}
+
+static int64_t allocd(const struct func *f, unsigned side)
+{
+	return f->hs[side] ? (int64_t)f->hs[side]->alloc_bytes : 0;
+}
+
+static int cmp_leak(const void *a, const void *b)
+{
+	const struct func *x = a, *y = b;
+	int64_t wx = leaked(x, 1) - leaked(x, 0), wy = leaked(y, 1) - leaked(y, 0);
+	if (wx != wy)
+		return wx > wy ? -1 : 1;
+	int64_t ax = allocd(x, 1) - allocd(x, 0), ay = allocd(y, 1) - allocd(y, 0);
 	if (ax != ay)
 		return ax > ay ? -1 : 1;
 	int c = strcmp(x->name, y->name);
@@ -236,7 +266,73 @@ static void row_num(struct pmt_table *t, const char *what, double a, double b, i
 		pmt_table_null(t);
 }
 
-static int compare(struct run *runs, const struct diff_opts *o, bool *worse)
+/* Heap logs on both sides: overall heap figures and functions by change in
+ * leaked bytes (live at exit). */
+static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_opts *o, bool *worse)
+{
+	const struct pmt_heap *h0 = pmt_profile_heap(runs[0].prof),
+			      *h1 = pmt_profile_heap(runs[1].prof);
+	const struct pmt_heap_totals *a = pmt_heap_totals(h0), *b = pmt_heap_totals(h1);
+	struct pmt_table *t;
+	int r = pmt_table_new("Heap", &t);
+	if (r < 0)
+		return r;
+	pmt_table_column(t, "metric", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "old", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "new", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "change", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "ratio", PMT_ALIGN_RIGHT);
+	row_int(t, "allocator_calls", (int64_t)a->records, (int64_t)b->records);
+	row_int(t, "allocated_bytes", (int64_t)a->allocated, (int64_t)b->allocated);
+	row_int(t, "peak_live_bytes", a->peak, b->peak);
+	row_int(t, "live_at_exit_bytes", a->live, b->live);
+	row_int(t, "live_blocks_at_exit", (int64_t)a->live_blocks, (int64_t)b->live_blocks);
+	fputs(o->format == PMT_FMT_JSON ? ",\n\"heap\": " : "\n", stdout);
+	r = pmt_table_print(t, o->format, stdout);
+	pmt_table_free(t);
+	if (r < 0)
+		return r;
+
+	qsort(fs->v, fs->n, sizeof(*fs->v), cmp_leak);
+	for (size_t i = 0; i < fs->n; i++)
+		if (o->has_threshold && leaked(&fs->v[i], 1) - leaked(&fs->v[i], 0) > o->threshold)
+			*worse = true;
+	if ((r = pmt_table_new("Functions by change in bytes live at exit (leaked; new minus old)",
+			       &t)) < 0)
+		return r;
+	static const char *const cols[] = {
+	    "function",	       "file",	       "allocs_old", "allocs_new", "alloc_bytes_old",
+	    "alloc_bytes_new", "alloc_change", "leaked_old", "leaked_new", "leaked_change"};
+	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		pmt_table_column(t, cols[i], i < 2 ? PMT_ALIGN_LEFT : PMT_ALIGN_RIGHT);
+	unsigned rows = 0;
+	for (size_t i = 0; i < fs->n && (!o->top || rows < o->top); i++) {
+		const struct func *f = &fs->v[i];
+		if (!f->hs[0] && !f->hs[1])
+			continue;
+		rows++;
+		pmt_table_str(t, f->name);
+		pmt_table_str(t, f->file);
+		for (unsigned side = 0; side < 2; side++) {
+			if (f->hs[side])
+				pmt_table_int(t, (int64_t)f->hs[side]->allocs);
+			else
+				pmt_table_null(t);
+		}
+		pmt_table_int(t, allocd(f, 0));
+		pmt_table_int(t, allocd(f, 1));
+		pmt_table_int(t, allocd(f, 1) - allocd(f, 0));
+		pmt_table_int(t, leaked(f, 0));
+		pmt_table_int(t, leaked(f, 1));
+		pmt_table_int(t, leaked(f, 1) - leaked(f, 0));
+	}
+	fputs(o->format == PMT_FMT_JSON ? ",\n\"heap_functions\": " : "\n", stdout);
+	r = pmt_table_print(t, o->format, stdout);
+	pmt_table_free(t);
+	return r;
+}
+
+static int compare(struct run *runs, const struct diff_opts *o, bool *worse, bool *leak_worse)
 {
 	struct pmt_table *t;
 	int r = pmt_table_new("Overall", &t);
@@ -273,7 +369,14 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse)
 			const struct pmt_fstat *st = pmt_profile_fstat(x->prof, id);
 			const struct pmt_code *c = pmt_source_code(x->src, id);
 			if (st && c && (st->calls || st->self || st->incl))
-				r = funcs_add(&fs, c, side, st);
+				r = funcs_add(&fs, c, side, st, NULL);
+		}
+		const struct pmt_heap *hp = pmt_profile_heap(x->prof);
+		for (uint32_t id = 1; hp && id < pmt_heap_codes(hp) && r >= 0; id++) {
+			const struct pmt_heap_fstat *hs = pmt_heap_fstat(hp, id);
+			const struct pmt_code *c = pmt_source_code(x->src, id);
+			if (hs && c && (hs->allocs || hs->live))
+				r = funcs_add(&fs, c, side, NULL, hs);
 		}
 	}
 	if (r < 0)
@@ -291,8 +394,12 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse)
 					   "incl_new", "incl_change"};
 	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		pmt_table_column(t, cols[i], i < 2 ? PMT_ALIGN_LEFT : PMT_ALIGN_RIGHT);
-	for (size_t i = 0; i < fs.n && (!o->top || i < o->top); i++) {
+	unsigned rows = 0;
+	for (size_t i = 0; i < fs.n && (!o->top || rows < o->top); i++) {
 		const struct func *f = &fs.v[i];
+		if (!f->st[0] && !f->st[1])
+			continue;
+		rows++;
 		pmt_table_str(t, f->name);
 		pmt_table_str(t, f->file);
 		for (unsigned side = 0; side < 2; side++) {
@@ -311,6 +418,8 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse)
 	fputs(o->format == PMT_FMT_JSON ? ",\n\"functions\": " : "\n", stdout);
 	r = pmt_table_print(t, o->format, stdout);
 	pmt_table_free(t);
+	if (r >= 0 && pmt_profile_heap(runs[0].prof) && pmt_profile_heap(runs[1].prof))
+		r = compare_heap(runs, &fs, o, leak_worse);
 	if (o->format == PMT_FMT_JSON)
 		fputs("}\n", stdout);
 out:
@@ -397,13 +506,13 @@ int main(int argc, char **argv)
 		if (r < 0)
 			runs[i].err = r;
 	}
-	bool worse = false;
-	r = compare(runs, &o, &worse);
+	bool worse = false, leak_worse = false;
+	r = compare(runs, &o, &worse, &leak_worse);
 	if (fflush(stdout) || ferror(stdout) || r < 0) {
 		pmt_cli_error(NULL, "%s", r < 0 ? pmt_strerror(r) : "write error");
 		goto out;
 	}
-	status = worse ? PMT_EXIT_NO : PMT_EXIT_OK;
+	status = worse || leak_worse ? PMT_EXIT_NO : PMT_EXIT_OK;
 	for (unsigned i = 0; i < 2; i++) {
 		const char *d = pmt_source_detail(runs[i].src);
 		if (runs[i].err) {
@@ -415,6 +524,9 @@ int main(int argc, char **argv)
 	}
 	if (worse && status != PMT_EXIT_ERROR)
 		pmt_cli_note(NULL, "RSS growth got worse by more than %lld bytes",
+			     (long long)o.threshold);
+	if (leak_worse && status != PMT_EXIT_ERROR)
+		pmt_cli_note(NULL, "bytes live at exit (leaked) grew by more than %lld bytes",
 			     (long long)o.threshold);
 out:
 	for (unsigned i = 0; i < 2; i++) {

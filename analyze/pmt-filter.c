@@ -33,6 +33,7 @@ struct filter_opts {
 	const char *output;
 	bool force;
 	enum pmt_format format;
+	int64_t size_min; /* allocator calls of at least this many bytes; -1 off */
 };
 
 enum {
@@ -46,6 +47,7 @@ enum {
 	OPT_TO,
 	OPT_FORMAT,
 	OPT_FORCE,
+	OPT_SIZE_MIN,
 };
 
 static const struct option longopts[] = {
@@ -60,6 +62,7 @@ static const struct option longopts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"output", required_argument, NULL, 'o'},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"size-min", required_argument, NULL, OPT_SIZE_MIN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -84,6 +87,10 @@ static void usage(void)
 	    "      --thread T       thread index (0 is the first thread) or thread name\n"
 	    "      --from EVENT     first event number to consider\n"
 	    "      --to EVENT       last event number to consider\n"
+	    "      --size-min N     heap logs: print the allocator calls that asked for at\n"
+	    "                       least N bytes instead of events (0: every call, frees\n"
+	    "                       included); --match, --file, --thread, --from and --to\n"
+	    "                       then apply to the call's site\n"
 	    "\n"
 	    "Output:\n"
 	    "      --format FMT     text (default), csv or json (one object per line)\n"
@@ -121,6 +128,7 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 {
 	int c;
 	o->to = UINT64_MAX;
+	o->size_min = -1;
 	while ((c = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DRSS:
@@ -162,6 +170,10 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 		case OPT_FORCE:
 			o->force = true;
 			break;
+		case OPT_SIZE_MIN:
+			if (pmt_cli_parse_bytes(optarg, &o->size_min) < 0 || o->size_min < 0)
+				pmt_cli_usage_error("invalid --size-min '%s'", optarg);
+			break;
 		default:
 			pmt_cli_common_option(c, usage);
 		}
@@ -171,6 +183,9 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 	*path = optind < argc ? argv[optind] : "-";
 	if (o->from > o->to)
 		pmt_cli_usage_error("--from is after --to");
+	if (o->size_min >= 0 && (o->has_drss || o->kinds || o->prev))
+		pmt_cli_usage_error("--size-min selects allocator calls: not with --drss, --event "
+				    "or --prev");
 }
 
 /* Per-code cache of the regex verdicts: each name is matched once. */
@@ -313,6 +328,44 @@ static int flush_ring(struct filter *f)
 	return 0;
 }
 
+/* --size-min: allocator calls that asked for at least that many bytes
+ * (--size-min 0: every call, frees included), whose site passes --match,
+ * --file, --thread, --from and --to. */
+static int run_allocs(struct filter *f)
+{
+	struct pmt_item it;
+	const struct filter_opts *o = f->o;
+	int r;
+	while ((r = pmt_source_next(f->src, &it)) > 0) {
+		if (it.type != PMT_ITEM_ALLOC)
+			continue;
+		const struct pmt_alloc *a = &it.alloc;
+		if (it.ev.number < o->from)
+			continue;
+		if (it.ev.number > o->to)
+			break;
+		if (o->size_min > 0 &&
+		    (!pmt_alloc_has_size(a->op) || a->size < (uint64_t)o->size_min))
+			continue;
+		if (o->thread && !thread_ok(f, a->site.thread))
+			continue;
+		if ((o->match || o->file) && !code_ok(f, a->site.code))
+			continue;
+		if (f->copy)
+			r = pmt_log_copy_alloc(f->copy, &it);
+		else if (o->format == PMT_FMT_CSV)
+			r = pmt_evfmt_alloc_csv(f->out, &it, f->src);
+		else if (o->format == PMT_FMT_JSON)
+			r = pmt_evfmt_alloc_json(f->out, &it, f->src);
+		else
+			r = pmt_evfmt_alloc_text(f->out, &it, f->src);
+		if (r < 0)
+			return r;
+		f->kept++;
+	}
+	return r;
+}
+
 static int run(struct filter *f)
 {
 	struct pmt_item it;
@@ -320,6 +373,8 @@ static int run(struct filter *f)
 	const bool has_code = o->match || o->file;
 	const bool any_select = o->has_drss || has_code || o->kinds || o->thread;
 	int r;
+	if (o->size_min >= 0)
+		return run_allocs(f);
 	while ((r = pmt_source_next(f->src, &it)) > 0) {
 		if (__builtin_expect(it.type != PMT_ITEM_EVENT, 0)) {
 			if (it.type == PMT_ITEM_MESSAGE && !any_select && it.ev.number >= o->from &&
@@ -442,9 +497,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	} else if (o.format == PMT_FMT_CSV) {
-		pmt_evfmt_csv_header(stdout);
+		if (o.size_min >= 0)
+			pmt_evfmt_alloc_csv_header(stdout);
+		else
+			pmt_evfmt_csv_header(stdout);
 	} else if (o.format == PMT_FMT_TEXT) {
-		pmt_evfmt_header(stdout);
+		if (o.size_min >= 0)
+			pmt_evfmt_alloc_header(stdout);
+		else
+			pmt_evfmt_header(stdout);
 	}
 
 	r = run(&f);

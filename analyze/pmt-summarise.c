@@ -22,15 +22,17 @@ struct summarise_opts {
 	unsigned top;
 	bool folded;
 	enum sort_key sort;
+	enum pmt_profile_weight weight;
 };
 
-enum { OPT_FORMAT = 256, OPT_TOP, OPT_FOLDED, OPT_SORT };
+enum { OPT_FORMAT = 256, OPT_TOP, OPT_FOLDED, OPT_SORT, OPT_WEIGHT };
 
 static const struct option longopts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"top", required_argument, NULL, OPT_TOP},
     {"sort", required_argument, NULL, OPT_SORT},
     {"folded", no_argument, NULL, OPT_FOLDED},
+    {"weight", required_argument, NULL, OPT_WEIGHT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -41,7 +43,9 @@ static void usage(void)
 	printf("Usage: %s [OPTION]... LOG...\n"
 	       "Summarise pmt logs and pymemtrace Profile/Trace logs: duration, events by kind,\n"
 	       "RSS at start, end, peak and minimum, page-sized RSS jumps, log size, and the\n"
-	       "functions and threads the RSS grew in. For a process JSON log, pymemtrace's\n"
+	       "functions and threads the RSS grew in. A heap log (--heap) adds allocator\n"
+	       "calls, the live heap's peak, leaks by site and the functions that allocated,\n"
+	       "beside their RSS growth. For a process JSON log, pymemtrace's\n"
 	       "per-PID table. Several logs: one row each in the first table.\n"
 	       "LOG may be zstd-compressed; - is standard input.\n"
 	       "\n"
@@ -50,6 +54,9 @@ static void usage(void)
 	       "      --sort KEY       order functions by self (default), inclusive or calls\n"
 	       "      --folded         print folded stacks weighted by positive RSS growth\n"
 	       "                       (flamegraph.pl, speedscope) instead of tables\n"
+	       "      --weight W       with --folded: rss (default), or, for a heap log, alloc\n"
+	       "                       (bytes allocated), live (bytes live at the heap's peak)\n"
+	       "                       or leaked (bytes still live at the end)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -82,6 +89,14 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 		case OPT_FOLDED:
 			o->folded = true;
 			break;
+		case OPT_WEIGHT: {
+			int w = pmt_profile_weight_parse(optarg);
+			if (w < 0)
+				pmt_cli_usage_error(
+				    "invalid --weight '%s' (rss, alloc, live or leaked)", optarg);
+			o->weight = (enum pmt_profile_weight)w;
+			break;
+		}
 		default:
 			pmt_cli_common_option(c, usage);
 		}
@@ -309,6 +324,207 @@ static int threads_table(struct result *x, const char *title, struct pmt_table *
 	return 0;
 }
 
+/* ---- heap logs ------------------------------------------------------------ */
+
+/* What RSS and heap growth side by side mean, in a word for function rows
+ * and a sentence for the whole log. */
+static const char *reading(int64_t rss, int64_t heap, int64_t page, bool sentence)
+{
+	if (rss >= page && heap < rss / 2)
+		return sentence ? "RSS grew more than the heap: memory outside the heap (mmap, "
+				  "arenas, native libraries) or freed memory the allocator kept"
+				: "rss>heap";
+	if (heap >= page && rss < heap / 2)
+		return sentence ? "the heap grew more than RSS: allocated and not yet touched, "
+				  "or reusing memory freed earlier"
+				: "heap>rss";
+	if (rss >= page || heap >= page)
+		return sentence ? "RSS and the heap grew alike" : "both";
+	return "";
+}
+
+static int heap_summary_table(struct result *x, const char *title, struct pmt_table **out)
+{
+	const struct pmt_heap *hp = pmt_profile_heap(x->prof);
+	const struct pmt_heap_totals *ht = pmt_heap_totals(hp);
+	const struct pmt_totals *tot = pmt_profile_totals(x->prof);
+	const struct pmt_header *h = pmt_source_header(x->src);
+	struct pmt_table *t;
+	int r = pmt_table_new(title, &t);
+	if (r < 0)
+		return r;
+	static const char *const cols[] = {
+	    "records",	    "allocated_bytes",	  "peak_live_bytes",	 "peak_event",
+	    "peak_time_s",  "live_at_exit_bytes", "live_blocks_at_exit", "unknown_frees",
+	    "failed_calls", "rss_growth_bytes",
+	};
+	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		pmt_table_column(t, cols[i], PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "reading", PMT_ALIGN_LEFT);
+	int64_t rss = tot->any ? tot->rss_end - tot->rss_start : 0;
+	pmt_table_int(t, (int64_t)ht->records);
+	pmt_table_int(t, (int64_t)ht->allocated);
+	pmt_table_int(t, ht->peak);
+	pmt_table_int(t, (int64_t)ht->peak_event);
+	pmt_table_num(t, seconds(ht->peak_time_ns), 6);
+	pmt_table_int(t, ht->live);
+	pmt_table_int(t, (int64_t)ht->live_blocks);
+	pmt_table_int(t, (int64_t)ht->unknown_frees);
+	pmt_table_int(t, (int64_t)ht->failed);
+	pmt_table_int(t, rss);
+	pmt_table_str(t, reading(rss, ht->live, h->page_size ? h->page_size : 4096, true));
+	*out = t;
+	return 0;
+}
+
+static int calls_table(struct result *x, const char *title, struct pmt_table **out)
+{
+	const struct pmt_heap_totals *ht = pmt_heap_totals(pmt_profile_heap(x->prof));
+	uint32_t flags = pmt_source_header(x->src)->flags;
+	struct pmt_table *t;
+	int r = pmt_table_new(title, &t);
+	if (r < 0)
+		return r;
+	pmt_table_column(t, "call", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "count", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "bytes", PMT_ALIGN_RIGHT);
+	bool libc = flags & PMT_HDR_HEAP_LIBC, py = flags & PMT_HDR_HEAP_PYTHON;
+	for (unsigned op = 0; op <= PMT_ALLOC_PVALLOC; op++) {
+		const struct pmt_heap_call *c = &ht->calls[0][op];
+		/* the five the DTrace note counts always, with --heap */
+		if (!c->count && !(libc && op <= PMT_ALLOC_FREE_NULL))
+			continue;
+		pmt_table_str(t, pmt_alloc_op_name(op, 0));
+		pmt_table_int(t, (int64_t)c->count);
+		pmt_table_int(t, (int64_t)c->bytes);
+	}
+	for (unsigned d = PMT_DOMAIN_MEM; d <= PMT_DOMAIN_OBJ; d++)
+		for (unsigned op = PMT_ALLOC_PY_MALLOC; op <= PMT_ALLOC_PY_FREE_NULL; op++) {
+			const struct pmt_heap_call *c = &ht->calls[d][op];
+			if (!c->count && !py)
+				continue;
+			pmt_table_str(t, pmt_alloc_op_name(op, d));
+			pmt_table_int(t, (int64_t)c->count);
+			pmt_table_int(t, (int64_t)c->bytes);
+		}
+	*out = t;
+	return 0;
+}
+
+static int leaks_table(struct result *x, const char *title, const struct summarise_opts *o,
+		       struct pmt_table **out)
+{
+	uint32_t n;
+	const struct pmt_heap_site *sites = pmt_heap_leaks(pmt_profile_heap(x->prof), &n);
+	struct pmt_table *t;
+	int r = pmt_table_new(title, &t);
+	if (r < 0)
+		return r;
+	pmt_table_column(t, "function", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "file", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "line", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "blocks", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "bytes", PMT_ALIGN_RIGHT);
+	for (uint32_t i = 0; i < n && (!o->top || i < o->top); i++) {
+		const struct pmt_code *c =
+		    sites[i].code ? pmt_source_code(x->src, sites[i].code) : NULL;
+		pmt_table_str(t, c ? c->name : "<no Python code>");
+		pmt_table_str(t, c ? c->file : "");
+		pmt_table_int(t, sites[i].line);
+		pmt_table_int(t, (int64_t)sites[i].blocks);
+		pmt_table_int(t, (int64_t)sites[i].bytes);
+	}
+	*out = t;
+	return 0;
+}
+
+enum heap_order { BY_ALLOC, BY_PEAK, BY_EXIT, BY_RSS };
+static const struct pmt_heap *sort_heap;
+static enum heap_order sort_heap_by;
+
+static int64_t heap_key(uint32_t code)
+{
+	if (sort_heap_by == BY_RSS) {
+		const struct pmt_fstat *p = pmt_profile_fstat(sort_prof, code);
+		return p ? p->self : 0;
+	}
+	const struct pmt_heap_fstat *f = pmt_heap_fstat(sort_heap, code);
+	if (!f)
+		return 0;
+	return sort_heap_by == BY_ALLOC	 ? (int64_t)f->alloc_bytes
+	       : sort_heap_by == BY_PEAK ? f->live_at_peak
+					 : f->live;
+}
+
+static int cmp_heap(const void *a, const void *b)
+{
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	int64_t ka = heap_key(ia), kb = heap_key(ib);
+	if (ka != kb)
+		return ka > kb ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
+}
+
+static int heap_functions_table(struct result *x, const char *title, enum heap_order by,
+				const struct summarise_opts *o, struct pmt_table **out)
+{
+	const struct pmt_heap *hp = pmt_profile_heap(x->prof);
+	uint32_t n = pmt_heap_codes(hp), m = 0;
+	if (by == BY_RSS && pmt_profile_codes(x->prof) > n)
+		n = pmt_profile_codes(x->prof);
+	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	sort_heap = hp;
+	sort_heap_by = by;
+	sort_prof = x->prof;
+	for (uint32_t id = 0; id < n; id++)
+		if (heap_key(id) > 0)
+			ids[m++] = id;
+	qsort(ids, m, sizeof(*ids), cmp_heap);
+	struct pmt_table *t;
+	int r = pmt_table_new(title, &t);
+	if (r < 0) {
+		free(ids);
+		return r;
+	}
+	int64_t page = pmt_source_header(x->src)->page_size;
+	pmt_table_column(t, "function", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "file", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "allocs", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "alloc_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "heap_net_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "live_at_peak_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "live_at_exit_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "rss_self_bytes", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "reading", PMT_ALIGN_LEFT);
+	static const struct pmt_heap_fstat none;
+	for (uint32_t i = 0; i < m && (!o->top || i < o->top); i++) {
+		const struct pmt_heap_fstat *f = pmt_heap_fstat(hp, ids[i]);
+		const struct pmt_fstat *pf = pmt_profile_fstat(x->prof, ids[i]);
+		if (!f)
+			f = &none;
+		const struct pmt_code *c = ids[i] ? pmt_source_code(x->src, ids[i]) : NULL;
+		int64_t rss = pf ? pf->self : 0;
+		pmt_table_str(t, c ? c->name : "<no Python code>");
+		pmt_table_str(t, c ? c->file : "");
+		pmt_table_int(t, (int64_t)f->allocs);
+		pmt_table_int(t, (int64_t)f->alloc_bytes);
+		pmt_table_int(t, f->net);
+		pmt_table_int(t, f->live_at_peak);
+		pmt_table_int(t, f->live);
+		pmt_table_int(t, rss);
+		pmt_table_str(t, reading(rss, f->net, page ? page : 4096, false));
+	}
+	free(ids);
+	*out = t;
+	return 0;
+}
+
+struct printer;
+static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigned n,
+		      const struct summarise_opts *o);
+
 /* Tables one after the other; json: one object of named arrays. */
 struct printer {
 	enum pmt_format f;
@@ -357,6 +573,60 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 	snprintf(key, sizeof(key), n > 1 ? "threads_%u" : "threads", idx + 1);
 	if ((r = threads_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
+	if (pmt_profile_heap(x->prof))
+		return print_heap(p, x, idx, n, o);
+	return 0;
+}
+
+static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigned n,
+		      const struct summarise_opts *o)
+{
+	char title[1024], key[64];
+	struct pmt_table *t;
+	int r;
+	const char *pre = n > 1 ? x->name : NULL;
+	const char *pp = pre ? pre : "", *sep = pre ? ": " : "";
+#define KEY(k) snprintf(key, sizeof(key), n > 1 ? k "_%u" : k, idx + 1)
+	snprintf(title, sizeof(title),
+		 "%s%sHeap (live: bytes allocated and not freed since the log "
+		 "began)",
+		 pp, sep);
+	KEY("heap");
+	if ((r = heap_summary_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title), "%s%sAllocator calls", pp, sep);
+	KEY("allocator_calls");
+	if ((r = calls_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title), "%s%sLive at exit (leaks) by allocation site", pp, sep);
+	KEY("leaks");
+	if ((r = leaks_table(x, title, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(
+	    title, sizeof(title),
+	    "%s%sTop functions by heap bytes allocated, beside RSS growth (reading: rss>heap = "
+	    "RSS grew but the heap did not: memory outside the heap (mmap, arenas, native "
+	    "libraries) or freed memory the allocator kept; heap>rss = the heap grew but RSS "
+	    "did not: not yet touched, or reusing freed memory)",
+	    pp, sep);
+	KEY("heap_functions_alloc");
+	if ((r = heap_functions_table(x, title, BY_ALLOC, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title), "%s%sTop functions by live bytes at the heap's peak", pp,
+		 sep);
+	KEY("heap_functions_peak");
+	if ((r = heap_functions_table(x, title, BY_PEAK, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title), "%s%sTop functions by live bytes at exit", pp, sep);
+	KEY("heap_functions_exit");
+	if ((r = heap_functions_table(x, title, BY_EXIT, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	snprintf(title, sizeof(title), "%s%sTop functions by RSS growth (self), beside their heap",
+		 pp, sep);
+	KEY("heap_functions_rss");
+	if ((r = heap_functions_table(x, title, BY_RSS, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+#undef KEY
 	return 0;
 }
 
@@ -424,7 +694,8 @@ int main(int argc, char **argv)
 	struct printer p = {.f = o.format};
 	if (nev && o.folded) {
 		for (unsigned i = 0; i < nev; i++)
-			if (pmt_profile_folded(res[i].prof, res[i].src, stdout) < 0)
+			if (pmt_profile_folded_weight(res[i].prof, res[i].src, o.weight, stdout) <
+			    0)
 				status = PMT_EXIT_ERROR;
 	} else if (nev) {
 		struct pmt_table *t;

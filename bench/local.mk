@@ -3,9 +3,12 @@
 #   make bench            tracer overhead + the technical-note table
 #   make bench-tracer     bench/tracer.py (sample + call-dense workloads)
 #   make bench-technote   bench/technote.py, writes docs/bench-technote.{md,rst}
+#   make bench-heap       bench/heap.py, the DTrace note and heap tracing's
+#                         overhead beside tracemalloc: docs/bench-heap.{md,rst}
 # BENCH_REPS=N sets the repetitions (median of interleaved runs).
 EXTRA_DIST += bench/analysers.sh
-EXTRA_DIST += bench/benchlib.py bench/calls.py bench/tracer.py bench/technote.py
+EXTRA_DIST += bench/benchlib.py bench/calls.py bench/tracer.py bench/technote.py bench/heap.py
+EXTRA_DIST += docs/bench-heap.md docs/bench-heap.rst
 EXTRA_DIST += docs/BENCHMARKS.md docs/bench-technote.md docs/bench-technote.rst
 
 BENCH_REPS = 3
@@ -15,4 +18,6 @@ bench-tracer: all
 	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/tracer.py --reps $(BENCH_REPS)
 bench-technote: all
 	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/technote.py --reps $(BENCH_REPS)
-.PHONY: bench bench-tracer bench-technote
+bench-heap: all
+	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/heap.py --reps $(BENCH_REPS)
+.PHONY: bench bench-tracer bench-technote bench-heap

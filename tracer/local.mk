@@ -4,7 +4,8 @@
 pmt_tracerdir = $(pyexecdir)/pmt_tracer
 pmt_tracer_LTLIBRARIES = tracer/_pmt_tracer.la
 tracer__pmt_tracer_la_SOURCES = tracer/compat.h tracer/tracer.h \
-	tracer/record.h tracer/record.c tracer/monitoring.c tracer/log.c tracer/module.c
+	tracer/record.h tracer/record.c tracer/monitoring.c tracer/log.c tracer/module.c \
+	tracer/heap-abi.h tracer/heap.c
 tracer__pmt_tracer_la_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_CPPFLAGS)
 tracer__pmt_tracer_la_CFLAGS = $(AM_CFLAGS) $(ZSTD_CFLAGS) -fvisibility=hidden
 tracer__pmt_tracer_la_LDFLAGS = -module -avoid-version -shared -rpath $(pmt_tracerdir) $(AM_LDFLAGS)
@@ -68,3 +69,4 @@ uninstall-hook:
 	rm -f $(DESTDIR)$(pmt_tracerdir)/_pmt_tracer.so
 	-rmdir $(DESTDIR)$(pmt_distinfodir) $(DESTDIR)$(pmt_tracer_bootstrapdir)
 include tracer/process.mk
+include tracer/heap.mk

@@ -52,7 +52,9 @@ static void *flusher_main(void *arg)
 		/* stop() sets fl_stop with the GIL held before it waits for us. */
 		if (!t->fl_stop && t->w && atomic_load(&t->dirty)) {
 			atomic_store(&t->dirty, 0);
+			heap_lock(t);
 			int r = pmt_writer_end_frame(t->w, t->w->last_t);
+			heap_unlock(t);
 			if (r < 0)
 				hook_fail(t, "write failed", r);
 		}
@@ -198,7 +200,9 @@ int tracer_open_log(struct tracer *t, bool child)
 	    .mode = (uint32_t)t->mode,
 	    .rss_source = pmt_rss_name(t->rss.kind),
 	    .drss_trigger = t->log_all ? 0 : t->trig_pages * t->page_size,
-	    .flags = (t->prev ? PMT_HDR_PREV : 0) | (t->calc == CALC_NONE ? PMT_HDR_CALC_NONE : 0),
+	    .flags = (t->prev ? PMT_HDR_PREV : 0) | (t->calc == CALC_NONE ? PMT_HDR_CALC_NONE : 0) |
+		     (t->heap == HEAP_LIBC ? PMT_HDR_HEAP_LIBC : 0) |
+		     (t->heap == HEAP_PYTHON ? PMT_HDR_HEAP_PYTHON : 0),
 	    .rss_start = (uint64_t)t->rss_start,
 	};
 	struct pmt_writer_opts wo = {.path = path};
@@ -212,6 +216,9 @@ int tracer_open_log(struct tracer *t, bool child)
 	t->gen = next_gen++;
 	t->next_id = 1;
 	t->seen = t->unwritten = 0;
+	atomic_store(&t->heap_done, 0);
+	t->heap_calls = 0;
+	t->heap_site.thread = t->heap_site.code = t->heap_site.line = 0;
 	t->have_prev = false;
 	t->failed = false;
 	t->hook_announced = false;
@@ -256,9 +263,12 @@ int tracer_close_log(struct tracer *t)
 	if (!t->is_open)
 		return 0;
 	tracer_uninstall(t);
+	heap_stop(t); /* no allocator record is written after this */
 	flusher_stop(t);
 	if (t->w) {
 		uint64_t pending = t->log_events ? t->unwritten : t->seen;
+		if (t->heap)
+			pending = heap_pending(t, t->seen);
 		if (!t->failed)
 			r = pmt_writer_skip(t->w, pending);
 		struct rusage ru;

@@ -49,11 +49,13 @@ void announce_hook(struct tracer *t)
 		return;
 	char text[64];
 	int n = snprintf(text, sizeof(text), "pmt: hook=%s", tracer_hook_names[t->hook]);
-	int r = pmt_writer_skip(t->w, t->unwritten);
+	heap_lock(t);
+	int r = pmt_writer_skip(t->w, t->heap ? heap_pending(t, t->seen) : t->unwritten);
 	t->unwritten = 0;
 	t->have_prev = false;
 	if (r == 0)
 		r = pmt_writer_message(t->w, text, (size_t)n);
+	heap_unlock(t);
 	if (r < 0)
 		hook_fail(t, "write failed", r);
 	t->hook_announced = true;
@@ -148,18 +150,19 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	struct tracer *t = (struct tracer *)self;
 	static char *kwlist[] = {"path",       "mode", "trigger", "prev", "calculate", "log",
-				 "rss_source", "argv", "force",	  "hook", NULL};
+				 "rss_source", "argv", "force",	  "hook", "heap",      NULL};
 	PyObject *path = NULL, *argv = Py_None;
 	const char *mode = "profile", *calc = "all", *rss_source = "auto", *hook = "auto";
+	const char *heap = "off";
 	long long trigger = 0;
 	int prev = 0, log = 1, force = 0;
 	if (t->is_open) {
 		PyErr_SetString(PyExc_RuntimeError, "tracer is open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpspsOps:Tracer", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpspsOpss:Tracer", kwlist,
 					 PyUnicode_FSConverter, &path, &mode, &trigger, &prev,
-					 &calc, &log, &rss_source, &argv, &force, &hook))
+					 &calc, &log, &rss_source, &argv, &force, &hook, &heap))
 		return -1;
 	int ret = -1;
 	PyObject *module = pmt_type_module(Py_TYPE(self), tracer_the_module);
@@ -222,6 +225,28 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 	t->log_all = t->trig_pages == 0;
 	t->prev = prev && !t->log_all;
 	t->force = force;
+	if (!strcmp(heap, "off")) {
+		t->heap = HEAP_OFF;
+	} else if (!strcmp(heap, "libc")) {
+		t->heap = HEAP_LIBC;
+	} else if (!strcmp(heap, "python")) {
+		t->heap = HEAP_PYTHON;
+	} else {
+		PyErr_Format(PyExc_ValueError, "heap must be 'off', 'libc' or 'python', not '%s'",
+			     heap);
+		goto out;
+	}
+	if (t->heap && t->prev) {
+		/* The kept previous event would have to be written before the
+		 * allocations other threads record after it. */
+		PyErr_SetString(PyExc_ValueError, "heap tracing cannot be combined with prev");
+		goto out;
+	}
+	if (t->heap && !t->log_events) {
+		PyErr_SetString(PyExc_ValueError,
+				"heap tracing needs the event log (log must not be 'none')");
+		goto out;
+	}
 	free(t->template_path);
 	t->template_path = strdup(PyBytes_AS_STRING(path));
 	free_argv(t);
@@ -264,10 +289,10 @@ static PyObject *tracer_start(PyObject *self, PyObject *unused)
 		PyErr_SetString(PyExc_RuntimeError, "tracer already started");
 		return NULL;
 	}
-	if (tracer_open_log(t, false) < 0)
+	if (heap_check(t) < 0 || tracer_open_log(t, false) < 0)
 		return NULL;
 	open_list_add(t);
-	if (tracer_install(t) < 0) {
+	if (tracer_install(t) < 0 || heap_start(t) < 0) {
 		struct pmt_exc exc;
 		pmt_exc_save(&exc);
 		tracer_close_log(t);
@@ -337,11 +362,13 @@ static PyObject *tracer_write_message(PyObject *self, PyObject *arg)
 		Py_RETURN_NONE;
 	/* The message sits at the next event's number: announce the events
 	 * skipped so far; a kept previous event would now land after it. */
-	int r = pmt_writer_skip(t->w, t->unwritten);
+	heap_lock(t);
+	int r = pmt_writer_skip(t->w, t->heap ? heap_pending(t, t->seen) : t->unwritten);
 	t->unwritten = 0;
 	t->have_prev = false;
 	if (r == 0)
 		r = pmt_writer_message(t->w, s, (size_t)n);
+	heap_unlock(t);
 	if (r < 0) {
 		hook_fail(t, "write failed", r);
 		return PyErr_Format(PyExc_OSError, "pmt_tracer: %s: %s", t->path, strerror(-r));
@@ -423,6 +450,17 @@ static PyObject *tracer_get_rss_source(PyObject *self, void *c)
 	return PyUnicode_FromString(pmt_rss_name(t->is_open ? t->rss.kind : t->rss_want));
 }
 
+static PyObject *tracer_get_heap(PyObject *self, void *c)
+{
+	static const char *const names[] = {"off", "libc", "python"};
+	return PyUnicode_FromString(names[((struct tracer *)self)->heap]);
+}
+
+static PyObject *tracer_get_heap_calls(PyObject *self, void *c)
+{
+	return PyLong_FromUnsignedLongLong(((struct tracer *)self)->heap_calls);
+}
+
 static PyObject *tracer_get_error(PyObject *self, void *c)
 {
 	struct tracer *t = (struct tracer *)self;
@@ -472,13 +510,17 @@ static PyGetSetDef tracer_getset[] = {
      "how events arrive: 'monitoring' (sys.monitoring) or 'legacy' "
      "(PyEval_SetProfile/SetTrace); before start(), as asked",
      NULL},
+    {"heap", tracer_get_heap, NULL, "what heap tracing records: 'off', 'libc' or 'python'", NULL},
+    {"heap_calls", tracer_get_heap_calls, NULL, "allocator calls recorded", NULL},
     {"error", tracer_get_error, NULL, "what made the hook fail, or None", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot tracer_slots[] = {
-    {Py_tp_doc, "Tracer(path, mode='profile', trigger=0, prev=False, calculate='all', "
-		"log=True, rss_source='statm', argv=None, force=False, hook='auto'): one pmt log."},
+    {Py_tp_doc,
+     "Tracer(path, mode='profile', trigger=0, prev=False, calculate='all', "
+     "log=True, rss_source='statm', argv=None, force=False, hook='auto', heap='off'): one pmt "
+     "log."},
     {Py_tp_init, tracer_init},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_dealloc, tracer_dealloc},
@@ -540,13 +582,16 @@ static PyObject *mod_after_fork_child(PyObject *module, PyObject *unused)
 {
 	struct mod_state *st = mod_state(module);
 	for (struct tracer *t = st->open; t; t = t->next_open) {
-		t->fork_pending = false;
+		/* fork_pending stays set while the log is replaced: allocator
+		 * records of this process are dropped until the new log is open. */
 		/* The parent's flusher thread does not exist here. */
 		t->fl_running = false;
 		pmt_writer_free(t->w);
 		t->w = NULL;
 		t->is_open = false;
-		if (tracer_open_log(t, true) < 0) {
+		int r = tracer_open_log(t, true);
+		t->fork_pending = false;
+		if (r < 0) {
 			/* The child runs on untraced rather than failing; its
 			 * stop() reports why. */
 			PyErr_Clear();
@@ -603,7 +648,24 @@ static PyObject *mod_expand_path(PyObject *module, PyObject *arg)
 	return r;
 }
 
+static PyObject *mod_heap_library(PyObject *module, PyObject *unused)
+{
+	const char *p = heap_library_path();
+	if (!p)
+		Py_RETURN_NONE;
+	return PyUnicode_DecodeFSDefault(p);
+}
+
+static PyObject *mod_heap_preloaded(PyObject *module, PyObject *unused)
+{
+	return PyBool_FromLong(heap_preloaded());
+}
+
 static PyMethodDef mod_methods[] = {
+    {"heap_preloaded", mod_heap_preloaded, METH_NOARGS,
+     "True when libpmt_heap.so is loaded in this process."},
+    {"heap_library", mod_heap_library, METH_NOARGS,
+     "Path of libpmt_heap.so, the allocator interposer that --heap preloads."},
     {"rss", mod_rss, METH_NOARGS, "Resident set size now, in bytes."},
     {"rss_peak", mod_rss_peak, METH_NOARGS, "Peak resident set size (getrusage), in bytes."},
     {"page_size", mod_page_size, METH_NOARGS, "The page size in bytes."},

@@ -77,8 +77,10 @@ uint32_t intern_py(struct tracer *t, PyCodeObject *co)
 	PyObject *ftmp, *ntmp;
 	const char *file = str_bytes(co->co_filename, &flen, &ftmp);
 	const char *name = str_bytes(pmt_code_name(co), &nlen, &ntmp);
+	heap_lock(t);
 	int r = pmt_writer_code(t->w, id, PMT_CODE_PY, (uint32_t)co->co_firstlineno, file,
 				(size_t)flen, name, (size_t)nlen);
+	heap_unlock(t);
 	Py_XDECREF(ftmp);
 	Py_XDECREF(ntmp);
 	if (r < 0)
@@ -135,7 +137,9 @@ uint32_t intern_c(struct tracer *t, const void *key, uint32_t caller, PyObject *
 	Py_ssize_t flen = 0;
 	PyObject *ftmp = NULL;
 	const char *file = co ? str_bytes(co->co_filename, &flen, &ftmp) : "";
+	heap_lock(t);
 	r = pmt_writer_code(t->w, id, PMT_CODE_C, 0, file, (size_t)flen, name, strlen(name));
+	heap_unlock(t);
 	Py_XDECREF(ftmp);
 	if (r < 0)
 		hook_fail(t, "write failed", r);
@@ -181,12 +185,14 @@ out:
  * at its next events, a bounded number of times, and written as a rename. */
 #define NAME_RETRIES 512
 
-static void name_retry(struct tracer *t, struct thread_info *ti)
+static void name_retry(struct tracer *t, uint32_t idx)
 {
 	struct pmt_exc exc;
 	pmt_exc_save(&exc);
 	char *name = thread_name();
 	pmt_exc_restore(&exc);
+	heap_lock(t);
+	struct thread_info *ti = &t->threads[idx - 1];
 	if (name) {
 		ti->name = name;
 		ti->announced = false;
@@ -194,6 +200,31 @@ static void name_retry(struct tracer *t, struct thread_info *ti)
 	}
 	if (name || ++ti->retries >= NAME_RETRIES)
 		t->name_pending = false;
+	heap_unlock(t);
+}
+
+/* A new entry of the thread table (its index), or 0 with the hook failed.
+ * With heap tracing, under the lock: heap.c adds native threads too. */
+uint32_t thread_add(struct tracer *t, uint64_t tid, char *name)
+{
+	if (t->nthreads == t->threads_cap) {
+		uint32_t cap = t->threads_cap ? t->threads_cap * 2 : 8;
+		struct thread_info *n = realloc(t->threads, cap * sizeof(*n));
+		if (!n) {
+			free(name);
+			hook_fail(t, "out of memory", -ENOMEM);
+			return 0;
+		}
+		t->threads = n;
+		t->threads_cap = cap;
+	}
+	t->threads[t->nthreads] = (struct thread_info){tid, name, false, false, 0};
+	uint32_t idx = ++t->nthreads;
+	if (pmt_hash_put(&t->ttab, tid, 0, idx) < 0) {
+		hook_fail(t, "out of memory", -ENOMEM);
+		return 0;
+	}
+	return idx;
 }
 
 /* Slow path: the event comes from another thread than the previous one, or
@@ -202,25 +233,21 @@ void thread_switch(struct tracer *t, uint64_t tid)
 {
 	t->last_tid = tid;
 	t->name_pending = false;
+	heap_lock(t);
 	uint32_t idx = pmt_hash_get(&t->ttab, tid, 0);
+	bool retry = idx && !t->threads[idx - 1].name && t->threads[idx - 1].retries < NAME_RETRIES;
+	heap_unlock(t);
 	if (idx) {
 		t->cur_thread = idx;
-		struct thread_info *ti = &t->threads[idx - 1];
-		if (!ti->name && ti->retries < NAME_RETRIES) {
+		if (retry) {
 			t->name_pending = true;
-			name_retry(t, ti);
+			name_retry(t, idx);
+		}
+		if (t->heap && tls_heap) {
+			tls_heap->thread = idx;
+			tls_heap->gen = t->gen;
 		}
 		return;
-	}
-	if (t->nthreads == t->threads_cap) {
-		uint32_t cap = t->threads_cap ? t->threads_cap * 2 : 8;
-		struct thread_info *n = realloc(t->threads, cap * sizeof(*n));
-		if (!n) {
-			hook_fail(t, "out of memory", -ENOMEM);
-			return;
-		}
-		t->threads = n;
-		t->threads_cap = cap;
 	}
 	struct pmt_exc exc;
 	pmt_exc_save(&exc);
@@ -228,14 +255,17 @@ void thread_switch(struct tracer *t, uint64_t tid)
 	pmt_exc_restore(&exc);
 	if (!name && tid == (uint64_t)getpid())
 		name = strdup("MainThread");
-	t->threads[t->nthreads] = (struct thread_info){tid, name, false, 0};
 	t->name_pending = !name;
-	idx = ++t->nthreads;
-	if (pmt_hash_put(&t->ttab, tid, 0, idx) < 0) {
-		hook_fail(t, "out of memory", -ENOMEM);
+	heap_lock(t);
+	idx = thread_add(t, tid, name);
+	heap_unlock(t);
+	if (!idx)
 		return;
-	}
 	t->cur_thread = idx;
+	if (t->heap && tls_heap) {
+		tls_heap->thread = idx;
+		tls_heap->gen = t->gen;
+	}
 }
 
 void threads_reset(struct tracer *t)

@@ -72,10 +72,9 @@ enum pos_kind { POS_FRAME, POS_OFFSET, POS_LINE, POS_UNWIND };
  * (`bound_self` its object when it is a method descriptor). Called with the
  * GIL held; allocates only the first time a code object, C function or
  * thread is seen; never raises. */
-static inline __attribute__((always_inline)) int record(struct tracer *t, int what,
-							PyFrameObject *frame, PyCodeObject *co,
-							enum pos_kind pk, long pos, PyObject *cfunc,
-							PyObject *bound_self)
+static inline __attribute__((always_inline)) int
+record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co, enum pos_kind pk,
+	     long pos, PyObject *cfunc, PyObject *bound_self)
 {
 	t->seen++;
 	if (__builtin_expect(t->failed | t->fork_pending, 0))
@@ -88,7 +87,7 @@ static inline __attribute__((always_inline)) int record(struct tracer *t, int wh
 	} else if (!t->log_events) {
 		return 0;
 	}
-	if (t->log_events && !t->log_all && !t->prev) {
+	if (t->log_events && !t->log_all && !t->prev && !t->heap) {
 		/* --drss without --prev: an event that will not be written needs
 		 * nothing but its RSS, so skip thread, time, code and line. */
 		int64_t d = rss - t->trig_rss;
@@ -106,11 +105,11 @@ static inline __attribute__((always_inline)) int record(struct tracer *t, int wh
 			return 0;
 	}
 	uint64_t now = mono_ns() - t->start_mono;
-	uint32_t code = 0, line = 0;
+	uint32_t code = 0, line = 0, pycode = 0;
 	if (pk == POS_FRAME && frame)
 		co = pmt_frame_code(frame);
 	if (__builtin_expect(co != NULL, 1)) {
-		code = py_code_id(t, co);
+		code = pycode = py_code_id(t, co);
 		if (cfunc) {
 			const void *key = cfunc_key(cfunc);
 			uint32_t c = pmt_hash_get(&t->ctab, (uint64_t)(uintptr_t)key, code);
@@ -126,26 +125,42 @@ static inline __attribute__((always_inline)) int record(struct tracer *t, int wh
 		} else
 			line = (uint32_t)pos;
 	}
+	if (__builtin_expect(t->heap != HEAP_OFF, 0) && tls_heap) {
+		/* where this thread's allocations happen until its next event:
+		 * after a C function returns, in its Python caller; after a
+		 * Python function returns, where its caller called it */
+		uint64_t l = (uint64_t)line << 32;
+		tls_heap->pos = heap_position(t, what, code | l, pycode | l, tls_heap->pos);
+	}
 	if (!t->log_events || __builtin_expect(t->failed, 0))
 		return 0;
 
 	int r = 0;
 	if (t->log_all) {
-		r = emit(t, what, code, line, now, rss, t->cur_thread);
+		heap_lock(t);
+		if (t->heap)
+			r = pmt_writer_skip(t->w, heap_pending(t, t->seen - 1));
+		if (r == 0)
+			r = emit(t, what, code, line, now, rss, t->cur_thread);
+		heap_unlock(t);
 	} else {
 		int64_t d = rss - t->trig_rss;
 		if (d < 0)
 			d = -d;
 		if (d >= t->trig_pages) {
+			heap_lock(t);
 			uint64_t skip = t->unwritten;
 			if (t->have_prev)
 				skip--;
+			if (t->heap) /* other threads' records may have announced some */
+				skip = heap_pending(t, t->seen - 1);
 			r = pmt_writer_skip(t->w, skip);
 			if (r == 0 && t->have_prev)
 				r = emit(t, t->pev.what, t->pev.code, t->pev.line, t->pev.t,
 					 t->pev.rss, t->pev.thread);
 			if (r == 0)
 				r = emit(t, what, code, line, now, rss, t->cur_thread);
+			heap_unlock(t);
 			t->trig_rss = rss;
 			t->unwritten = 0;
 			t->have_prev = false;
@@ -166,4 +181,25 @@ static inline __attribute__((always_inline)) int record(struct tracer *t, int wh
 	atomic_store_explicit(&t->last_event_t, now, memory_order_relaxed);
 	atomic_store_explicit(&t->dirty, 1, memory_order_relaxed);
 	return 0;
+}
+
+/* Records one event (record_event). In heap mode the thread's allocator
+ * calls are not recorded while its hook runs (they are the tracer's), and
+ * the event counts as done for the allocator records of other threads once
+ * the hook returns. */
+static inline __attribute__((always_inline)) int record(struct tracer *t, int what,
+							PyFrameObject *frame, PyCodeObject *co,
+							enum pos_kind pk, long pos, PyObject *cfunc,
+							PyObject *bound_self)
+{
+	if (__builtin_expect(t->heap == HEAP_OFF, 1))
+		return record_event(t, what, frame, co, pk, pos, cfunc, bound_self);
+	struct pmt_heap_tls *h = tls_heap;
+	if (__builtin_expect(!h, 0))
+		h = heap_thread_slot(t);
+	h->busy++;
+	int r = record_event(t, what, frame, co, pk, pos, cfunc, bound_self);
+	h->busy--;
+	atomic_store_explicit(&t->heap_done, t->seen, memory_order_release);
+	return r;
 }

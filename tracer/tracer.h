@@ -7,6 +7,9 @@
  *   monitoring.c         the sys.monitoring callbacks (3.12+) and their install
  *   log.c                log life cycle: paths, open, close, the idle flusher
  *   module.c             the Tracer type, installing hooks, module functions
+ *   heap.c               heap tracing: the sink of libpmt_heap.so (--heap, the
+ *                        ABI is heap-abi.h) and the Python allocator hooks
+ *                        (--heap=python)
  * Every non-static symbol is hidden: the module exports PyInit_* only. */
 #include "compat.h"
 
@@ -21,7 +24,12 @@
 #include <libpmt/core/log-writer.h>
 #include <libpmt/core/rss.h>
 
+#include "heap-abi.h"
+
 enum calc { CALC_NONE = 0, CALC_RSS = 1, CALC_ALL = 2 };
+/* What --heap records: nothing, every libc allocator call (through the
+ * preloaded libpmt_heap.so), or Python's MEM and OBJ allocator domains. */
+enum heap { HEAP_OFF = 0, HEAP_LIBC = 1, HEAP_PYTHON = 2 };
 /* How events reach us: PyEval_SetProfile/SetTrace, or sys.monitoring. */
 enum hook { HOOK_AUTO = 0, HOOK_LEGACY = 1, HOOK_MONITORING = 2 };
 extern const char *const tracer_hook_names[];
@@ -43,6 +51,7 @@ struct thread_info {
 	uint64_t tid;
 	char *name;	  /* threading name, or NULL */
 	bool announced;	  /* name written to this log */
+	bool sited;	  /* announced by a SITE tail (heap tracing) */
 	uint32_t retries; /* name lookups that found nothing */
 };
 
@@ -87,6 +96,17 @@ struct tracer {
 	uint32_t nthreads, threads_cap;
 	_Atomic uint64_t last_event_t;
 	_Atomic int dirty;
+
+	/* heap tracing (heap.c); with HEAP_LIBC every append to the writer, and
+	 * the thread table, are under the interposer's mutex */
+	int heap;			     /* enum heap */
+	const struct pmt_heap_abi *heap_abi; /* HEAP_LIBC: the interposer's */
+	bool heap_on;			     /* allocator calls are being recorded */
+	_Atomic uint64_t heap_done;	     /* events whose hook call has finished */
+	struct {
+		uint32_t thread, code, line;
+	} heap_site;	     /* the last SITE written */
+	uint64_t heap_calls; /* ALLOC records written */
 
 	/* sys.monitoring (hook HOOK_MONITORING) */
 	PyObject *mon_missing, *mon_disable; /* sys.monitoring.MISSING, DISABLE */
@@ -138,9 +158,94 @@ static inline struct mod_state *mod_state(PyObject *module)
 	return (struct mod_state *)PyModule_GetState(module);
 }
 
+/* The calling thread's heap slot (heap-abi.h): the interposer's with
+ * HEAP_LIBC, the extension's own with HEAP_PYTHON; NULL until heap.c
+ * sets it. initial-exec: one %fs-relative load. */
+extern _Thread_local struct pmt_heap_tls *tls_heap __attribute__((tls_model("initial-exec")));
+
+/* Per thread, the positions of the callers of the Python frames the hook
+ * saw called, so that after a RETURN the thread's allocations are charged
+ * to its caller again (where the caller was when it made the call). gen:
+ * the log the entries belong to. Deeper calls are counted, not kept. */
+#define HEAP_STACK 256
+struct heap_stack {
+	uint64_t gen;
+	uint32_t depth;
+	uint64_t pos[HEAP_STACK];
+};
+extern _Thread_local struct heap_stack *tls_hstack __attribute__((tls_model("initial-exec")));
+
+/* The position a thread's allocations get after an event (the SITE code
+ * and line, packed as in struct pmt_heap_tls), and the stack's update. */
+static inline uint64_t heap_position(struct tracer *t, int what, uint64_t now_pos,
+				     uint64_t back_pos, uint64_t cur)
+{
+	struct heap_stack *s = tls_hstack;
+	if (s && s->gen != t->gen) {
+		s->gen = t->gen;
+		s->depth = 0;
+	}
+	switch (what) {
+	case PyTrace_CALL:
+		if (s) {
+			if (s->depth < HEAP_STACK)
+				s->pos[s->depth] = cur;
+			s->depth++;
+		}
+		return now_pos;
+	case PyTrace_RETURN:
+		if (s && s->depth) {
+			s->depth--;
+			if (s->depth < HEAP_STACK)
+				return s->pos[s->depth];
+		}
+		return now_pos; /* the log began inside this call */
+	case PyTrace_C_RETURN:
+	case PyTrace_C_EXCEPTION:
+		return back_pos;
+	default:
+		return now_pos;
+	}
+}
+
+/* heap.c */
+/* Checks that heap mode `heap` can run here; sets a Python exception and
+ * returns -1 when not (libc: the interposer is not preloaded). */
+int heap_check(struct tracer *t);
+/* Starts / stops recording allocator calls into the open log. */
+int heap_start(struct tracer *t);
+void heap_stop(struct tracer *t);
+struct pmt_heap_tls *heap_thread_slot(struct tracer *t);
+/* libpmt_heap.so is loaded (preloaded) in this process. */
+bool heap_preloaded(void);
+/* The path of libpmt_heap.so beside the extension, or NULL. */
+const char *heap_library_path(void);
+
+static inline void heap_lock(struct tracer *t)
+{
+	if (t->heap == HEAP_LIBC)
+		t->heap_abi->lock();
+}
+
+static inline void heap_unlock(struct tracer *t)
+{
+	if (t->heap == HEAP_LIBC)
+		t->heap_abi->unlock();
+}
+
+/* Events seen and not yet written or announced by a SKIP, for heap mode,
+ * where allocator records from other threads also announce them: `upto`
+ * events are accounted for once the SKIP is written. Under the lock. */
+static inline uint64_t heap_pending(struct tracer *t, uint64_t upto)
+{
+	uint64_t acc = t->w->events + t->w->skipped;
+	return upto > acc ? upto - acc : 0;
+}
+
 /* record.c */
 void hook_fail(struct tracer *t, const char *what, int err);
 void threads_reset(struct tracer *t);
+uint32_t thread_add(struct tracer *t, uint64_t tid, char *name);
 int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
 
 /* monitoring.c: install returns 0, 1 when every tool id we may use is taken

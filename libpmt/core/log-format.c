@@ -39,3 +39,30 @@ int pmt_kind_parse(const char *s, size_t len)
 	}
 	return -1;
 }
+
+const char *pmt_alloc_op_name(unsigned op, unsigned domain)
+{
+	static const char *const libc[] = {
+	    [PMT_ALLOC_MALLOC] = "malloc",
+	    [PMT_ALLOC_CALLOC] = "calloc",
+	    [PMT_ALLOC_REALLOC] = "realloc",
+	    [PMT_ALLOC_FREE] = "free",
+	    [PMT_ALLOC_FREE_NULL] = "free(NULL)",
+	    [PMT_ALLOC_POSIX_MEMALIGN] = "posix_memalign",
+	    [PMT_ALLOC_ALIGNED_ALLOC] = "aligned_alloc",
+	    [PMT_ALLOC_MEMALIGN] = "memalign",
+	    [PMT_ALLOC_VALLOC] = "valloc",
+	    [PMT_ALLOC_PVALLOC] = "pvalloc",
+	};
+	static const char *const py[2][5] = {
+	    {"PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc", "PyMem_Free", "PyMem_Free(NULL)"},
+	    {"PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc", "PyObject_Free",
+	     "PyObject_Free(NULL)"},
+	};
+	if (op <= PMT_ALLOC_PVALLOC)
+		return libc[op];
+	if (op >= PMT_ALLOC_PY_MALLOC && op <= PMT_ALLOC_PY_FREE_NULL &&
+	    (domain == PMT_DOMAIN_MEM || domain == PMT_DOMAIN_OBJ))
+		return py[domain - 1][op - PMT_ALLOC_PY_MALLOC];
+	return NULL;
+}

@@ -9,7 +9,10 @@
 /* First bytes of the decompressed stream. */
 #define PMT_MAGIC "\x89PMTLOG\n"
 #define PMT_MAGIC_LEN 8
-#define PMT_FORMAT_VERSION 1
+#define PMT_FORMAT_VERSION 2
+/* The oldest version a reader still reads: version 1 has no heap or object
+ * records and otherwise the same layout. */
+#define PMT_FORMAT_VERSION_MIN 1
 
 /* Record tags. 0x10..0x17 are EVENT records whose low 3 bits are the kind;
  * every other tag is followed by a varint payload length, so a reader can
@@ -44,8 +47,40 @@ enum pmt_alloc_op {
 	PMT_ALLOC_MEMALIGN = 7,
 	PMT_ALLOC_VALLOC = 8,
 	PMT_ALLOC_PVALLOC = 9,
-	PMT_ALLOC_OP_COUNT = 16, /* 10..15 are assigned in docs/FORMAT.md */
+	/* --heap=python: Python's allocator domains (PyMem_SetAllocator); the
+	 * record carries the domain (enum pmt_alloc_domain). */
+	PMT_ALLOC_PY_MALLOC = 10,
+	PMT_ALLOC_PY_CALLOC = 11,
+	PMT_ALLOC_PY_REALLOC = 12,
+	PMT_ALLOC_PY_FREE = 13,
+	PMT_ALLOC_PY_FREE_NULL = 14,
+	PMT_ALLOC_OP_COUNT = 16, /* 15 is reserved */
 };
+
+/* Python allocator domains of the PMT_ALLOC_PY_* records: CPython's
+ * PyMemAllocatorDomain numbers (RAW, 0, is not traced: it needs no GIL and
+ * is libc malloc underneath, which --heap sees). Libc ops have domain 0. */
+enum pmt_alloc_domain {
+	PMT_DOMAIN_MEM = 1,
+	PMT_DOMAIN_OBJ = 2,
+};
+
+/* What an op does to the heap. */
+static inline bool pmt_alloc_op_frees(unsigned op)
+{
+	return op == PMT_ALLOC_FREE || op == PMT_ALLOC_PY_FREE;
+}
+static inline bool pmt_alloc_op_null_free(unsigned op)
+{
+	return op == PMT_ALLOC_FREE_NULL || op == PMT_ALLOC_PY_FREE_NULL;
+}
+static inline bool pmt_alloc_op_reallocs(unsigned op)
+{
+	return op == PMT_ALLOC_REALLOC || op == PMT_ALLOC_PY_REALLOC;
+}
+/* The C name of an op ("malloc", "free(NULL)"); domain names the Python
+ * ones ("PyMem_Malloc", "PyObject_Free(NULL)"). NULL for an unknown op. */
+const char *pmt_alloc_op_name(unsigned op, unsigned domain);
 
 /* Object records (the low 4 bits of an OBJECT tag). */
 enum pmt_object_op {
@@ -100,9 +135,11 @@ struct pmt_header {
 	uint32_t flags;		/* PMT_HDR_* */
 	uint64_t rss_start;	/* pages at start: the base of the first RSS delta */
 };
-#define PMT_HDR_PREV 0x1      /* true previous events written (--prev) */
-#define PMT_HDR_CALC_NONE 0x2 /* --calculate none: RSS not sampled */
-#define PMT_HDR_FILTERED 0x4  /* written by pmt-filter -o */
+#define PMT_HDR_PREV 0x1	 /* true previous events written (--prev) */
+#define PMT_HDR_CALC_NONE 0x2	 /* --calculate none: RSS not sampled */
+#define PMT_HDR_FILTERED 0x4	 /* written by pmt-filter -o */
+#define PMT_HDR_HEAP_LIBC 0x8	 /* --heap: every libc allocator call (ALLOC ops 0..9) */
+#define PMT_HDR_HEAP_PYTHON 0x10 /* --heap=python: the MEM and OBJ domains (ops 10..14) */
 
 struct pmt_trailer {
 	uint64_t total_events;

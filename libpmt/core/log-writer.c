@@ -471,6 +471,20 @@ int pmt_writer_thread(struct pmt_writer *w, uint32_t idx, uint64_t tid, const ch
 	return rec_emit(&b, PMT_TAG_THREAD);
 }
 
+int pmt_writer_site(struct pmt_writer *w, uint32_t idx, uint32_t code, uint32_t line, uint64_t tid,
+		    const char *name)
+{
+	struct rec b = {w, 0, 0};
+	rec_u(&b, idx);
+	rec_u(&b, code);
+	rec_u(&b, line);
+	if (name) {
+		rec_u(&b, tid);
+		rec_str(&b, name, strlen(name));
+	}
+	return rec_emit(&b, PMT_TAG_SITE);
+}
+
 int pmt_writer_message(struct pmt_writer *w, const char *text, size_t len)
 {
 	struct rec b = {w, 0, 0};

@@ -5,8 +5,9 @@
  * process) and by pmt-filter -o.
  *
  * Threading: a writer is not locked; the caller serialises (the tracer holds
- * the GIL). Ownership: the writer owns the fd it was given and every buffer
- * it allocates; pmt_writer_free() releases them.
+ * the GIL; with heap tracing, a lock shared with the allocator hooks).
+ * Ownership: the writer owns the fd it was given and every buffer it
+ * allocates; pmt_writer_free() releases them.
  *
  * The fd: before every write the writer checks that its fd is still the file
  * it was given (device and inode). A program that closed it and got the
@@ -39,6 +40,8 @@ struct pmt_writer {
 	uint32_t frame_left;	 /* events before the frame must end */
 	uint64_t events;	 /* EVENT records written */
 	uint64_t skipped;	 /* events announced through SKIP records */
+	uint64_t allocs;	 /* ALLOC records written */
+	uint64_t last_addr;	 /* address of the previous ALLOC: the base of its delta */
 	int error;		 /* first error (-errno); sticky */
 	struct pmt_writer_priv *priv;
 };
@@ -81,6 +84,50 @@ static inline int pmt_writer_event(struct pmt_writer *w, unsigned kind, uint32_t
 		return pmt_writer_end_frame(w, t_ns);
 	return 0;
 }
+
+/* Room reserved by pmt_writer_alloc(): tag + four varints. */
+#define PMT_ALLOC_MAX (1 + 4 * PMT_VARINT_MAX)
+
+/* One allocator call (docs/FORMAT.md, ALLOC): op is enum pmt_alloc_op,
+ * domain the Python domain of ops 10..14 (else ignored), addr the block
+ * returned or freed (0: the call failed), old the block given to realloc,
+ * size the bytes asked for, align for the aligned variants. The call
+ * belongs to the current event count and to the last SITE. Hot path: no
+ * allocation unless the buffer must be compressed. */
+static inline int pmt_writer_alloc(struct pmt_writer *w, unsigned op, unsigned domain,
+				   uint64_t addr, uint64_t old, uint64_t size, uint64_t align)
+{
+	if (__builtin_expect(w->end - w->pos < PMT_ALLOC_MAX, 0)) {
+		int r = pmt_writer_drain(w);
+		if (r < 0)
+			return r;
+	}
+	uint8_t *p = w->pos;
+	*p++ = (uint8_t)(PMT_TAG_ALLOC | (op & 15));
+	if (op >= PMT_ALLOC_PY_MALLOC)
+		p = pmt_varint_put(p, domain);
+	if (op != PMT_ALLOC_FREE_NULL && op != PMT_ALLOC_PY_FREE_NULL) {
+		p = pmt_varint_put(p, pmt_zigzag((int64_t)(addr - w->last_addr)));
+		w->last_addr = addr;
+		if (op == PMT_ALLOC_REALLOC || op == PMT_ALLOC_PY_REALLOC)
+			p = pmt_varint_put(p, pmt_zigzag((int64_t)(old - addr)));
+		if (op != PMT_ALLOC_FREE && op != PMT_ALLOC_PY_FREE)
+			p = pmt_varint_put(p, size);
+		if (op >= PMT_ALLOC_POSIX_MEMALIGN && op <= PMT_ALLOC_MEMALIGN)
+			p = pmt_varint_put(p, align);
+	}
+	w->pos = p;
+	w->allocs++;
+	if (__builtin_expect(--w->frame_left == 0, 0))
+		return pmt_writer_end_frame(w, w->last_t);
+	return 0;
+}
+
+/* The following ALLOC (and OBJECT) records happened on thread idx while
+ * code/line ran there. name != NULL adds the tail (tid, name) that
+ * announces a thread no THREAD record has named (a native thread). */
+int pmt_writer_site(struct pmt_writer *w, uint32_t idx, uint32_t code, uint32_t line, uint64_t tid,
+		    const char *name);
 
 /* A code definition; must precede the first event that uses id (ids from 1).
  * file and name are bytes (not necessarily NUL-terminated). */

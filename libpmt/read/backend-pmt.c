@@ -24,7 +24,9 @@ struct lr {
 	uint32_t page_size;
 	uint32_t thread;
 	uint64_t pending_skip;
-	bool ended; /* trailer seen */
+	bool ended;	      /* trailer seen */
+	struct pmt_site site; /* the last SITE (version 2) */
+	uint64_t last_addr;   /* the base of the next ALLOC's address delta */
 };
 
 static void lr_free(void *state)
@@ -105,7 +107,7 @@ static int parse_header(struct pmt_source *s, const uint8_t *p, const uint8_t *e
 	e |= get_u32(&p, end, &h->version);
 	if (e)
 		return PMT_E_CORRUPT;
-	if (h->version > PMT_FORMAT_VERSION || h->version == 0)
+	if (h->version > PMT_FORMAT_VERSION || h->version < PMT_FORMAT_VERSION_MIN)
 		return PMT_E_VERSION;
 	e |= get_u32(&p, end, &h->pid);
 	e |= get_u32(&p, end, &h->ppid);
@@ -202,6 +204,17 @@ static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t
 		s->events += v;
 		r->pending_skip += v;
 		return 1;
+	case PMT_TAG_SITE:
+		if (get_u32(&p, end, &r->site.thread) || get_u32(&p, end, &r->site.code) ||
+		    get_u32(&p, end, &r->site.line))
+			return PMT_E_CORRUPT;
+		if (p < end) {
+			/* the tail of a thread no THREAD record announced */
+			if (get_u(&p, end, &v) || get_str(&p, end, &a, &an))
+				return PMT_E_CORRUPT;
+			return pmt_symtab_set_thread(&s->syms, r->site.thread, v, a, an);
+		}
+		return 0;
 	case PMT_TAG_TRAILER:
 		if (get_u(&p, end, &s->trl.total_events) || get_u(&p, end, &s->trl.end_wall_ns) ||
 		    get_u(&p, end, &s->trl.peak_rss) || get_u32(&p, end, &s->trl.flags))
@@ -237,6 +250,54 @@ static inline const uint8_t *fast_uv(const uint8_t *p, uint64_t *v)
 		}
 	}
 	return NULL;
+}
+
+/* An ALLOC record (tag t, fields at p): 1 with the item filled in, 0 when
+ * the input ends inside it, PMT_E_CORRUPT. */
+static int alloc_record(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t *p,
+			const uint8_t *end, struct pmt_item *it)
+{
+	unsigned op = t & 15;
+	uint64_t domain = 0, da = 0, dold = 0, size = 0, align = 0;
+	int e = 0;
+	if (op > PMT_ALLOC_PY_FREE_NULL || (op > PMT_ALLOC_PVALLOC && op < PMT_ALLOC_PY_MALLOC))
+		return PMT_E_CORRUPT;
+	if (op >= PMT_ALLOC_PY_MALLOC)
+		e = pmt_varint_get(&p, end, &domain);
+	if (!e && !pmt_alloc_op_null_free(op)) {
+		e = pmt_varint_get(&p, end, &da);
+		if (!e && pmt_alloc_op_reallocs(op))
+			e = pmt_varint_get(&p, end, &dold);
+		if (!e && !pmt_alloc_op_frees(op))
+			e = pmt_varint_get(&p, end, &size);
+		if (!e && op >= PMT_ALLOC_POSIX_MEMALIGN && op <= PMT_ALLOC_MEMALIGN)
+			e = pmt_varint_get(&p, end, &align);
+	}
+	if (e == -1)
+		return 0;
+	if (e ||
+	    (op >= PMT_ALLOC_PY_MALLOC && domain != PMT_DOMAIN_MEM && domain != PMT_DOMAIN_OBJ))
+		return PMT_E_CORRUPT;
+	r->pos = (size_t)(p - r->buf);
+	memset(it, 0, sizeof(*it));
+	it->type = PMT_ITEM_ALLOC;
+	it->ev.number = s->events;
+	it->ev.thread = r->site.thread;
+	it->ev.time_ns = r->t;
+	it->ev.rss = r->rss_pages * (int64_t)r->page_size;
+	struct pmt_alloc *a = &it->alloc;
+	a->op = (uint8_t)op;
+	a->domain = (uint8_t)domain;
+	a->site = r->site;
+	if (!pmt_alloc_op_null_free(op)) {
+		a->addr = r->last_addr + (uint64_t)pmt_unzigzag(da);
+		r->last_addr = a->addr;
+		if (pmt_alloc_op_reallocs(op))
+			a->old_addr = a->addr + (uint64_t)pmt_unzigzag(dold);
+	}
+	a->size = size;
+	a->align = align;
+	return 1;
 }
 
 static int lr_next(struct pmt_source *s, struct pmt_item *it)
@@ -302,6 +363,19 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 			ev->thread = r->thread;
 			ev->kind = (uint8_t)(t & 7);
 			ev->flags = 0;
+			return 1;
+		}
+		if (PMT_TAG_IS_ALLOC(t)) {
+			int k = alloc_record(s, r, t, p, end, it);
+			if (k < 0)
+				goto corrupt;
+			if (k == 0) {
+				s->truncated = true;
+				pmt_backend_detail(s, "record cut at byte %llu",
+						   (unsigned long long)(r->byte_off + r->pos));
+				r->pos = r->len;
+				return 0;
+			}
 			return 1;
 		}
 		uint64_t plen;

@@ -42,7 +42,8 @@ struct pmt_site {
 };
 
 struct pmt_alloc {
-	uint8_t op; /* enum pmt_alloc_op */
+	uint8_t op;	/* enum pmt_alloc_op */
+	uint8_t domain; /* ops 10..14: enum pmt_alloc_domain; else 0 */
 	struct pmt_site site;
 	uint64_t addr;	   /* the block allocated (0: the call failed) or freed */
 	uint64_t old_addr; /* realloc: the block given */

@@ -255,3 +255,90 @@ int pmt_evfmt_json_message(FILE *out, uint64_t number, uint64_t time_ns, const c
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }
+
+/* ---- allocator calls -------------------------------------------------------- */
+
+static const char *call_name(const struct pmt_alloc *a)
+{
+	const char *n = pmt_alloc_op_name(a->op, a->domain);
+	return n ? n : "?";
+}
+
+int pmt_evfmt_alloc_header(FILE *out)
+{
+	fprintf(out, "HDR:  %-12s %-12s %-20s %12s %-18s %-18s %6s %5s %s\n", "Event", "Clock",
+		"Call", "Size", "Address", "Old", "Thread", "Line", "Function File");
+	return ferror(out) ? -EIO : 0;
+}
+
+int pmt_evfmt_alloc_text(FILE *out, const struct pmt_item *it, const struct pmt_source *s)
+{
+	const struct pmt_alloc *a = &it->alloc;
+	struct pmt_evline l = {0};
+	char ck[32], size[24] = "-", old[24] = "-";
+	ck[clock_text(ck, it->ev.time_ns)] = 0;
+	pmt_evline_code(&l, s, a->site.code);
+	if (pmt_alloc_has_size(a->op))
+		snprintf(size, sizeof(size), "%llu", (unsigned long long)a->size);
+	if (pmt_alloc_op_reallocs(a->op))
+		snprintf(old, sizeof(old), "0x%llx", (unsigned long long)a->old_addr);
+	fprintf(out, "HEAP: %-12llu %-12s %-20s %12s 0x%-16llx %-18s %6u %5u %.*s %.*s\n",
+		(unsigned long long)it->ev.number, ck, call_name(a), size,
+		(unsigned long long)a->addr, old, a->site.thread, a->site.line, (int)l.name_len,
+		l.name, (int)l.file_len, l.file);
+	return ferror(out) ? -EIO : 0;
+}
+
+int pmt_evfmt_alloc_csv_header(FILE *out)
+{
+	fputs("tag,event,clock,call,size,addr,old_addr,align,thread,file,line,function\n", out);
+	return ferror(out) ? -EIO : 0;
+}
+
+int pmt_evfmt_alloc_csv(FILE *out, const struct pmt_item *it, const struct pmt_source *s)
+{
+	const struct pmt_alloc *a = &it->alloc;
+	struct pmt_evline l = {0};
+	pmt_evline_code(&l, s, a->site.code);
+	fprintf(out, "HEAP,%llu,", (unsigned long long)it->ev.number);
+	put_clock(out, it->ev.time_ns);
+	fprintf(out, ",%s,", call_name(a));
+	if (pmt_alloc_has_size(a->op))
+		fprintf(out, "%llu", (unsigned long long)a->size);
+	fprintf(out, ",0x%llx,", (unsigned long long)a->addr);
+	if (pmt_alloc_op_reallocs(a->op))
+		fprintf(out, "0x%llx", (unsigned long long)a->old_addr);
+	fprintf(out, ",%llu,%u,", (unsigned long long)a->align, a->site.thread);
+	pmt_csv_write_field(out, l.file, l.file_len);
+	fprintf(out, ",%u,", a->site.line);
+	pmt_csv_write_field(out, l.name, l.name_len);
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+int pmt_evfmt_alloc_json(FILE *out, const struct pmt_item *it, const struct pmt_source *s)
+{
+	const struct pmt_alloc *a = &it->alloc;
+	struct pmt_evline l = {0};
+	pmt_evline_code(&l, s, a->site.code);
+	fprintf(out, "{\"tag\": \"HEAP\", \"event\": %llu, \"clock\": ",
+		(unsigned long long)it->ev.number);
+	put_clock(out, it->ev.time_ns);
+	fprintf(out, ", \"call\": \"%s\", \"size\": ", call_name(a));
+	if (pmt_alloc_has_size(a->op))
+		fprintf(out, "%llu", (unsigned long long)a->size);
+	else
+		fputs("null", out);
+	fprintf(out, ", \"addr\": %llu, \"old_addr\": ", (unsigned long long)a->addr);
+	if (pmt_alloc_op_reallocs(a->op))
+		fprintf(out, "%llu", (unsigned long long)a->old_addr);
+	else
+		fputs("null", out);
+	fprintf(out, ", \"align\": %llu, \"thread\": %u, \"file\": ", (unsigned long long)a->align,
+		a->site.thread);
+	pmt_json_write_string(out, l.file, l.file_len);
+	fprintf(out, ", \"line\": %u, \"function\": ", a->site.line);
+	pmt_json_write_string(out, l.name, l.name_len);
+	fputs("}\n", out);
+	return ferror(out) ? -EIO : 0;
+}

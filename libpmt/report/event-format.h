@@ -46,3 +46,17 @@ int pmt_evfmt_csv_message(FILE *out, uint64_t number, uint64_t time_ns, const ch
 int pmt_evfmt_json(FILE *out, const struct pmt_evline *l);
 int pmt_evfmt_json_message(FILE *out, uint64_t number, uint64_t time_ns, const char *text,
 			   size_t len);
+
+/* Allocator calls (heap logs), one per line: text ("HEAP: event clock call
+ * size address [old] thread line function file"), csv, json lines. The
+ * call's site gives function, file and line. */
+int pmt_evfmt_alloc_header(FILE *out);
+int pmt_evfmt_alloc_text(FILE *out, const struct pmt_item *it, const struct pmt_source *s);
+int pmt_evfmt_alloc_csv_header(FILE *out);
+int pmt_evfmt_alloc_csv(FILE *out, const struct pmt_item *it, const struct pmt_source *s);
+int pmt_evfmt_alloc_json(FILE *out, const struct pmt_item *it, const struct pmt_source *s);
+/* The call has a size (not a free). */
+static inline int pmt_alloc_has_size(unsigned op)
+{
+	return !pmt_alloc_op_frees(op) && !pmt_alloc_op_null_free(op);
+}

@@ -18,7 +18,31 @@ struct pmt_log_copy {
 	int64_t thread;	    /* of the last written event, -1 before any */
 	uint8_t *code_done; /* CODE written, by id */
 	uint32_t code_cap;
+	struct pmt_site site; /* of the last ALLOC written */
+	uint8_t *thread_done; /* thread announced (THREAD or SITE tail), by index */
+	uint32_t thread_cap;
 };
+
+/* Marks thread idx announced; returns whether it was already. -errno. */
+static int thread_seen(struct pmt_log_copy *c, uint32_t idx)
+{
+	if (idx >= c->thread_cap) {
+		if (idx >= (1u << 24))
+			return -E2BIG;
+		uint32_t cap = c->thread_cap ? c->thread_cap : 64;
+		while (cap <= idx)
+			cap *= 2;
+		uint8_t *v = realloc(c->thread_done, cap);
+		if (!v)
+			return -ENOMEM;
+		memset(v + c->thread_cap, 0, cap - c->thread_cap);
+		c->thread_done = v;
+		c->thread_cap = cap;
+	}
+	int was = c->thread_done[idx];
+	c->thread_done[idx] = 1;
+	return was;
+}
 
 int pmt_log_copy_new(int fd, struct pmt_source *src, int64_t drss_trigger, uint32_t flags,
 		     struct pmt_log_copy **out)
@@ -93,7 +117,7 @@ int pmt_log_copy_event(struct pmt_log_copy *c, const struct pmt_event *ev)
 		const struct pmt_thread *t = pmt_source_thread(c->src, ev->thread);
 		r = pmt_writer_thread(c->w, ev->thread, t ? t->tid : 0,
 				      t && *t->name ? t->name : NULL);
-		if (r < 0)
+		if (r < 0 || (r = thread_seen(c, ev->thread)) < 0)
 			return r;
 		c->thread = ev->thread;
 	}
@@ -115,6 +139,35 @@ int pmt_log_copy_message(struct pmt_log_copy *c, const struct pmt_item *it)
 		c->next = it->ev.number;
 	}
 	return pmt_writer_message(c->w, it->text, it->text_len);
+}
+
+int pmt_log_copy_alloc(struct pmt_log_copy *c, const struct pmt_item *it)
+{
+	int r;
+	const struct pmt_alloc *a = &it->alloc;
+	if (!c->w && (r = open_writer(c, NULL)) < 0)
+		return r;
+	if (it->ev.number > c->next) {
+		if ((r = pmt_writer_skip(c->w, it->ev.number - c->next)) < 0)
+			return r;
+		c->next = it->ev.number;
+	}
+	if (a->site.code && (r = define_code(c, a->site.code)) < 0)
+		return r;
+	uint32_t code = pmt_source_code(c->src, a->site.code) ? a->site.code : 0;
+	int was = thread_seen(c, a->site.thread);
+	if (was < 0)
+		return was;
+	if (!was || a->site.thread != c->site.thread || code != c->site.code ||
+	    a->site.line != c->site.line) {
+		const struct pmt_thread *t = pmt_source_thread(c->src, a->site.thread);
+		r = pmt_writer_site(c->w, a->site.thread, code, a->site.line, t ? t->tid : 0,
+				    was ? NULL : (t ? t->name : ""));
+		if (r < 0)
+			return r;
+		c->site = (struct pmt_site){a->site.thread, code, a->site.line};
+	}
+	return pmt_writer_alloc(c->w, a->op, a->domain, a->addr, a->old_addr, a->size, a->align);
 }
 
 int pmt_log_copy_close(struct pmt_log_copy *c, uint64_t total, bool truncated)
@@ -143,5 +196,6 @@ void pmt_log_copy_free(struct pmt_log_copy *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->code_done);
+	free(c->thread_done);
 	free(c);
 }

@@ -21,6 +21,9 @@ int pmt_log_copy_new(int fd, struct pmt_source *src, int64_t drss_trigger, uint3
 int pmt_log_copy_event(struct pmt_log_copy *c, const struct pmt_event *ev);
 /* A MESSAGE item of src, placed before event it->ev.number. 0 or -errno. */
 int pmt_log_copy_message(struct pmt_log_copy *c, const struct pmt_item *it);
+/* An allocator call (heap logs): its SITE when that changes, then the
+ * ALLOC, at its event number. */
+int pmt_log_copy_alloc(struct pmt_log_copy *c, const struct pmt_item *it);
 /* Counts the events after the last kept one up to total and writes the
  * trailer (the input's, not CLEAN when the input was truncated), then
  * closes the fd. 0 or -errno. */

@@ -42,6 +42,8 @@ struct pmt_profile {
 	struct node *nodes;
 	uint32_t nnodes, capnodes;
 	struct pmt_hash children; /* (parent, code) -> node index + 1 */
+
+	struct pmt_heap *heap; /* made at the first ALLOC item */
 };
 
 int pmt_profile_new(uint32_t page, bool tree, struct pmt_profile **out)
@@ -74,6 +76,7 @@ void pmt_profile_free(struct pmt_profile *p)
 	free(p->active);
 	free(p->nodes);
 	pmt_hash_clear(&p->children);
+	pmt_heap_free(p->heap);
 	free(p);
 }
 
@@ -147,8 +150,30 @@ static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool count
 	}
 }
 
+/* An allocator call: charged to the path on top of its thread's stack. */
+static int heap_item(struct pmt_profile *p, const struct pmt_item *it)
+{
+	int r;
+	if (!p->heap && (r = pmt_heap_new(&p->heap)) < 0)
+		return r;
+	uint32_t node = 0, th = it->alloc.site.thread;
+	if (p->tree) {
+		if (th < p->nthreads && p->th[th].depth) {
+			node = p->th[th].frames[p->th[th].depth - 1].node;
+		} else {
+			int64_t n = child(p, 0, it->alloc.site.code);
+			if (n < 0)
+				return (int)n;
+			node = (uint32_t)n;
+		}
+	}
+	return pmt_heap_item(p->heap, it, node);
+}
+
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 {
+	if (it->type == PMT_ITEM_ALLOC)
+		return heap_item(p, it);
 	if (it->type == PMT_ITEM_MESSAGE) {
 		p->tot.messages++;
 		return 0;
@@ -277,6 +302,33 @@ void pmt_profile_finish(struct pmt_profile *p)
 	p->tot.open_calls = 0;
 	for (uint32_t i = 0; i < p->nthreads; i++)
 		p->tot.open_calls += p->th[i].depth;
+	if (p->heap)
+		pmt_heap_finish(p->heap);
+}
+
+const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p) { return p->heap; }
+
+int pmt_profile_weight_parse(const char *s)
+{
+	static const char *const names[] = {"rss", "alloc", "live", "leaked"};
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+static int64_t node_weight(const struct pmt_profile *p, uint32_t n, enum pmt_profile_weight w)
+{
+	switch (w) {
+	case PMT_WEIGHT_ALLOC:
+		return p->heap ? pmt_heap_node_weight(p->heap, n, PMT_HEAP_W_ALLOC) : 0;
+	case PMT_WEIGHT_LIVE:
+		return p->heap ? pmt_heap_node_weight(p->heap, n, PMT_HEAP_W_LIVE) : 0;
+	case PMT_WEIGHT_LEAKED:
+		return p->heap ? pmt_heap_node_weight(p->heap, n, PMT_HEAP_W_LEAKED) : 0;
+	default:
+		return p->nodes[n].weight;
+	}
 }
 
 const struct pmt_totals *pmt_profile_totals(const struct pmt_profile *p) { return &p->tot; }
@@ -318,10 +370,17 @@ static void put_frame(FILE *out, const struct pmt_source *s, uint32_t code)
 
 int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, FILE *out)
 {
+	return pmt_profile_folded_weight(p, s, PMT_WEIGHT_RSS, out);
+}
+
+int pmt_profile_folded_weight(const struct pmt_profile *p, const struct pmt_source *s,
+			      enum pmt_profile_weight w, FILE *out)
+{
 	uint32_t *path = NULL;
 	size_t cap = 0;
 	for (uint32_t n = 1; n < p->nnodes; n++) {
-		if (p->nodes[n].weight <= 0)
+		int64_t weight = node_weight(p, n, w);
+		if (weight <= 0)
 			continue;
 		size_t depth = 0;
 		for (uint32_t k = n; k; k = p->nodes[k].parent) {
@@ -341,7 +400,7 @@ int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, 
 			if (depth)
 				fputc(';', out);
 		}
-		fprintf(out, " %lld\n", (long long)p->nodes[n].weight);
+		fprintf(out, " %lld\n", (long long)weight);
 	}
 	free(path);
 	return ferror(out) ? -EIO : 0;

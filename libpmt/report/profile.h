@@ -15,12 +15,18 @@
  *
  * Returns whose function is not on the stack (the log started inside it)
  * are counted as unmatched and change nothing; calls still open at the end
- * are counted as open. Ownership: the profile owns all it allocates. */
+ * are counted as open.
+ *
+ * A log with heap records (ALLOC items) also gets a struct pmt_heap
+ * (heap.h), each call charged to the call path on top of its thread's
+ * shadow stack, so folded stacks can be weighted by heap bytes too.
+ * Ownership: the profile owns all it allocates. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include <libpmt/read/source.h>
+#include <libpmt/report/heap.h>
 
 struct pmt_fstat {
 	uint64_t calls;
@@ -71,3 +77,19 @@ uint32_t pmt_profile_threads(const struct pmt_profile *p);
 /* Writes "frame;frame;frame weight\n" per call path with positive growth,
  * frames named "function (file)" from s's code table. 0 or -errno. */
 int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, FILE *out);
+
+/* What a folded stack's weight is. */
+enum pmt_profile_weight {
+	PMT_WEIGHT_RSS,	   /* positive RSS growth (pmt_profile_folded) */
+	PMT_WEIGHT_ALLOC,  /* heap bytes allocated */
+	PMT_WEIGHT_LIVE,   /* heap bytes live at the heap's peak */
+	PMT_WEIGHT_LEAKED, /* heap bytes still live at the end */
+};
+/* Parses "rss", "alloc", "live", "leaked"; -1 when unknown. */
+int pmt_profile_weight_parse(const char *s);
+/* pmt_profile_folded() with another weight; the heap weights need heap
+ * records (a path with none has weight 0 and is not written). */
+int pmt_profile_folded_weight(const struct pmt_profile *p, const struct pmt_source *s,
+			      enum pmt_profile_weight w, FILE *out);
+/* The heap records' statistics, or NULL when the log had none. */
+const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p);

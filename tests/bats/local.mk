@@ -5,6 +5,10 @@
 check_PROGRAMS += tests/bats/helpers/mklog
 tests_bats_helpers_mklog_SOURCES = tests/bats/helpers/mklog.c
 tests_bats_helpers_mklog_LDADD = $(LIBPMT_CORE)
+# ... and one of a small heap log with known figures
+check_PROGRAMS += tests/bats/helpers/mkheap
+tests_bats_helpers_mkheap_SOURCES = tests/bats/helpers/mkheap.c
+tests_bats_helpers_mkheap_LDADD = $(LIBPMT_CORE)
 
 BATS_TESTS = \
 	tests/bats/cli.bats \
@@ -15,7 +19,8 @@ BATS_TESTS = \
 	tests/bats/pmt-prev.bats \
 	tests/bats/pmt-diff.bats \
 	tests/bats/pmt-gnuplot.bats \
-	tests/bats/process-monitor.bats
+	tests/bats/process-monitor.bats \
+	tests/bats/heap-logs.bats
 TESTS += $(BATS_TESTS)
 EXTRA_DIST += $(BATS_TESTS) \
 	tests/bats/helpers/grow.pymt \
@@ -26,4 +31,7 @@ EXTRA_DIST += $(BATS_TESTS) \
 	tests/golden/pmt-filter/pymemtrace-trace.csv \
 	tests/golden/pmt-prev/mklog-8k-context2.txt \
 	tests/golden/pmt-summarise/mklog-20000.txt \
-	tests/golden/pmt-summarise/pymemtrace.rst
+	tests/golden/pmt-summarise/pymemtrace.rst \
+	tests/golden/pmt-summarise/mkheap.txt \
+	tests/golden/pmt-summarise/v1-mklog-300.txt \
+	tests/fixtures/v1-mklog-300.log.zst

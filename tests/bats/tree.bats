@@ -55,3 +55,19 @@ setup() {
 	refute_output --partial pcre2
 	refute_output --partial jansson
 }
+
+@test "libpmt_heap.so exports the interposed allocator and pmt_heap_abi only" {
+	local so="$PMT_BUILDDIR/tracer/.libs/libpmt_heap.so"
+	[ -f "$so" ] || fail "$so not built"
+	run nm -D --defined-only "$so"
+	assert_success
+	local got
+	got=$(printf '%s\n' "$output" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' | sort | tr '\n' ' ')
+	[ "$got" = "aligned_alloc calloc free malloc memalign pmt_heap_abi posix_memalign pvalloc realloc reallocarray valloc " ] ||
+		fail "exported: $got"
+	run ldd "$so"
+	assert_success
+	refute_output --partial zstd
+	refute_output --partial python
+	refute_output --partial asan
+}

@@ -7,7 +7,12 @@ import subprocess
 MAGIC = b'\x89PMTLOG\n'
 KINDS = ['CALL', 'EXCEPTION', 'LINE', 'RETURN', 'C_CALL', 'C_EXCEPTION', 'C_RETURN', 'OPCODE']
 TAG_HEADER, TAG_CODE, TAG_THREAD, TAG_MESSAGE, TAG_SKIP, TAG_TRAILER = 1, 2, 3, 4, 5, 6
-HDR_PREV, HDR_CALC_NONE = 1, 2
+TAG_SITE = 8
+HDR_PREV, HDR_CALC_NONE, HDR_HEAP_LIBC, HDR_HEAP_PYTHON = 1, 2, 8, 16
+# ALLOC ops (docs/FORMAT.md, "Heap records")
+OPS = ['malloc', 'calloc', 'realloc', 'free', 'free(NULL)', 'posix_memalign', 'aligned_alloc',
+       'memalign', 'valloc', 'pvalloc', 'py_malloc', 'py_calloc', 'py_realloc', 'py_free',
+       'py_free(NULL)']
 TRL_CLEAN, TRL_HOOK_ERROR = 1, 2
 
 
@@ -31,6 +36,21 @@ class Event:
             self.num, self.what, self.code, self.line, self.rss, self.thread)
 
 
+class Alloc:
+    """An allocator call: op name, block, old block (realloc), size, align,
+    Python domain (1 MEM, 2 OBJ), the event number it precedes, and its site."""
+    __slots__ = ('op', 'addr', 'old', 'size', 'align', 'domain', 'num', 'thread', 'code', 'line')
+
+    def __init__(self, op, addr, old, size, align, domain, num, site):
+        self.op, self.addr, self.old, self.size, self.align = op, addr, old, size, align
+        self.domain, self.num = domain, num
+        self.thread, self.code, self.line = site
+
+    def __repr__(self):
+        return 'Alloc(%s %#x size=%d ev=%d thread=%d code=%d line=%d)' % (
+            self.op, self.addr, self.size, self.num, self.thread, self.code, self.line)
+
+
 class Code:
     __slots__ = ('id', 'kind', 'firstline', 'file', 'name')
 
@@ -43,6 +63,7 @@ class Log:
         self.header = {}
         self.codes = {}
         self.events = []
+        self.allocs = []
         self.messages = []     # (event number, thread, text)
         self.threads = {}      # index -> (tid, name)
         self.skipped = 0
@@ -106,11 +127,34 @@ def parse(data, log=None):
     t = 0
     rss = 0
     thread = 0
+    site = (0, 0, 0)
+    last_addr = 0
+    M64 = (1 << 64) - 1
     while p < len(data):
         start = p
         try:
             tag = data[p]
             p += 1
+            if tag & 0xf0 == 0x80:
+                op = tag & 15
+                if op == 15:
+                    raise ValueError('bad ALLOC op %d at %d' % (op, start))
+                domain = addr = old = size = align = 0
+                if op >= 10:
+                    domain, p = _uv(data, p)
+                if op not in (4, 14):
+                    d, p = _sv(data, p)
+                    addr = (last_addr + d) & M64
+                    last_addr = addr
+                    if op in (2, 12):
+                        d, p = _sv(data, p)
+                        old = (addr + d) & M64
+                    if op not in (3, 13):
+                        size, p = _uv(data, p)
+                    if op in (5, 6, 7):
+                        align, p = _uv(data, p)
+                log.allocs.append(Alloc(OPS[op], addr, old, size, align, domain, num, site))
+                continue
             if tag & 0xf8 == 0x10:
                 code, p = _uv(data, p)
                 line, p = _uv(data, p)
@@ -172,6 +216,16 @@ def parse(data, log=None):
                 name = old[1]
             log.threads[idx] = (tid, name)
             thread = idx
+        elif tag == TAG_SITE:
+            th, q = _uv(pl, q)
+            code, q = _uv(pl, q)
+            line, q = _uv(pl, q)
+            site = (th, code, line)
+            if q < len(pl):
+                tid, q = _uv(pl, q)
+                nm, q = _str(pl, q)
+                if th not in log.threads:
+                    log.threads[th] = (tid, nm.decode('utf-8', 'replace'))
         elif tag == TAG_MESSAGE:
             log.messages.append((num, thread, pl.decode('utf-8', 'replace')))
         elif tag == TAG_SKIP:

@@ -425,6 +425,137 @@ static void test_varint(void)
 	ok(bad == 0 && pmt_varint_get(&p, buf + 16, &v) == -2, "varints and zigzag");
 }
 
+/* ALLOC and SITE records (version 2): every op with random addresses, sizes
+ * and alignments, interleaved with events and skips, read back exactly with
+ * their event numbers and sites; a cut inside an ALLOC is truncation. */
+struct arec {
+	uint8_t op, domain;
+	uint64_t addr, old, size, align;
+	uint32_t thread, code, line;
+	uint64_t number;
+};
+
+static void test_alloc_records(void)
+{
+	enum { N = 20000 };
+	static struct arec recs[N];
+	const char *p = path_of("heap.log.zst");
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct pmt_header h = header();
+	h.flags = PMT_HDR_HEAP_LIBC;
+	struct pmt_writer_opts o = {.frame_events = 997};
+	struct pmt_writer *w;
+	int r = pmt_writer_new(fd, &h, &o, &w);
+	ok(r == 0, "heap writer opens");
+	if (r < 0)
+		return;
+	r = pmt_writer_code(w, 1, PMT_CODE_PY, 1, "a.py", 4, "f", 1);
+	uint64_t events = 0, addr = 0x7f0000001000ull;
+	uint32_t thread = 0, code = 0, line = 0;
+	for (int i = 0; i < N && r == 0; i++) {
+		if (rnd() % 5 == 0)
+			r = pmt_writer_event(w, PMT_CALL, 1, 3, events * 10, 100), events++;
+		if (r == 0 && rnd() % 11 == 0) {
+			uint64_t k = 1 + rnd() % 50;
+			r = pmt_writer_skip(w, k);
+			events += k;
+		}
+		if (r == 0 && rnd() % 7 == 0) {
+			thread = (uint32_t)(rnd() % 3);
+			code = (uint32_t)(rnd() % 2);
+			line = (uint32_t)(rnd() % 1000);
+			r = pmt_writer_site(w, thread, code, line, 4242 + thread,
+					    thread == 2 ? "native" : NULL);
+		}
+		struct arec *a = &recs[i];
+		unsigned ops[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+		a->op = (uint8_t)ops[rnd() % 15];
+		a->domain = a->op >= PMT_ALLOC_PY_MALLOC ? (uint8_t)(1 + rnd() % 2) : 0;
+		addr += (rnd() % 3 == 0) ? (uint64_t) - (int64_t)(rnd() % 100000) : rnd() % 4096;
+		a->addr = rnd() % 97 == 0 ? 0 : rnd() % 89 == 0 ? UINT64_MAX - 15 : addr;
+		a->old = pmt_alloc_op_reallocs(a->op) ? (rnd() % 2 ? a->addr : rnd()) : 0;
+		a->size = pmt_alloc_op_frees(a->op) || pmt_alloc_op_null_free(a->op)
+			      ? 0
+			      : (rnd() % 13 == 0 ? rnd() : rnd() % 300);
+		a->align = a->op >= 5 && a->op <= 7 ? 1ull << (rnd() % 20) : 0;
+		if (pmt_alloc_op_null_free(a->op))
+			a->addr = 0;
+		a->thread = thread, a->code = code, a->line = line, a->number = events;
+		r = pmt_writer_alloc(w, a->op, a->domain, a->addr, a->old, a->size, a->align);
+	}
+	struct pmt_trailer tr = {.total_events = events, .flags = PMT_TRL_CLEAN};
+	if (r == 0)
+		r = pmt_writer_close(w, &tr);
+	ok(r == 0 && w->allocs == N, "%d ALLOC records written (%d)", N, r);
+	pmt_writer_free(w);
+
+	struct pmt_source *s;
+	r = pmt_source_open(p, &s);
+	ok(r == 0 && pmt_source_header(s)->version == PMT_FORMAT_VERSION &&
+	       (pmt_source_header(s)->flags & PMT_HDR_HEAP_LIBC),
+	   "heap log opens, version %d, heap flag", PMT_FORMAT_VERSION);
+	if (r < 0)
+		return;
+	struct pmt_item it;
+	int n = 0, bad = 0;
+	while ((r = pmt_source_next(s, &it)) > 0) {
+		if (it.type != PMT_ITEM_ALLOC)
+			continue;
+		struct arec *a = &recs[n++];
+		const struct pmt_alloc *x = &it.alloc;
+		if (x->op != a->op || x->domain != a->domain || x->addr != a->addr ||
+		    x->old_addr != a->old || x->size != a->size || x->align != a->align ||
+		    x->site.thread != a->thread || x->site.code != a->code ||
+		    x->site.line != a->line || it.ev.number != a->number)
+			bad++;
+	}
+	ok(r == 0 && n == N && bad == 0 && !pmt_source_truncated(s),
+	   "every ALLOC reads back with its site and event number (%d read, %d wrong)", n, bad);
+	const struct pmt_thread *th = pmt_source_thread(s, 2);
+	ok(th && th->tid == 4244 && !strcmp(th->name, "native"),
+	   "a SITE tail announces a native thread");
+	pmt_source_free(s);
+
+	/* Cut inside the stream: a prefix of the records, then truncated. */
+	struct stat st;
+	stat(p, &st);
+	int cut_bad = 0;
+	for (int k = 1; k < 40; k++) {
+		const char *q = path_of("heap-cut.log.zst");
+		copy_prefix(p, q, st.st_size, st.st_size * k / 40);
+		if (pmt_source_open(q, &s) < 0)
+			continue;
+		int m = 0;
+		while ((r = pmt_source_next(s, &it)) > 0)
+			if (it.type == PMT_ITEM_ALLOC) {
+				struct arec *a = &recs[m++];
+				if (it.alloc.addr != a->addr || it.alloc.size != a->size)
+					cut_bad++;
+			}
+		if (r != 0 || !pmt_source_truncated(s))
+			cut_bad++;
+		pmt_source_free(s);
+	}
+	ok(cut_bad == 0, "cut heap logs read back as a prefix, truncated (%d wrong)", cut_bad);
+
+	/* Op 15 is not assigned: corrupt. */
+	fd = open(path_of("op15.log.zst"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	r = pmt_writer_new(fd, &h, NULL, &w);
+	if (r == 0) {
+		*w->pos++ = PMT_TAG_ALLOC | 15;
+		*w->pos++ = 0;
+		r = pmt_writer_close(w, &tr);
+		pmt_writer_free(w);
+	}
+	r = r ? r : pmt_source_open(path_of("op15.log.zst"), &s);
+	if (r == 0) {
+		while ((r = pmt_source_next(s, &it)) > 0)
+			;
+		pmt_source_free(s);
+	}
+	ok(r == PMT_E_CORRUPT, "ALLOC op 15: corrupt (%d)", r);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -433,6 +564,7 @@ int main(void)
 	test_roundtrip();
 	test_truncation();
 	test_corrupt();
+	test_alloc_records();
 	test_fd_taken(true);
 	test_fd_taken(false);
 	char cmd[128];

@@ -28,7 +28,7 @@ from ._pmt_tracer import Tracer, expand_path, page_size, rss, rss_peak
 __all__ = [
     'Profile', 'Trace', 'profile', 'trace', 'rss', 'rss_peak', 'write_message_to_log',
     'log_file_path', 'profile_log_path', 'trace_log_path', 'profile_wrapper_depth',
-    'trace_wrapper_depth', 'Tracer', 'log_process', 'HOOKS',
+    'trace_wrapper_depth', 'Tracer', 'log_process', 'HOOKS', 'heap_library', 'heap_preloaded',
 ]
 
 # How events reach the tracer: 'monitoring' (sys.monitoring, PEP 669, Python
@@ -115,6 +115,29 @@ def _wrap_os_exit():
         real_exit(status)
 
     os._exit = _exit
+
+
+def _heap_mode(heap):
+    """heap=False/None: off; True or 'libc': every libc allocator call (needs
+    libpmt_heap.so preloaded: python -m pmt_tracer --heap does it); 'python':
+    Python's MEM and OBJ allocator domains (works in any running process)."""
+    if heap is None or heap is False:
+        return 'off'
+    if heap is True:
+        return 'libc'
+    if heap in ('off', 'libc', 'python'):
+        return heap
+    raise ValueError("heap must be False, True, 'libc' or 'python', not %r" % (heap,))
+
+
+def heap_library():
+    """Path of libpmt_heap.so, the allocator interposer --heap preloads."""
+    return _pmt_tracer.heap_library()
+
+
+def heap_preloaded():
+    """True when libpmt_heap.so is loaded in this process (heap=True can work)."""
+    return _pmt_tracer.heap_preloaded()
 
 
 def _exec_prepare(path, argv, env):
@@ -213,7 +236,7 @@ class _Base:
 
     def __init__(self, d_rss_trigger=-1, message=None, filepath=None, *, prev=False,
                  calculate='all', log=True, rss_source='auto', force=True, argv=None,
-                 hook='auto'):
+                 hook='auto', heap=False):
         if not isinstance(d_rss_trigger, int) or isinstance(d_rss_trigger, bool):
             raise TypeError('d_rss_trigger must be int, not %s' % type(d_rss_trigger).__name__)
         if message is not None and not isinstance(message, str):
@@ -224,7 +247,7 @@ class _Base:
         self.message = message
         self._filepath = filepath
         self._opts = dict(prev=prev, calculate=calculate, log=log, rss_source=rss_source,
-                          force=force, hook=hook)
+                          force=force, hook=hook, heap=_heap_mode(heap))
         self._argv = list(sys.argv) if argv is None else list(argv)
         self._tracer = None
 

@@ -54,6 +54,12 @@ def _parser():
     p.add_argument('--hook', choices=pmt_tracer.HOOKS, default='auto',
                    help='how events reach the tracer: monitoring = sys.monitoring (3.12+), '
                         'legacy = PyEval_SetProfile/SetTrace; auto = the faster (default)')
+    p.add_argument('--heap', nargs='?', const='libc', choices=('libc', 'python'), default=None,
+                   help='also record every allocator call, attributed to the Python code '
+                        'running on its thread: libc (the default) = malloc, calloc, realloc, '
+                        'free and the aligned variants of the whole process (the program is '
+                        're-executed with libpmt_heap.so preloaded); python = the MEM and OBJ '
+                        'allocator domains (what tracemalloc sees)')
     p.add_argument('--process-log', metavar='PATH',
                    help='also write periodic process JSON lines to PATH')
     p.add_argument('--process-interval', metavar='S', type=float, default=1.0,
@@ -91,6 +97,77 @@ def _split_argv(argv):
             continue
         return argv[:i], argv[i:]
     return argv, []
+
+
+# The launcher re-executes the interpreter with libpmt_heap.so preloaded for
+# --heap; these variables carry what it changed, so the traced process puts
+# its environment back as it was and its children are not traced.
+_ENV_MARK = '_PMT_HEAP_PRELOADED'
+_ENV_OLD_PRELOAD = '_PMT_HEAP_OLD_LD_PRELOAD'
+_ENV_OLD_ASAN = '_PMT_HEAP_OLD_ASAN_OPTIONS'
+_ENV_SET_ASAN = '_PMT_HEAP_SET_ASAN_OPTIONS'
+
+
+def _interpreter_args():
+    """The interpreter and its own options (-X, -W, -O, -u, ...), as started."""
+    orig = getattr(sys, 'orig_argv', None)
+    if orig:
+        for i in range(1, len(orig) - 1):
+            if orig[i] == '-m' and orig[i + 1] == 'pmt_tracer':
+                return [sys.executable] + orig[1:i]
+            if orig[i] == '-mpmt_tracer':
+                return [sys.executable] + orig[1:i]
+    import subprocess
+    return [sys.executable] + subprocess._args_from_interpreter_flags()
+
+
+def _reexec_preloaded(argv):
+    """execve() this same command with libpmt_heap.so first in LD_PRELOAD:
+    same pid, so the caller's signals and exit status are the program's."""
+    lib = _pmt_tracer.heap_library()
+    if not lib or not os.path.exists(lib):
+        return _error('--heap: %s: no such file (is pmt_tracer installed whole?)' % lib)
+    env = dict(os.environ)
+    old = env.get('LD_PRELOAD')
+    env[_ENV_MARK] = '1'
+    if old is not None:
+        env[_ENV_OLD_PRELOAD] = old
+    # First, so that its malloc is the one every lookup finds; it forwards to
+    # the next one (libc's, or a sanitizer runtime's), which then may not
+    # come first: ASan's check of that is turned off for this process.
+    env['LD_PRELOAD'] = lib + (':' + old if old else '')
+    if old and 'libasan' in old:
+        if 'ASAN_OPTIONS' in env:
+            env[_ENV_OLD_ASAN] = env['ASAN_OPTIONS']
+        env[_ENV_SET_ASAN] = '1'
+        env['ASAN_OPTIONS'] = 'verify_asan_link_order=0' + (
+            ':' + env['ASAN_OPTIONS'] if env.get('ASAN_OPTIONS') else '')
+    args = _interpreter_args() + ['-m', 'pmt_tracer'] + list(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, args, env)
+    except OSError as e:
+        return _error('--heap: cannot re-execute %s: %s' % (sys.executable, e.strerror))
+
+
+def _restore_environment():
+    """Undoes what _reexec_preloaded() added to the environment; True when
+    this process was re-executed by it."""
+    if os.environ.pop(_ENV_MARK, None) is None:
+        return False
+    old = os.environ.pop(_ENV_OLD_PRELOAD, None)
+    if old is None:
+        os.environ.pop('LD_PRELOAD', None)
+    else:
+        os.environ['LD_PRELOAD'] = old
+    if os.environ.pop(_ENV_SET_ASAN, None) is not None:
+        old = os.environ.pop(_ENV_OLD_ASAN, None)
+        if old is None:
+            os.environ.pop('ASAN_OPTIONS', None)
+        else:
+            os.environ['ASAN_OPTIONS'] = old
+    return True
 
 
 def _error(msg):
@@ -195,8 +272,14 @@ def _children_line(records):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    reexecuted = _restore_environment()
     ours, prog_args = _split_argv(argv)
     ns = _parser().parse_args(ours)
+    if ns.heap == 'libc' and not _pmt_tracer.heap_preloaded():
+        if reexecuted:
+            return _error('--heap: %s was preloaded but is not loaded (a set-user-ID '
+                          'interpreter ignores LD_PRELOAD)' % _pmt_tracer.heap_library())
+        return _reexec_preloaded(argv)
     if ns.module is None and ns.cmd is None:
         if not prog_args:
             _parser().print_usage(sys.stderr)
@@ -220,6 +303,10 @@ def main(argv=None):
         trigger, prev = 0, False
     if prev and trigger == 0:
         return _error('--prev needs --drss N (N != 0)')
+    if ns.heap and prev:
+        return _error('--heap cannot be combined with --prev')
+    if ns.heap and not log:
+        return _error('--heap needs the event log (not --log none)')
 
     if ns.cmd is not None:
         sys.argv = ['-c'] + prog_args
@@ -242,7 +329,7 @@ def main(argv=None):
     obj_cls = pmt_tracer.Trace if ns.mode == 'trace' else pmt_tracer.Profile
     obj = obj_cls(trigger, None, output, prev=prev, calculate=ns.calculate, log=log,
                   rss_source=ns.rss_source, force=ns.force, argv=list(sys.argv),
-                  hook=ns.hook)
+                  hook=ns.hook, heap=ns.heap or False)
 
     process = None
     if ns.process_log:
@@ -321,8 +408,9 @@ def main(argv=None):
     if not ns.quiet and tracer is not None and not err:
         n, b = tracer.events, tracer.bytes
         per = b / n if n else 0.0
-        sys.stderr.write('%s: wrote %s: %d events, %d bytes (%.1f B/event); next: pmt-summarise %s\n'
-                         % (PROG, path, n, b, per, path))
+        heap = ', %d allocator calls' % tracer.heap_calls if ns.heap else ''
+        sys.stderr.write('%s: wrote %s: %d events%s, %d bytes (%.1f B/event); next: pmt-summarise %s\n'
+                         % (PROG, path, n, heap, b, per, path))
         if children is not None:
             sys.stderr.write('%s\n' % _children_line(children))
     sys.stderr.flush()

@@ -6,6 +6,7 @@ bats_load_library bats-assert
 
 export LC_ALL=C
 MKLOG="$PMT_BUILDDIR/tests/bats/helpers/mklog"
+MKHEAP="$PMT_BUILDDIR/tests/bats/helpers/mkheap"
 MKPYMT="$PMT_SRCDIR/tests/bats/helpers/mkpymt.py"
 GOLDEN="$PMT_SRCDIR/tests/golden"
 PY="${PYTHON:-python3}"
