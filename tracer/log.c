@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The log's life cycle: paths, open (a new log in a fork child too), close
- * with the trailer, and the idle flusher thread. */
+ * with the trailer. The writer's own thread compresses and writes, and ends
+ * frames when the program goes quiet (libpmt/core/log-writer.h). */
 #include "tracer.h"
 
 #include <errno.h>
@@ -11,8 +12,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define FLUSH_IDLE_NS (100ull * 1000 * 1000)
-
 static uint64_t next_gen = 1;
 
 static uint64_t wall_ns(void)
@@ -20,79 +19,6 @@ static uint64_t wall_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- the idle flusher ---------------------------------------------------- */
-
-/* Ends the frame when events are pending and none came for FLUSH_IDLE_NS,
- * so a program that goes quiet and is then killed keeps what it did. */
-static void *flusher_main(void *arg)
-{
-	struct tracer *t = arg;
-	pthread_mutex_lock(&t->fl_mu);
-	while (!t->fl_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)FLUSH_IDLE_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&t->fl_cond, &t->fl_mu, &ts);
-		if (t->fl_stop)
-			break;
-		if (!atomic_load_explicit(&t->dirty, memory_order_relaxed))
-			continue;
-		uint64_t now = mono_ns() - t->start_mono;
-		if (now - atomic_load_explicit(&t->last_event_t, memory_order_relaxed) <
-		    FLUSH_IDLE_NS)
-			continue;
-		pthread_mutex_unlock(&t->fl_mu);
-		PyGILState_STATE g = PyGILState_Ensure();
-		/* stop() sets fl_stop with the GIL held before it waits for us. */
-		if (!t->fl_stop && t->w && atomic_load(&t->dirty)) {
-			atomic_store(&t->dirty, 0);
-			int r = pmt_writer_end_frame(t->w, t->w->last_t);
-			if (r < 0)
-				hook_fail(t, "write failed", r);
-		}
-		PyGILState_Release(g);
-		pthread_mutex_lock(&t->fl_mu);
-	}
-	pthread_mutex_unlock(&t->fl_mu);
-	return NULL;
-}
-
-static int flusher_start(struct tracer *t)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&t->fl_mu, NULL);
-	pthread_cond_init(&t->fl_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	t->fl_stop = false;
-	int r = pthread_create(&t->fl_thread, NULL, flusher_main, t);
-	if (r)
-		return -r;
-	t->fl_running = true;
-	return 0;
-}
-
-/* Called with the GIL held; releases it while joining, since the flusher
- * may be waiting for it. */
-static void flusher_stop(struct tracer *t)
-{
-	if (!t->fl_running)
-		return;
-	pthread_mutex_lock(&t->fl_mu);
-	t->fl_stop = true;
-	pthread_cond_signal(&t->fl_cond);
-	pthread_mutex_unlock(&t->fl_mu);
-	Py_BEGIN_ALLOW_THREADS pthread_join(t->fl_thread, NULL);
-	Py_END_ALLOW_THREADS t->fl_running = false;
-	pthread_mutex_destroy(&t->fl_mu);
-	pthread_cond_destroy(&t->fl_cond);
 }
 
 /* ---- paths --------------------------------------------------------------- */
@@ -147,8 +73,8 @@ static void python_version(char *buf, size_t n)
 	buf[strcspn(buf, " ")] = 0;
 }
 
-/* Opens the log (a new one in a fork child): fd, RSS source, header, writer,
- * flusher. Sets a Python exception and returns -1 on failure. */
+/* Opens the log (a new one in a fork child): fd, RSS source, header, writer
+ * and its thread. Sets a Python exception and returns -1 on failure. */
 int tracer_open_log(struct tracer *t, bool child)
 {
 	char *path = expand_path(t->template_path, child);
@@ -201,7 +127,7 @@ int tracer_open_log(struct tracer *t, bool child)
 	    .flags = (t->prev ? PMT_HDR_PREV : 0) | (t->calc == CALC_NONE ? PMT_HDR_CALC_NONE : 0),
 	    .rss_start = (uint64_t)t->rss_start,
 	};
-	struct pmt_writer_opts wo = {.path = path};
+	struct pmt_writer_opts wo = {.mode = PMT_WRITER_THREAD, .path = path};
 	r = pmt_writer_new(fd, &h, &wo, &t->w);
 	if (r < 0) {
 		close(fd);
@@ -216,18 +142,8 @@ int tracer_open_log(struct tracer *t, bool child)
 	t->failed = false;
 	t->hook_announced = false;
 	t->errmsg[0] = 0;
-	atomic_store(&t->dirty, 0);
-	atomic_store(&t->last_event_t, 0);
 	pmt_hash_clear(&t->ctab);
 	threads_reset(t);
-	r = flusher_start(t);
-	if (r < 0) {
-		pmt_writer_free(t->w);
-		t->w = NULL;
-		pmt_rss_close(&t->rss);
-		PyErr_Format(PyExc_OSError, "pmt_tracer: flusher thread: %s", strerror(-r));
-		return -1;
-	}
 	t->is_open = true;
 	return 0;
 }
@@ -256,7 +172,6 @@ int tracer_close_log(struct tracer *t)
 	if (!t->is_open)
 		return 0;
 	tracer_uninstall(t);
-	flusher_stop(t);
 	if (t->w) {
 		uint64_t pending = t->log_events ? t->unwritten : t->seen;
 		if (!t->failed)

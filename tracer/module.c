@@ -346,8 +346,6 @@ static PyObject *tracer_write_message(PyObject *self, PyObject *arg)
 		hook_fail(t, "write failed", r);
 		return PyErr_Format(PyExc_OSError, "pmt_tracer: %s: %s", t->path, strerror(-r));
 	}
-	atomic_store(&t->last_event_t, mono_ns() - t->start_mono);
-	atomic_store(&t->dirty, 1);
 	Py_RETURN_NONE;
 }
 
@@ -530,8 +528,11 @@ static void atfork_child(void)
 	tls_tid = 0;
 	if (!tracer_the_state)
 		return;
-	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open)
+	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open) {
 		t->fork_pending = true;
+		if (t->w)
+			pmt_writer_after_fork_child(t->w);
+	}
 }
 
 /* os.register_at_fork(after_in_child=...): each open log of the parent is
@@ -541,9 +542,7 @@ static PyObject *mod_after_fork_child(PyObject *module, PyObject *unused)
 	struct mod_state *st = mod_state(module);
 	for (struct tracer *t = st->open; t; t = t->next_open) {
 		t->fork_pending = false;
-		/* The parent's flusher thread does not exist here. */
-		t->fl_running = false;
-		pmt_writer_free(t->w);
+		pmt_writer_free(t->w); /* inert since atfork_child */
 		t->w = NULL;
 		t->is_open = false;
 		if (tracer_open_log(t, true) < 0) {

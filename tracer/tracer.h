@@ -5,7 +5,7 @@
  *   record.h, record.c   the hook and the record path (hot), code and thread
  *                        interning (slow, first sight only), the legacy hook
  *   monitoring.c         the sys.monitoring callbacks (3.12+) and their install
- *   log.c                log life cycle: paths, open, close, the idle flusher
+ *   log.c                log life cycle: paths, open, close, signals
  *   module.c             the Tracer type, installing hooks, module functions
  * Every non-static symbol is hidden: the module exports PyInit_* only. */
 #include "compat.h"
@@ -25,8 +25,6 @@ enum calc { CALC_NONE = 0, CALC_RSS = 1, CALC_ALL = 2 };
 /* How events reach us: PyEval_SetProfile/SetTrace, or sys.monitoring. */
 enum hook { HOOK_AUTO = 0, HOOK_LEGACY = 1, HOOK_MONITORING = 2 };
 extern const char *const tracer_hook_names[];
-
-#define FLUSH_IDLE_NS (100ull * 1000 * 1000)
 
 /* co_extra holds (generation << ID_BITS | id): a value left by another log
  * (an earlier Profile, the parent before a fork) never matches, so ids are
@@ -85,8 +83,6 @@ struct tracer {
 	struct pmt_hash ctab, ttab;
 	struct thread_info *threads;
 	uint32_t nthreads, threads_cap;
-	_Atomic uint64_t last_event_t;
-	_Atomic int dirty;
 
 	/* sys.monitoring (hook HOOK_MONITORING) */
 	PyObject *mon_missing, *mon_disable; /* sys.monitoring.MISSING, DISABLE */
@@ -113,12 +109,6 @@ struct tracer {
 	uint64_t final_events, final_written, final_bytes;
 	char errmsg[256];
 	struct tracer *next_open;
-
-	/* idle flusher */
-	pthread_t fl_thread;
-	pthread_mutex_t fl_mu;
-	pthread_cond_t fl_cond;
-	bool fl_running, fl_stop;
 };
 
 /* 3.8 has no PyType_GetModule: the module is remembered here (borrowed). */
