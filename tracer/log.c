@@ -162,6 +162,9 @@ static void writer_failure(struct tracer *t, const struct pmt_writer_status *st)
 			 t->path, (unsigned long long)st->framed,
 			 st->error == -ESTALE ? "the path names another file now"
 					      : strerror(-st->error));
+	else
+		snprintf(t->errmsg, sizeof(t->errmsg), "pmt_tracer: %s: log cut at event %llu: %s",
+			 t->path, (unsigned long long)st->framed, strerror(-st->error));
 }
 
 /* Writes the pending SKIP and the trailer and closes. Returns 0 or -errno;

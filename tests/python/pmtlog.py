@@ -8,7 +8,7 @@ MAGIC = b'\x89PMTLOG\n'
 KINDS = ['CALL', 'EXCEPTION', 'LINE', 'RETURN', 'C_CALL', 'C_EXCEPTION', 'C_RETURN', 'OPCODE']
 TAG_HEADER, TAG_CODE, TAG_THREAD, TAG_MESSAGE, TAG_SKIP, TAG_TRAILER = 1, 2, 3, 4, 5, 6
 HDR_PREV, HDR_CALC_NONE = 1, 2
-TRL_CLEAN, TRL_HOOK_ERROR = 1, 2
+TRL_CLEAN, TRL_HOOK_ERROR, TRL_CUT, TRL_SIGNAL = 1, 2, 4, 8
 
 
 class Truncated(Exception):
@@ -184,6 +184,9 @@ def parse(data, log=None):
             tr['end_wall_ns'], q = _uv(pl, q)
             tr['peak_rss'], q = _uv(pl, q)
             tr['flags'], q = _uv(pl, q)
+            tr['signal'] = 0
+            if tr['flags'] & TRL_SIGNAL:
+                tr['signal'], q = _uv(pl, q)
             log.trailer = tr
         elif 0x20 <= tag <= 0x7f:
             pass

@@ -3,9 +3,13 @@
 the tracer never writes into its files, its exit status is its own, and the
 log says what happened to it."""
 import os
+import re
+import shutil
+import subprocess
 import unittest
 
-from pmt_testlib import TmpDirCase, run, trace, write
+import pmtlog
+from pmt_testlib import PYTHON, TmpDirCase, env, run, trace, write
 
 # A program that writes JSON lines after doing something to the log's fd.
 # argv: what to do, the log's path, the output file, the exit status.
@@ -131,6 +135,88 @@ class TestLogFd(TmpDirCase):
         self.check_lost('dup2-replace', 'the path names another file now')
         with open(self.path('x.log.zst'), 'rb') as f:
             self.assertEqual(f.read(), b'another file')   # untouched
+
+
+# Many calls, and output of its own to a disk that has room.
+BUSY = '''
+    import sys
+    def f(i):
+        return i * 2
+    with open(sys.argv[1], 'w') as out:
+        for i in range(int(sys.argv[2])):
+            f(i)
+            if i % 1000 == 0:
+                out.write('%d\\n' % i)
+    sys.exit(int(sys.argv[3]))
+'''
+
+
+class SmallDisk(TmpDirCase):
+    """A 1 MiB tmpfs: the log fills it long before the program ends."""
+
+    def setUp(self):
+        super().setUp()
+        self.disk = self.path('disk')
+        os.mkdir(self.disk)
+        r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', self.disk],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+        if r.returncode != 0:
+            self.skipTest('cannot mount a small tmpfs here (needs root): %s'
+                          % r.stdout.strip())
+        self.addCleanup(subprocess.run, ['umount', '-l', self.disk])
+        write(self.dir, 'busy.py', BUSY)
+
+    def test_full_disk_keeps_the_exit_status_and_cuts_the_log(self):
+        log_path = os.path.join(self.disk, 'x.log.zst')
+        r = trace(['-o', log_path, 'busy.py', 'out.txt', '3000000', '0'], self.dir,
+                  timeout=600)
+        self.assertRan(r, 0)     # the program's status: the log failed, not it
+        m = re.search(r'^pmt_tracer: \S+x\.log\.zst: log cut at event (\d+): '
+                      r'No space left on device$', r.stderr, re.M)
+        self.assertTrue(m, r.stderr)
+        self.assertNotIn('pmt_tracer: wrote', r.stderr)
+        with open(self.path('out.txt')) as f:
+            self.assertEqual(len(f.read().splitlines()), 3000)   # the program ran to its end
+        log = self.read_log(log_path)
+        # Decodes to its end: no partial frame, a trailer that says CUT.
+        self.assertTrue(log.zstd_ok)
+        self.assertFalse(log.truncated)
+        self.assertTrue(log.trailer['flags'] & pmtlog.TRL_CUT)
+        self.assertEqual(len(log.events), int(m.group(1)))
+        self.assertGreater(len(log.events), 100000)
+        self.assertGreater(log.trailer['total_events'], 6000000)
+        self.assertIn('pmt: log cut: No space left on device', [t for _, _, t in log.messages])
+        calls = [e.line for e in log.events if log.name_of(e) == 'f' and e.what == 'CALL']
+        self.assertEqual(calls, [calls[0]] * len(calls))
+        # The tools say so.
+        if shutil.which('pmt-summarise'):
+            s = subprocess.run(['pmt-summarise', '--format', 'csv', log_path],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               universal_newlines=True)
+            self.assertEqual(s.returncode, 0, s.stderr)
+            self.assertTrue(s.stdout.splitlines()[1].endswith(',cut'), s.stdout)
+            self.assertIn('log is cut: the tracer stopped writing after event %s of %d '
+                          '(a write failed)' % (m.group(1), log.trailer['total_events']),
+                          s.stderr)
+
+    def test_full_disk_raises_at_exit_in_the_api(self):
+        log_path = os.path.join(self.disk, 'api.log.zst')
+        write(self.dir, 'api.py', '''
+            import sys, pmt_tracer
+            def f(i):
+                return i
+            try:
+                with pmt_tracer.Profile(0, filepath=sys.argv[1]):
+                    for i in range(3000000):
+                        f(i)
+            except RuntimeError as e:
+                print('raised:', e)
+        ''')
+        r = run(['api.py', log_path], self.dir, timeout=600)
+        self.assertRan(r, 0)
+        self.assertRegex(r.stdout, r'^raised: pmt_tracer: \S+api\.log\.zst: log cut at event '
+                         r'\d+: No space left on device$')
 
 
 if __name__ == '__main__':
