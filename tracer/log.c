@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +79,19 @@ static void python_version(char *buf, size_t n)
  * and its thread. Sets a Python exception and returns -1 on failure. */
 int tracer_open_log(struct tracer *t, bool child)
 {
-	char *path = expand_path(t->template_path, child);
+	if (!child) {
+		free(t->child_template);
+		t->child_template = NULL;
+		char cwd[PATH_MAX];
+		if (t->template_path[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+			size_t n = strlen(cwd) + strlen(t->template_path) + 2;
+			t->child_template = malloc(n);
+			if (t->child_template)
+				snprintf(t->child_template, n, "%s/%s", cwd, t->template_path);
+		}
+	}
+	const char *tmpl = child && t->child_template ? t->child_template : t->template_path;
+	char *path = expand_path(tmpl, child);
 	if (!path) {
 		PyErr_NoMemory();
 		return -1;
@@ -203,4 +217,76 @@ int tracer_close_log(struct tracer *t)
 	t->is_open = false;
 	t->suspended = false;
 	return r;
+}
+
+/* ---- fatal signals ------------------------------------------------------- */
+
+/* SIGTERM or SIGHUP with nothing to handle it kills the program at once: no
+ * atexit, no trailer, and what the writer thread had not written yet is
+ * lost. The handler has each writer thread write what was published and a
+ * trailer (PMT_TRL_SIGNAL), waits for them a little, and dies of the signal
+ * as the program would have (the parent's wait status says so). It is
+ * installed in C only, where the disposition is SIG_DFL: Python's view of the
+ * handlers (signal.getsignal) stays what it was, and a handler the program
+ * installs replaces this one, as it would replace the default. */
+
+#define SIGNAL_WAIT_MS 3000
+
+static volatile sig_atomic_t dying;
+
+static void on_fatal_signal(int sig)
+{
+	int saved = errno;
+	struct mod_state *st = tracer_the_state;
+	if (!dying && st) {
+		dying = 1;
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		/* The open list only changes under the GIL; a signal that comes
+		 * in the middle of that is a risk taken for the trailer. */
+		for (struct tracer *t = st->open; t; t = t->next_open) {
+			if (!t->w || t->fork_pending)
+				continue;
+			struct pmt_trailer tr = {
+			    .total_events = t->seen,
+			    .end_wall_ns = wall_ns(),
+			    .peak_rss = (uint64_t)ru.ru_maxrss * 1024,
+			    .flags = PMT_TRL_SIGNAL | (t->failed ? PMT_TRL_HOOK_ERROR : 0),
+			    .signal = (uint32_t)sig,
+			};
+			pmt_writer_close_async(t->w, &tr);
+		}
+		for (int ms = 0; ms < SIGNAL_WAIT_MS; ms++) {
+			bool all = true;
+			for (struct tracer *t = st->open; t; t = t->next_open)
+				if (t->w && !t->fork_pending && !pmt_writer_done(t->w))
+					all = false;
+			if (all)
+				break;
+			struct timespec ts = {0, 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* Blocked while this runs: delivered, by default, on return. */
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	raise(sig);
+	errno = saved;
+}
+
+int tracer_close_on_signals(void)
+{
+	static const int sigs[] = {SIGTERM, SIGHUP};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old, sa = {.sa_handler = on_fatal_signal};
+		if (sigaction(sigs[i], NULL, &old) < 0)
+			return -1;
+		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+			continue; /* ignored, or someone's handler */
+		sigfillset(&sa.sa_mask);
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -1;
+	}
+	return 0;
 }

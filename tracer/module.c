@@ -437,6 +437,7 @@ static void tracer_dealloc(PyObject *self)
 	pmt_hash_clear(&t->ctab);
 	threads_reset(t);
 	free(t->template_path);
+	free(t->child_template);
 	free(t->path);
 	free_argv(t);
 	Py_CLEAR(t->module);
@@ -588,6 +589,13 @@ static PyObject *mod_close_all(PyObject *module, PyObject *unused)
 	return res;
 }
 
+static PyObject *mod_close_on_signals(PyObject *module, PyObject *unused)
+{
+	if (tracer_close_on_signals() < 0)
+		return PyErr_SetFromErrno(PyExc_OSError);
+	Py_RETURN_NONE;
+}
+
 static PyObject *mod_expand_path(PyObject *module, PyObject *arg)
 {
 	PyObject *b = NULL;
@@ -609,6 +617,7 @@ static PyMethodDef mod_methods[] = {
     {"expand_path", mod_expand_path, METH_O, "Expand %p, %t and %% in a log path."},
     {"_after_fork_child", mod_after_fork_child, METH_NOARGS, NULL},
     {"_close_all", mod_close_all, METH_NOARGS, NULL},
+    {"_close_on_signals", mod_close_on_signals, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

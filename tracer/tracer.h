@@ -98,6 +98,9 @@ struct tracer {
 	enum pmt_rss_kind rss_want;
 	bool force;
 	char *template_path;
+	char *child_template; /* template_path made absolute at the first open: a
+			       * fork child's log goes beside its parent's even
+			       * if the program changed directory */
 	char *path;
 	char **argv;
 	uint32_t argc;
@@ -142,6 +145,9 @@ void mon_uninstall(struct tracer *t);
 char *expand_path(const char *tmpl, bool child);
 int tracer_open_log(struct tracer *t, bool child);
 int tracer_close_log(struct tracer *t);
+/* SIGTERM and SIGHUP, where nothing handles them yet: close every open log
+ * with a trailer, then die of the signal as the program would have. */
+int tracer_close_on_signals(void);
 
 /* module.c */
 int tracer_install(struct tracer *t);
