@@ -65,8 +65,11 @@ struct pmt_writer_opts {
 	const char *path;	   /* the fd's file, to reopen it (copied); NULL: cannot */
 };
 
-#define PMT_WRITER_CHUNK (64 * 1024) /* raw bytes per chunk */
-#define PMT_WRITER_CHUNKS 4	     /* chunks of a threaded writer */
+/* Raw bytes per chunk, and chunks of a threaded writer: 512 KiB, about 8 ms
+ * of a busy hook's records, the slack the writer thread has to be scheduled
+ * before the hook waits for it on a loaded machine. */
+#define PMT_WRITER_CHUNK (64 * 1024)
+#define PMT_WRITER_CHUNKS 8
 
 /* The public part is what the inline fast path below touches. */
 struct pmt_writer {
