@@ -31,3 +31,8 @@ tests/pmt-python: Makefile
 check-python: all $(check_SCRIPTS)
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(PYTHON_TESTS)'
 .PHONY: check-python
+
+# After make install: pytest finds the plugin from the installed metadata.
+EXTRA_DIST += tests/installcheck-pytest.sh
+installcheck-local:
+	$(SHELL) $(srcdir)/tests/installcheck-pytest.sh '$(PYTHON)' '$(DESTDIR)$(pyexecdir)' '$(DESTDIR)$(bindir)'

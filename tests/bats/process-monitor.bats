@@ -17,6 +17,16 @@ kinds() {
 	grep -o 'ProcessLoggingThread-JSON[-A-Z]*' "$1"
 }
 
+# wait_for_line FILE TEXT: until FILE has TEXT (at most 30 s)
+wait_for_line() {
+	local i
+	for i in $(seq 300); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "$1: no '$2' after 30 s"
+}
+
 @test "-- CMD: monitors the command until it exits, with its exit status" {
 	run -3 --separate-stderr "$PYTHON" -m pmt_tracer.process -i 0.05 -o run.log -- \
 		"$PYTHON" -c 'import time; b = bytearray(30 << 20); time.sleep(0.5); raise SystemExit(3)'
@@ -44,18 +54,33 @@ kinds() {
 }
 
 @test "-p PID: ends by itself with a STOP record when the process ends" {
-	# (long enough for a sanitizer build's slow interpreter start)
-	sleep 3 &
+	# The watched process lives until the monitor has written its START
+	# record, so a slow interpreter start (a loaded machine, a sanitizer
+	# build) cannot find it gone already.
+	sleep 60 &
 	pid=$!
-	run -0 --separate-stderr timeout 20 "$PYTHON" -m pmt_tracer.process -p $pid -i 0.1 -o p.log
+	timeout 30 "$PYTHON" -m pmt_tracer.process -p $pid -i 0.1 -o p.log 2>p.err &
+	mon=$!
+	wait_for_line p.log ProcessLoggingThread-JSON-START
+	kill $pid
+	local st=0
+	wait $mon || st=$?
+	[ "$st" -eq 0 ] || fail "the monitor exited with $st"
 	[ "$(kinds p.log | tail -1)" = "ProcessLoggingThread-JSON-STOP" ]
 	grep -q "\"pid\": $pid}" p.log
 	# to stderr by default
-	sleep 2 &
-	run -0 --separate-stderr timeout 20 "$PYTHON" -m pmt_tracer.process -p $! -i 0.1
-	assert_output ""
-	[[ "$stderr" == *"ProcessLoggingThread-JSON-START {"* ]]
-	[[ "$stderr" == *"ProcessLoggingThread-JSON-STOP {"* ]]
+	sleep 60 &
+	pid=$!
+	timeout 30 "$PYTHON" -m pmt_tracer.process -p $pid -i 0.1 >out 2>err &
+	mon=$!
+	wait_for_line err ProcessLoggingThread-JSON-START
+	kill $pid
+	local st=0
+	wait $mon || st=$?
+	[ "$st" -eq 0 ] || fail "the monitor exited with $st"
+	[ ! -s out ]
+	grep -q "ProcessLoggingThread-JSON-START {" err
+	grep -q "ProcessLoggingThread-JSON-STOP {" err
 }
 
 @test "bad usage" {

@@ -7,7 +7,9 @@ PYTHON_TESTS = \
 	tests/python/test_api.py \
 	tests/python/test_process.py \
 	tests/python/test_hooks.py \
-	tests/python/test_reliability.py
+	tests/python/test_reliability.py \
+	tests/python/test_follow.py \
+	tests/python/test_pytest_plugin.py
 TESTS += $(PYTHON_TESTS)
 EXTRA_DIST += $(PYTHON_TESTS) \
 	tests/python/tap_unittest.py \

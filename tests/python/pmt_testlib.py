@@ -2,6 +2,7 @@
 """Helpers shared by the tracer tests: run a program under the tracer in a
 subprocess, decode its log."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,15 @@ def kind_counts(log, file):
         if log.file_of(ev) == file:
             counts[ev.what] = counts.get(ev.what, 0) + 1
     return counts
+
+
+def man_page_text(name):
+    """docs/NAME.1 as plain text (roff escapes and fonts dropped), or None
+    without the sources."""
+    src = os.environ.get('PMT_SRCDIR') or os.path.join(HERE, '..', '..')
+    path = os.path.join(src, 'docs', name + '.1')
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        text = f.read()
+    return re.sub(r'\\f[BIRP]', '', text.replace('\\-', '-'))

@@ -8,7 +8,7 @@ import time
 import unittest
 
 import pmtlog
-from pmt_testlib import PYTHON, TmpDirCase, env, run, trace, write
+from pmt_testlib import PYTHON, TmpDirCase, env, man_page_text, run, trace, write
 
 SHOW = '''
     import json, sys
@@ -127,6 +127,17 @@ class TestCli(TmpDirCase):
         self.assertEqual(int(m.group(2)), log.trailer['total_events'])
         self.assertEqual(int(m.group(3)), os.path.getsize(self.path('x.log.zst')))
         self.assertGreaterEqual(int(m.group(2)), 200)
+
+    def test_every_long_option_is_in_the_man_page(self):
+        text = man_page_text('pmt_tracer')
+        if text is None:
+            self.skipTest('no docs/pmt_tracer.1 here')
+        r = trace(['--help'], self.dir)
+        self.assertRan(r)
+        opts = set(re.findall(r'--[a-z][a-z-]*', r.stdout))
+        self.assertIn('--follow-children', opts)
+        for o in sorted(opts):
+            self.assertIn(o, text, '%s is not in docs/pmt_tracer.1' % o)
 
     def test_bad_usage(self):
         r = trace(['--mode', 'nope', 'p.py'], self.dir)

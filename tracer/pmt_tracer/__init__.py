@@ -44,6 +44,15 @@ _stacks = {'profile': [], 'trace': []}
 _started = []   # active objects in start order: write_message_to_log's target
 _ordinal = 0
 _exit_wrapped = False
+_exec_wrapped = False
+# Called with (why) just before every open log is closed at exit, os._exit
+# ('exit') or exec ('exec'): --follow-children writes its pending child
+# records there. Never raise.
+_close_hooks = []
+# Objects told about os.exec*: before(path, argv, env) -> env to pass (None
+# for execv), closed(results) once the logs are closed, failed(error) when the
+# exec raised and the logs were reopened.
+_exec_hooks = []
 
 
 def _default_path(kind, depth):
@@ -52,6 +61,32 @@ def _default_path(kind, depth):
     name = '%%t_%d_%%p_%s_%d_PY%s.log.zst' % (_ordinal, kind, depth, _PY_VERSION)
     _ordinal += 1
     return os.path.join(os.getcwd(), name)
+
+
+def _variant_path(path, n):
+    """path with -n before its .log.zst (or at its end): another log of the
+    same process."""
+    sfx = '.log.zst'
+    if path.endswith(sfx) and len(path) > len(sfx):
+        return '%s-%d%s' % (path[:-len(sfx)], n, sfx)
+    return '%s-%d' % (path, n)
+
+
+def _run_close_hooks(why):
+    for hook in list(_close_hooks):
+        try:
+            hook(why)
+        except BaseException:
+            pass
+
+
+def _close_everything(why):
+    """Every open log closed (trailer, clean flag), the close hooks first."""
+    _run_close_hooks(why)
+    try:
+        return _pmt_tracer._close_all()
+    except BaseException:
+        return []
 
 
 def _wrap_os_exit():
@@ -64,13 +99,99 @@ def _wrap_os_exit():
 
     @functools.wraps(real_exit)
     def _exit(status):
-        try:
-            _pmt_tracer._close_all()
-        except BaseException:
-            pass
+        _close_everything('exit')
         real_exit(status)
 
     os._exit = _exit
+
+
+def _exec_prepare(path, argv, env):
+    """Before os.exec*: a MESSAGE naming the program, then every log closed,
+    since the new image never runs our atexit. Returns what _exec_failed needs."""
+    try:
+        shown = os.fsdecode(path) if not isinstance(path, int) else 'fd %d' % path
+        text = 'pmt: exec %s %r' % (shown, [os.fsdecode(a) for a in argv])
+    except Exception:
+        text = 'pmt: exec %r' % (path,)
+    with _lock:
+        objs = [o for o in _started if o._tracer is not None and o._tracer.open]
+        for o in objs:
+            try:
+                o._tracer.write_message(text)
+            except Exception:
+                pass
+    for hook in list(_exec_hooks):
+        try:
+            env = hook.before(path, argv, env)
+        except Exception:
+            pass
+    results = _close_everything('exec')
+    for hook in list(_exec_hooks):
+        try:
+            hook.closed(results)
+        except Exception:
+            pass
+    return objs, env
+
+
+def _exec_failed(objs, path, error):
+    """The exec raised: the process goes on, so its logs go on, each in a new
+    file (the old one has its trailer) that names the one it continues."""
+    reason = '%s: %s' % (type(error).__name__, error)
+    with _lock:
+        # Suspended objects first (started, then suspended again), the top
+        # of each stack last, so each mode ends with its hook installed.
+        order = [o for o in objs if _stacks[o._mode][-1:] != [o]]
+        order += [o for o in objs if _stacks[o._mode][-1:] == [o]]
+        for o in order:
+            old = o._tracer.path
+            try:
+                o._continue('pmt: exec of %s failed (%s); this log continues %s'
+                            % (os.fsdecode(path) if not isinstance(path, int) else path,
+                               reason, old))
+                if o not in [s[-1] for s in _stacks.values() if s]:
+                    o._tracer.suspend()
+            except Exception as e:
+                try:
+                    sys.stderr.write('pmt_tracer: after a failed exec, %s could not be '
+                                     'continued: %s\n' % (old, e))
+                except Exception:
+                    pass
+    for hook in list(_exec_hooks):
+        try:
+            hook.failed(error)
+        except Exception:
+            pass
+
+
+def _wrap_os_exec():
+    """os.execv and os.execve (every os.exec* function goes through one of
+    them) close the logs first: otherwise the last frame of each is lost."""
+    global _exec_wrapped
+    if _exec_wrapped:
+        return
+    _exec_wrapped = True
+    real_execv, real_execve = os.execv, os.execve
+
+    @functools.wraps(real_execv)
+    def execv(path, argv):
+        objs, _ = _exec_prepare(path, argv, None)
+        try:
+            real_execv(path, argv)
+        except BaseException as e:
+            _exec_failed(objs, path, e)
+            raise
+
+    @functools.wraps(real_execve)
+    def execve(path, argv, env):
+        objs, env = _exec_prepare(path, argv, env)
+        try:
+            real_execve(path, argv, env)
+        except BaseException as e:
+            _exec_failed(objs, path, e)
+            raise
+
+    os.execv, os.execve = execv, execve
 
 
 class _Base:
@@ -104,6 +225,9 @@ class _Base:
             path = self._filepath or _default_path(self._kind, len(stack))
             tracer = Tracer(path, mode=self._mode, trigger=self.d_rss_trigger,
                             argv=self._argv, **self._opts)
+            # Before the hook is in: these are ours, not the program's events.
+            _wrap_os_exit()
+            _wrap_os_exec()
             outer = stack[-1] if stack else None
             if outer is not None:
                 outer._tracer.write_message(
@@ -118,7 +242,6 @@ class _Base:
             self._tracer = tracer
             stack.append(self)
             _started.append(self)
-            _wrap_os_exit()
             if self.message is not None:
                 tracer.write_message(self.message)
         return self
@@ -150,6 +273,23 @@ class _Base:
     def __exit__(self, exc_type, exc, tb):
         self.stop()
         return False
+
+    def _continue(self, note):
+        """A new log for this object, named after the current one (-2, -3...),
+        never overwriting a file; note is its first MESSAGE."""
+        old = self._tracer.path
+        opts = dict(self._opts, force=False)
+        for n in range(2, 1000):
+            tracer = Tracer(_variant_path(old, n).replace('%', '%%'), mode=self._mode,
+                            trigger=self.d_rss_trigger, argv=self._argv, **opts)
+            try:
+                tracer.start()
+            except FileExistsError:
+                continue
+            self._tracer = tracer
+            tracer.write_message(note)
+            return
+        raise FileExistsError('%s: every continuation name is taken' % old)
 
     # -- pymemtrace's methods ---------------------------------------------
     def log_file_path(self):
@@ -279,6 +419,7 @@ def _reset_lock_in_child():
 
 
 def _close_at_exit():
+    _run_close_hooks('exit')
     _stacks['profile'].clear()
     _stacks['trace'].clear()
     del _started[:]

@@ -58,6 +58,10 @@ def _parser():
                    help='also write periodic process JSON lines to PATH')
     p.add_argument('--process-interval', metavar='S', type=float, default=1.0,
                    help='interval of --process-log in seconds (default: 1.0)')
+    p.add_argument('--follow-children', action='store_true',
+                   help='also trace every Python child (subprocess, multiprocessing spawn '
+                        'and forkserver, exec of a Python) with the same options, each into '
+                        'its own log from the same -o pattern')
     p.add_argument('-q', '--quiet', action='store_true', help='no summary line at exit')
     p.add_argument('--version', action='version',
                    version='pmt_tracer (pmt) format %d' % _pmt_tracer.FORMAT_VERSION)
@@ -153,6 +157,42 @@ def _join_threads():
             t.join()
 
 
+class _ExecSummary:
+    """The summary line of the log the exec closed: atexit never comes."""
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.path = None
+        self.pid = os.getpid()
+
+    def before(self, path, argv, env):
+        self.path = self.obj.log_file_path() if self.obj.tracer is not None else None
+        return env
+
+    def closed(self, results):
+        for path, n, b, err in results:
+            if path == self.path and os.getpid() == self.pid:
+                sys.stderr.write('%s: wrote %s: %d events, %d bytes before exec; next: '
+                                 'pmt-summarise %s\n' % (PROG, path, n, b, path))
+                sys.stderr.flush()
+
+    def failed(self, error):
+        pass
+
+
+def _children_line(records):
+    traced = [r for r in records if r.get('log')]
+    untraced = len(records) - len(traced)
+    text = '%s: followed %d child process%s' % (PROG, len(records), 'es' if len(records) != 1 else '')
+    if untraced:
+        text += ' (%d not traced)' % untraced
+    if traced:
+        dirs = sorted({os.path.dirname(r['log']) for r in traced})
+        text += '; %d child log%s in %s' % (len(traced), 's' if len(traced) != 1 else '',
+                                            ', '.join(dirs))
+    return text
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     ours, prog_args = _split_argv(argv)
@@ -189,8 +229,18 @@ def main(argv=None):
         sys.argv = [target] + prog_args
         sys.path[0] = os.path.dirname(os.path.abspath(target))
 
+    follow = session = None
+    output = ns.output
+    if ns.follow_children:
+        from pmt_tracer import follow
+        # Absolute, as the children's: every MESSAGE names a log anyone can open.
+        output = follow.absolute(ns.output)
+        session = follow.begin(dict(
+            output=output, mode=ns.mode, trigger=trigger, prev=prev, calculate=ns.calculate,
+            log=log, rss_source=ns.rss_source, hook=ns.hook, force=ns.force))
+
     obj_cls = pmt_tracer.Trace if ns.mode == 'trace' else pmt_tracer.Profile
-    obj = obj_cls(trigger, None, ns.output, prev=prev, calculate=ns.calculate, log=log,
+    obj = obj_cls(trigger, None, output, prev=prev, calculate=ns.calculate, log=log,
                   rss_source=ns.rss_source, force=ns.force, argv=list(sys.argv),
                   hook=ns.hook)
 
@@ -202,8 +252,16 @@ def main(argv=None):
         except (ImportError, OSError, ValueError) as e:
             return _error('%s: %s' % (ns.process_log, e))
 
+    summary = _ExecSummary(obj) if not ns.quiet else None
+    if summary is not None:
+        pmt_tracer._exec_hooks.append(summary)
     try:
-        obj.start()
+        try:
+            obj.start()
+        except BaseException:
+            if session is not None:
+                follow.abort(session)
+            raise
     except FileExistsError as e:
         return _error(str(e))
     except OSError as e:
@@ -212,6 +270,8 @@ def main(argv=None):
         return _error(str(e))
     except ValueError as e:
         return _error(str(e))
+    if session is not None:
+        follow.attach(session, obj)
     # SIGTERM, SIGHUP: the log gets its trailer and the program still dies
     # of the signal (SIGINT is KeyboardInterrupt, handled below).
     _pmt_tracer._close_on_signals()
@@ -241,6 +301,7 @@ def main(argv=None):
         exc = e
         status = 1
 
+    children = follow.finish(session) if session is not None else None
     try:
         path = obj.log_file_path()
         obj.stop()
@@ -265,6 +326,8 @@ def main(argv=None):
         per = b / n if n else 0.0
         sys.stderr.write('%s: wrote %s: %d events, %d bytes (%.1f B/event); next: pmt-summarise %s\n'
                          % (PROG, path, n, b, per, path))
+        if children is not None:
+            sys.stderr.write('%s\n' % _children_line(children))
     sys.stderr.flush()
     if isinstance(exc, KeyboardInterrupt):
         # As the interpreter does: die of SIGINT, so the shell sees it.
