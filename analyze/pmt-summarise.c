@@ -135,6 +135,14 @@ static int read_log(struct result *res, bool tree)
 
 static double seconds(uint64_t ns) { return (double)ns / 1e9; }
 
+/* The tracer stopped writing before the program ended (a write failed, or
+ * its hook did), and said so in the trailer. */
+static bool cut(const struct result *x)
+{
+	const struct pmt_trailer *t = pmt_source_trailer(x->src);
+	return t && (t->flags & (PMT_TRL_CUT | PMT_TRL_HOOK_ERROR));
+}
+
 static int overview(struct result *res, unsigned n, struct pmt_table **out)
 {
 	struct pmt_table *t;
@@ -199,7 +207,10 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 		else
 			pmt_table_null(t);
 		pmt_table_str(t, h->rss_source ? h->rss_source : "");
-		pmt_table_str(t, x->err ? "error" : x->truncated ? "truncated" : "yes");
+		pmt_table_str(t, x->err		? "error"
+				 : x->truncated ? "truncated"
+				 : cut(x)	? "cut"
+						: "yes");
 	}
 	*out = t;
 	return 0;
@@ -724,6 +735,14 @@ int main(int argc, char **argv)
 			status = PMT_EXIT_ERROR;
 		} else if (x->truncated) {
 			pmt_cli_truncated(x->name, d, "summary of what was readable");
+		} else if (cut(x)) {
+			const struct pmt_trailer *t = pmt_source_trailer(x->src);
+			pmt_cli_warn(x->name,
+				     "log is cut: the tracer stopped writing after event %llu of "
+				     "%llu (%s); summary of what was written",
+				     (unsigned long long)pmt_source_events(x->src),
+				     (unsigned long long)t->total_events,
+				     t->flags & PMT_TRL_CUT ? "a write failed" : "its hook failed");
 		}
 		pmt_profile_free(x->prof);
 		pmt_source_free(x->src);

@@ -72,12 +72,14 @@ class Env:
 
 
 class Workload:
-    """A Python program to trace: argv after the interpreter."""
+    """A Python program to trace: argv after the interpreter. thread_cpu: it
+    takes --thread-cpu FILE (the main thread's CPU time, written at its end)."""
 
-    def __init__(self, name, argv, setup=None):
+    def __init__(self, name, argv, setup=None, thread_cpu=False):
         self.name = name
         self.argv = argv
         self.setup = setup
+        self.thread_cpu = thread_cpu
 
 
 def sample_workload(env):
@@ -95,7 +97,8 @@ def sample_workload(env):
 
 def calls_workload(env, scale=1.0):
     return Workload('calls (bench/calls.py)',
-                    [os.path.join(SRCDIR, 'bench', 'calls.py'), '--scale', str(scale)])
+                    [os.path.join(SRCDIR, 'bench', 'calls.py'), '--scale', str(scale)],
+                    thread_cpu=True)
 
 
 class Config:
@@ -108,6 +111,8 @@ class Config:
         self.source = source
         self.trace, self.calculate, self.log = trace, calculate, log
         self.times = []
+        self.cpu = []           # user + system time of the whole process (every thread)
+        self.thread_cpu = []    # the program's main thread alone, where it says
         self.summary = None
 
     @property
@@ -125,13 +130,25 @@ def run_once(env, wl, cfg, index):
         argv += wl.argv
     else:
         argv = [env.python] + wl.argv
+    cpu_file = os.path.join(env.tmp, 'cpu%d' % index)
+    if wl.thread_cpu:
+        argv += ['--thread-cpu', cpu_file]
     t0 = time.perf_counter()
-    p = subprocess.run(argv, env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
     t = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, 'waitstatus_to_exitcode') \
+        else status >> 8
     if p.returncode != 0:
         sys.exit('bench: %s failed (%d): %s\n%s' % (cfg.label, p.returncode, ' '.join(argv),
-                                                   p.stderr.decode(errors='replace')))
+                                                   err.decode(errors='replace')))
     cfg.times.append(t)
+    cfg.cpu.append(ru.ru_utime + ru.ru_stime)
+    if wl.thread_cpu:
+        with open(cpu_file) as f:
+            cfg.thread_cpu.append(float(f.read()))
+        os.unlink(cpu_file)
     if cfg.traced:
         s = summarise(env, log)
         if cfg.summary is None or s['events'] > cfg.summary['events']:
@@ -195,8 +212,9 @@ def measure(env, wl, configs, reps, progress=None):
         print('\r%-60s\r' % '', end='', file=sys.stderr, flush=True)
 
 
-def median(cfg):
-    return statistics.median(cfg.times)
+def median(cfg, what='times'):
+    """Median wall time, or of 'cpu' or 'thread_cpu'."""
+    return statistics.median(getattr(cfg, what))
 
 
 def machine():

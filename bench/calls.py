@@ -5,11 +5,14 @@
 Almost nothing but Python calls and C calls, the worst case for a per-event
 tracer: small recursive functions, methods, builtins, a generator, and a
 list that grows and is dropped now and then so that RSS changes a little.
-About 20-25 M profile events; `--scale` multiplies the work.
+About 20-25 M profile events; `--scale` multiplies the work. With
+--thread-cpu FILE, the CPU time of the main thread (where a tracer's hook
+runs) is written to FILE at the end, in seconds.
 
-    calls.py [--scale F]
+    calls.py [--scale F] [--thread-cpu FILE]
 """
 import sys
+import time
 
 
 def fib(n):
@@ -47,13 +50,21 @@ def work(rounds):
 
 
 def main():
-    scale = 1.0
-    if len(sys.argv) == 3 and sys.argv[1] == '--scale':
-        scale = float(sys.argv[2])
-    elif len(sys.argv) != 1:
-        print('usage: calls.py [--scale F]', file=sys.stderr)
+    scale, cpu_file = 1.0, None
+    args = sys.argv[1:]
+    while len(args) >= 2 and args[0] in ('--scale', '--thread-cpu'):
+        if args[0] == '--scale':
+            scale = float(args[1])
+        else:
+            cpu_file = args[1]
+        args = args[2:]
+    if args:
+        print('usage: calls.py [--scale F] [--thread-cpu FILE]', file=sys.stderr)
         return 2
     print(work(max(1, int(4000 * scale))))
+    if cpu_file:
+        with open(cpu_file, 'w') as f:
+            f.write('%.6f\n' % time.thread_time())
     return 0
 
 

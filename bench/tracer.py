@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Tracer overhead: the sample workload and a call-dense micro workload,
-untraced, with `--log all` and with `--drss -1 --prev`, for every RSS source
-that works here. Prints, per configuration, the median time, the ratio to the
-untraced run of the same invocation, ns/event added and bytes/event (events
-and bytes from the log's trailer, through pmt-summarise).
+untraced, with the hook alone (`--calculate none --log none`), with RSS read
+but nothing written (`--calculate rss --log none`), with `--log all` and with
+`--drss -1 --prev`, for every RSS source that works here. Prints, per
+configuration, the median time, the ratio to the untraced run of the same
+invocation, ns/event added and bytes/event (events and bytes from the log's
+trailer, through pmt-summarise); then, per workload and source, what the hook
+alone, RSS and the full log add per event and the ratio of the full log's
+cost to the hook's (what writing the log costs on top of being called).
 
     bench/tracer.py [--builddir DIR] [--reps N] [--workload sample|calls|both]
                     [--sources statm,perf] [--markdown FILE]
@@ -37,14 +41,32 @@ def run(env, args):
     headings = ['Workload', 'Configuration', 'RSS source', 'Time (s)', 'Ratio', 'Events',
                 'Written', 'ns/event added', 'bytes/event', 'Log bytes']
     rows = []
+    split_head = ['Workload', 'RSS source', 'measured', 'hook alone (ns/event)',
+                  'RSS read (ns/event)', 'full log (ns/event)', 'full log / hook']
+    split = []
     for wl in workloads:
         base = bl.Config('untraced')
-        configs = [base]
+        hook = bl.Config('hook alone', ['--calculate', 'none', '--log', 'none'])
+        configs = [base, hook]
+        by_source = {}
         for s in sources:
-            configs.append(bl.Config('--log all', ['--log', 'all'], s))
-            configs.append(bl.Config('--drss -1 --prev', ['--drss', '-1', '--prev'], s))
+            rss = bl.Config('RSS, no log', ['--calculate', 'rss', '--log', 'none'], s)
+            full = bl.Config('--log all', ['--log', 'all'], s)
+            configs += [rss, full, bl.Config('--drss -1 --prev', ['--drss', '-1', '--prev'], s)]
+            by_source[s] = (rss, full)
         bl.measure(env, wl, configs, args.reps)
         t0 = bl.median(base)
+
+        def added(c, what):
+            return (bl.median(c, what) - bl.median(base, what)) / c.summary['events'] * 1e9
+        measures = [('times', 'wall time'), ('cpu', 'CPU, all threads')]
+        if wl.thread_cpu:
+            measures.append(('thread_cpu', 'CPU, main thread'))
+        for s, (rss, full) in by_source.items():
+            for what, label in measures:
+                h, f = added(hook, what), added(full, what)
+                split.append([wl.name, s, label, '%.0f' % h, '%.0f' % added(rss, what),
+                              '%.0f' % f, 'x%.2f' % (f / h) if h > 0 else ''])
         rows.append([wl.name, 'untraced', '', '%.3f' % t0, 'x1.00', '', '', '', '', ''])
         for c in configs[1:]:
             t = bl.median(c)
@@ -55,7 +77,12 @@ def run(env, args):
                          '%.2f' % (c.summary['bytes'] / ev) if ev else '',
                          bl.fmt_int(c.summary['bytes'])])
     text = ('Tracer overhead, median of %d interleaved runs; %s; Python %s.\n\n'
-            % (args.reps, bl.machine(), bl.python_version(env)) + bl.markdown(headings, rows))
+            % (args.reps, bl.machine(), bl.python_version(env)) + bl.markdown(headings, rows)
+            + '\nAdded per event: the hook alone, with RSS read, and the full log; the last '
+            'column is the full log\'s added cost over the hook\'s. Wall time is what the '
+            'program feels; CPU time of all threads includes the writer thread\'s '
+            'compression; the main thread\'s is the hook\'s own path.\n\n'
+            + bl.markdown(split_head, split))
     print(text)
     if args.markdown:
         with open(args.markdown, 'w') as f:

@@ -105,6 +105,17 @@ struct pmt_heap_tls *heap_thread_slot(struct tracer *t)
 	return tls_heap;
 }
 
+/* The log writer's thread: none of its allocator calls (zstd's) is the
+ * program's, and recording one would take the mutex that a producer waiting
+ * for this thread to free a chunk may hold. */
+void heap_writer_thread_start(void *ctx)
+{
+	(void)ctx;
+	const struct pmt_heap_abi *a = find_abi();
+	if (a)
+		a->tls()->busy++;
+}
+
 /* One allocator call, with the lock held (libc) or the GIL (python). */
 static void heap_record(struct tracer *t, struct pmt_heap_tls *h, unsigned op, unsigned domain,
 			uint64_t addr, uint64_t old, uint64_t size, uint64_t align)
@@ -150,7 +161,6 @@ static void heap_record(struct tracer *t, struct pmt_heap_tls *h, unsigned op, u
 		return;
 	}
 	t->heap_calls++;
-	atomic_store_explicit(&t->dirty, 1, memory_order_relaxed);
 }
 
 /* ---- libc: the interposer's sink ------------------------------------------ */

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The log's life cycle: paths, open (a new log in a fork child too), close
- * with the trailer, and the idle flusher thread. */
+ * with the trailer. The writer's own thread compresses and writes, and ends
+ * frames when the program goes quiet (libpmt/core/log-writer.h). */
 #include "tracer.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#define FLUSH_IDLE_NS (100ull * 1000 * 1000)
 
 static uint64_t next_gen = 1;
 
@@ -20,81 +21,6 @@ static uint64_t wall_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- the idle flusher ---------------------------------------------------- */
-
-/* Ends the frame when events are pending and none came for FLUSH_IDLE_NS,
- * so a program that goes quiet and is then killed keeps what it did. */
-static void *flusher_main(void *arg)
-{
-	struct tracer *t = arg;
-	pthread_mutex_lock(&t->fl_mu);
-	while (!t->fl_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)FLUSH_IDLE_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&t->fl_cond, &t->fl_mu, &ts);
-		if (t->fl_stop)
-			break;
-		if (!atomic_load_explicit(&t->dirty, memory_order_relaxed))
-			continue;
-		uint64_t now = mono_ns() - t->start_mono;
-		if (now - atomic_load_explicit(&t->last_event_t, memory_order_relaxed) <
-		    FLUSH_IDLE_NS)
-			continue;
-		pthread_mutex_unlock(&t->fl_mu);
-		PyGILState_STATE g = PyGILState_Ensure();
-		/* stop() sets fl_stop with the GIL held before it waits for us. */
-		if (!t->fl_stop && t->w && atomic_load(&t->dirty)) {
-			atomic_store(&t->dirty, 0);
-			heap_lock(t);
-			int r = pmt_writer_end_frame(t->w, t->w->last_t);
-			heap_unlock(t);
-			if (r < 0)
-				hook_fail(t, "write failed", r);
-		}
-		PyGILState_Release(g);
-		pthread_mutex_lock(&t->fl_mu);
-	}
-	pthread_mutex_unlock(&t->fl_mu);
-	return NULL;
-}
-
-static int flusher_start(struct tracer *t)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&t->fl_mu, NULL);
-	pthread_cond_init(&t->fl_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	t->fl_stop = false;
-	int r = pthread_create(&t->fl_thread, NULL, flusher_main, t);
-	if (r)
-		return -r;
-	t->fl_running = true;
-	return 0;
-}
-
-/* Called with the GIL held; releases it while joining, since the flusher
- * may be waiting for it. */
-static void flusher_stop(struct tracer *t)
-{
-	if (!t->fl_running)
-		return;
-	pthread_mutex_lock(&t->fl_mu);
-	t->fl_stop = true;
-	pthread_cond_signal(&t->fl_cond);
-	pthread_mutex_unlock(&t->fl_mu);
-	Py_BEGIN_ALLOW_THREADS pthread_join(t->fl_thread, NULL);
-	Py_END_ALLOW_THREADS t->fl_running = false;
-	pthread_mutex_destroy(&t->fl_mu);
-	pthread_cond_destroy(&t->fl_cond);
 }
 
 /* ---- paths --------------------------------------------------------------- */
@@ -149,11 +75,23 @@ static void python_version(char *buf, size_t n)
 	buf[strcspn(buf, " ")] = 0;
 }
 
-/* Opens the log (a new one in a fork child): fd, RSS source, header, writer,
- * flusher. Sets a Python exception and returns -1 on failure. */
+/* Opens the log (a new one in a fork child): fd, RSS source, header, writer
+ * and its thread. Sets a Python exception and returns -1 on failure. */
 int tracer_open_log(struct tracer *t, bool child)
 {
-	char *path = expand_path(t->template_path, child);
+	if (!child) {
+		free(t->child_template);
+		t->child_template = NULL;
+		char cwd[PATH_MAX];
+		if (t->template_path[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+			size_t n = strlen(cwd) + strlen(t->template_path) + 2;
+			t->child_template = malloc(n);
+			if (t->child_template)
+				snprintf(t->child_template, n, "%s/%s", cwd, t->template_path);
+		}
+	}
+	const char *tmpl = child && t->child_template ? t->child_template : t->template_path;
+	char *path = expand_path(tmpl, child);
 	if (!path) {
 		PyErr_NoMemory();
 		return -1;
@@ -205,7 +143,8 @@ int tracer_open_log(struct tracer *t, bool child)
 		     (t->heap == HEAP_PYTHON ? PMT_HDR_HEAP_PYTHON : 0),
 	    .rss_start = (uint64_t)t->rss_start,
 	};
-	struct pmt_writer_opts wo = {.path = path};
+	struct pmt_writer_opts wo = {
+	    .mode = PMT_WRITER_THREAD, .path = path, .thread_start = heap_writer_thread_start};
 	r = pmt_writer_new(fd, &h, &wo, &t->w);
 	if (r < 0) {
 		close(fd);
@@ -223,18 +162,8 @@ int tracer_open_log(struct tracer *t, bool child)
 	t->failed = false;
 	t->hook_announced = false;
 	t->errmsg[0] = 0;
-	atomic_store(&t->dirty, 0);
-	atomic_store(&t->last_event_t, 0);
 	pmt_hash_clear(&t->ctab);
 	threads_reset(t);
-	r = flusher_start(t);
-	if (r < 0) {
-		pmt_writer_free(t->w);
-		t->w = NULL;
-		pmt_rss_close(&t->rss);
-		PyErr_Format(PyExc_OSError, "pmt_tracer: flusher thread: %s", strerror(-r));
-		return -1;
-	}
 	t->is_open = true;
 	return 0;
 }
@@ -253,6 +182,9 @@ static void writer_failure(struct tracer *t, const struct pmt_writer_status *st)
 			 t->path, (unsigned long long)st->framed,
 			 st->error == -ESTALE ? "the path names another file now"
 					      : strerror(-st->error));
+	else
+		snprintf(t->errmsg, sizeof(t->errmsg), "pmt_tracer: %s: log cut at event %llu: %s",
+			 t->path, (unsigned long long)st->framed, strerror(-st->error));
 }
 
 /* Writes the pending SKIP and the trailer and closes. Returns 0 or -errno;
@@ -264,7 +196,6 @@ int tracer_close_log(struct tracer *t)
 		return 0;
 	tracer_uninstall(t);
 	heap_stop(t); /* no allocator record is written after this */
-	flusher_stop(t);
 	if (t->w) {
 		uint64_t pending = t->log_events ? t->unwritten : t->seen;
 		if (t->heap)
@@ -295,4 +226,76 @@ int tracer_close_log(struct tracer *t)
 	t->is_open = false;
 	t->suspended = false;
 	return r;
+}
+
+/* ---- fatal signals ------------------------------------------------------- */
+
+/* SIGTERM or SIGHUP with nothing to handle it kills the program at once: no
+ * atexit, no trailer, and what the writer thread had not written yet is
+ * lost. The handler has each writer thread write what was published and a
+ * trailer (PMT_TRL_SIGNAL), waits for them a little, and dies of the signal
+ * as the program would have (the parent's wait status says so). It is
+ * installed in C only, where the disposition is SIG_DFL: Python's view of the
+ * handlers (signal.getsignal) stays what it was, and a handler the program
+ * installs replaces this one, as it would replace the default. */
+
+#define SIGNAL_WAIT_MS 3000
+
+static volatile sig_atomic_t dying;
+
+static void on_fatal_signal(int sig)
+{
+	int saved = errno;
+	struct mod_state *st = tracer_the_state;
+	if (!dying && st) {
+		dying = 1;
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		/* The open list only changes under the GIL; a signal that comes
+		 * in the middle of that is a risk taken for the trailer. */
+		for (struct tracer *t = st->open; t; t = t->next_open) {
+			if (!t->w || t->fork_pending)
+				continue;
+			struct pmt_trailer tr = {
+			    .total_events = t->seen,
+			    .end_wall_ns = wall_ns(),
+			    .peak_rss = (uint64_t)ru.ru_maxrss * 1024,
+			    .flags = PMT_TRL_SIGNAL | (t->failed ? PMT_TRL_HOOK_ERROR : 0),
+			    .signal = (uint32_t)sig,
+			};
+			pmt_writer_close_async(t->w, &tr);
+		}
+		for (int ms = 0; ms < SIGNAL_WAIT_MS; ms++) {
+			bool all = true;
+			for (struct tracer *t = st->open; t; t = t->next_open)
+				if (t->w && !t->fork_pending && !pmt_writer_done(t->w))
+					all = false;
+			if (all)
+				break;
+			struct timespec ts = {0, 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* Blocked while this runs: delivered, by default, on return. */
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	raise(sig);
+	errno = saved;
+}
+
+int tracer_close_on_signals(void)
+{
+	static const int sigs[] = {SIGTERM, SIGHUP};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old, sa = {.sa_handler = on_fatal_signal};
+		if (sigaction(sigs[i], NULL, &old) < 0)
+			return -1;
+		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+			continue; /* ignored, or someone's handler */
+		sigfillset(&sa.sa_mask);
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -1;
+	}
+	return 0;
 }

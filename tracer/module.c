@@ -373,8 +373,6 @@ static PyObject *tracer_write_message(PyObject *self, PyObject *arg)
 		hook_fail(t, "write failed", r);
 		return PyErr_Format(PyExc_OSError, "pmt_tracer: %s: %s", t->path, strerror(-r));
 	}
-	atomic_store(&t->last_event_t, mono_ns() - t->start_mono);
-	atomic_store(&t->dirty, 1);
 	Py_RETURN_NONE;
 }
 
@@ -477,6 +475,7 @@ static void tracer_dealloc(PyObject *self)
 	pmt_hash_clear(&t->ctab);
 	threads_reset(t);
 	free(t->template_path);
+	free(t->child_template);
 	free(t->path);
 	free_argv(t);
 	Py_CLEAR(t->module);
@@ -572,8 +571,11 @@ static void atfork_child(void)
 	tls_tid = 0;
 	if (!tracer_the_state)
 		return;
-	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open)
+	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open) {
 		t->fork_pending = true;
+		if (t->w)
+			pmt_writer_after_fork_child(t->w);
+	}
 }
 
 /* os.register_at_fork(after_in_child=...): each open log of the parent is
@@ -584,9 +586,7 @@ static PyObject *mod_after_fork_child(PyObject *module, PyObject *unused)
 	for (struct tracer *t = st->open; t; t = t->next_open) {
 		/* fork_pending stays set while the log is replaced: allocator
 		 * records of this process are dropped until the new log is open. */
-		/* The parent's flusher thread does not exist here. */
-		t->fl_running = false;
-		pmt_writer_free(t->w);
+		pmt_writer_free(t->w); /* inert since atfork_child */
 		t->w = NULL;
 		t->is_open = false;
 		int r = tracer_open_log(t, true);
@@ -634,6 +634,13 @@ static PyObject *mod_close_all(PyObject *module, PyObject *unused)
 	return res;
 }
 
+static PyObject *mod_close_on_signals(PyObject *module, PyObject *unused)
+{
+	if (tracer_close_on_signals() < 0)
+		return PyErr_SetFromErrno(PyExc_OSError);
+	Py_RETURN_NONE;
+}
+
 static PyObject *mod_expand_path(PyObject *module, PyObject *arg)
 {
 	PyObject *b = NULL;
@@ -672,6 +679,7 @@ static PyMethodDef mod_methods[] = {
     {"expand_path", mod_expand_path, METH_O, "Expand %p, %t and %% in a log path."},
     {"_after_fork_child", mod_after_fork_child, METH_NOARGS, NULL},
     {"_close_all", mod_close_all, METH_NOARGS, NULL},
+    {"_close_on_signals", mod_close_on_signals, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -174,12 +174,8 @@ record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co,
 			return 0;
 		}
 	}
-	if (__builtin_expect(r < 0, 0)) {
+	if (__builtin_expect(r < 0, 0))
 		hook_fail(t, "write failed", r);
-		return 0;
-	}
-	atomic_store_explicit(&t->last_event_t, now, memory_order_relaxed);
-	atomic_store_explicit(&t->dirty, 1, memory_order_relaxed);
 	return 0;
 }
 

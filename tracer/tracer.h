@@ -5,7 +5,7 @@
  *   record.h, record.c   the hook and the record path (hot), code and thread
  *                        interning (slow, first sight only), the legacy hook
  *   monitoring.c         the sys.monitoring callbacks (3.12+) and their install
- *   log.c                log life cycle: paths, open, close, the idle flusher
+ *   log.c                log life cycle: paths, open, close, signals
  *   module.c             the Tracer type, installing hooks, module functions
  *   heap.c               heap tracing: the sink of libpmt_heap.so (--heap, the
  *                        ABI is heap-abi.h) and the Python allocator hooks
@@ -33,8 +33,6 @@ enum heap { HEAP_OFF = 0, HEAP_LIBC = 1, HEAP_PYTHON = 2 };
 /* How events reach us: PyEval_SetProfile/SetTrace, or sys.monitoring. */
 enum hook { HOOK_AUTO = 0, HOOK_LEGACY = 1, HOOK_MONITORING = 2 };
 extern const char *const tracer_hook_names[];
-
-#define FLUSH_IDLE_NS (100ull * 1000 * 1000)
 
 /* co_extra holds (generation << ID_BITS | id): a value left by another log
  * (an earlier Profile, the parent before a fork) never matches, so ids are
@@ -94,8 +92,6 @@ struct tracer {
 	struct pmt_hash ctab, ttab;
 	struct thread_info *threads;
 	uint32_t nthreads, threads_cap;
-	_Atomic uint64_t last_event_t;
-	_Atomic int dirty;
 
 	/* heap tracing (heap.c); with HEAP_LIBC every append to the writer, and
 	 * the thread table, are under the interposer's mutex */
@@ -122,6 +118,9 @@ struct tracer {
 	enum pmt_rss_kind rss_want;
 	bool force;
 	char *template_path;
+	char *child_template; /* template_path made absolute at the first open: a
+			       * fork child's log goes beside its parent's even
+			       * if the program changed directory */
 	char *path;
 	char **argv;
 	uint32_t argc;
@@ -133,12 +132,6 @@ struct tracer {
 	uint64_t final_events, final_written, final_bytes;
 	char errmsg[256];
 	struct tracer *next_open;
-
-	/* idle flusher */
-	pthread_t fl_thread;
-	pthread_mutex_t fl_mu;
-	pthread_cond_t fl_cond;
-	bool fl_running, fl_stop;
 };
 
 /* 3.8 has no PyType_GetModule: the module is remembered here (borrowed). */
@@ -216,6 +209,8 @@ int heap_check(struct tracer *t);
 int heap_start(struct tracer *t);
 void heap_stop(struct tracer *t);
 struct pmt_heap_tls *heap_thread_slot(struct tracer *t);
+/* thread_start of the log writer: its allocations are never recorded. */
+void heap_writer_thread_start(void *ctx);
 /* libpmt_heap.so is loaded (preloaded) in this process. */
 bool heap_preloaded(void);
 /* The path of libpmt_heap.so beside the extension, or NULL. */
@@ -257,6 +252,9 @@ void mon_uninstall(struct tracer *t);
 char *expand_path(const char *tmpl, bool child);
 int tracer_open_log(struct tracer *t, bool child);
 int tracer_close_log(struct tracer *t);
+/* SIGTERM and SIGHUP, where nothing handles them yet: close every open log
+ * with a trailer, then die of the signal as the program would have. */
+int tracer_close_on_signals(void);
 
 /* module.c */
 int tracer_install(struct tracer *t);

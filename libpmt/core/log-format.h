@@ -146,6 +146,11 @@ struct pmt_trailer {
 	uint64_t end_wall_ns;
 	uint64_t peak_rss; /* bytes (getrusage) */
 	uint32_t flags;	   /* PMT_TRL_* */
+	uint32_t signal;   /* PMT_TRL_SIGNAL: the signal the program died of */
 };
 #define PMT_TRL_CLEAN 0x1      /* closed by stop/exit, not by a signal */
 #define PMT_TRL_HOOK_ERROR 0x2 /* the hook failed at least once */
+#define PMT_TRL_CUT                                                                                \
+	0x4		   /* a write failed: records are missing before the                       \
+			    * trailer (a MESSAGE says why) */
+#define PMT_TRL_SIGNAL 0x8 /* closed as the program died of a signal */

@@ -1,382 +1,619 @@
 /* SPDX-License-Identifier: MIT */
-/* The log writer: records are appended to a raw buffer, compressed with zstd
- * (streaming, ZSTD_e_continue) as the buffer fills, and a frame is ended
- * (ZSTD_e_end) every N events / T ns and at close. Frames are written to the
- * fd as soon as they end, so a killed process leaves every ended frame. */
+/* The log writer (log-writer.h). Producers append records to chunks; the
+ * consumer (the producer itself in SYNC mode, the writer thread in THREAD
+ * mode) feeds them to zstd in order, ends frames where asked, and writes
+ * the compressed bytes through the sink (log-sink.h).
+ *
+ * Chunks go round in order. THREAD mode: the producer fills one (FILLING),
+ * seals it (SEALED, with its length and flags) and takes the next FREE one;
+ * the thread consumes SEALED chunks and frees them. Two semaphores count
+ * them (ready, free), so neither side takes a lock. The producer publishes
+ * the end of its complete records in w->pos after each one (a release
+ * store), so the thread can also take a FILLING chunk's published prefix
+ * to end a frame when the producer has gone quiet. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdbool.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <libpmt/core/log-sink.h>
 #include <libpmt/core/log-writer.h>
 
-#define RAW_CAP (128 * 1024)
 #define DEFAULT_FRAME_EVENTS (1u << 20)
 #define DEFAULT_FRAME_NS (100ull * 1000 * 1000)
+/* The thread looks at pending data this often; data older than two looks
+ * gets its frame ended (asked of the producer first). */
+#define TICK_NS (50ull * 1000 * 1000)
+#define NO_DEADLINE UINT64_MAX
 
-struct pmt_writer_priv {
-	struct sink {
-		int fd;	    /* -1: none (closed, or not ours any more) */
-		char *path; /* absolute, to reopen; NULL: cannot */
-		dev_t dev;  /* identity of the file at open */
-		ino_t ino;
-		bool regular; /* a regular file: its size can be checked */
-		off_t base;   /* its offset when the writer took it */
-		unsigned reopened;
-		uint64_t taken_at; /* events when the fd was last found taken */
-		int lost;	   /* the fd was taken and the log not reopened: why */
-	} sink;
-	ZSTD_CCtx *cctx;
-	uint8_t *raw;
-	uint8_t *out;
-	size_t out_cap, out_len;
-	uint64_t bytes;
-	uint64_t framed; /* events in the frames written */
-	uint32_t frame_events;
-	uint64_t frame_ns;
-	bool in_frame;	   /* something was compressed since the last frame end */
-	bool note_pending; /* the fd was taken and the log reopened: say so in it */
-	uint8_t *scratch;
-	size_t scratch_cap;
+enum { CH_FREE, CH_FILLING, CH_SEALED };
+#define CH_END 1u  /* end the frame after this chunk */
+#define CH_CONT 2u /* ends inside a record: no frame may end there */
+#define CH_LAST 4u /* the trailer follows; then close */
+
+struct chunk {
+	uint8_t *data; /* PMT_WRITER_CHUNK bytes */
+	size_t len;    /* at seal */
+	unsigned flags;
+	uint64_t events; /* events + skipped at seal */
+	int state;	 /* CH_*, atomic */
 };
 
-/* ---- the log's file descriptor ------------------------------------------
- *
- * A program may close the descriptors it does not know (closerange, as
- * daemons and subprocess children do) and open a file that gets the log's
- * number, or dup2() onto it. Before every write the fd must still be the
- * file the writer opened (same device and inode); if it is not, the fd is
- * the program's now: it is never written, read or closed again. The log is
- * reopened by its path, in append mode, and used only if it is still the
- * same file with exactly the bytes written so far, so the stream stays a
- * valid sequence of zstd frames with nothing lost or doubled. */
+struct pmt_writer_priv {
+	struct pmt_sink sink;
+	ZSTD_CCtx *cctx;
+	uint8_t *out;
+	size_t out_cap, out_len;
+	uint32_t frame_events;
+	uint64_t frame_ns;
+	bool threaded, shared;
+	void (*thread_start)(void *ctx);
+	void *thread_ctx;
 
-/* Well above the descriptors a program normally uses, so that collisions
- * are rare; the identity check is what makes them harmless. */
-static int high_fd_floor(void)
+	/* producer side */
+	struct chunk ch[PMT_WRITER_CHUNKS];
+	unsigned nch, pi;
+	bool handed; /* data sealed since the last frame end */
+	struct pmt_trailer trailer;
+
+	/* consumer side */
+	unsigned ci;	     /* chunk being consumed */
+	size_t ci_done;	     /* its bytes fed to zstd */
+	uint64_t lin_base;   /* stream offset of chunk ci */
+	uint64_t lin_framed; /* stream offset of the last frame end */
+	uint64_t tick_pub;   /* stream offset published at the previous look */
+	bool mid_record;     /* what was fed ends inside a record */
+	bool in_frame;	     /* fed since the last frame end */
+	bool frame_asked;    /* the producer was asked to end the frame */
+	uint64_t at_events;  /* events + skipped at the fed position */
+	uint64_t framed;     /* ... at the last frame written */
+	uint64_t taken_at;
+	int cerr; /* the consumer's first error (atomic) */
+	bool cut_noted;
+
+	/* the thread */
+	pthread_t thread;
+	bool running, forked;
+	sem_t ready, free_sem;
+	pthread_mutex_t lock;
+	int abandon, sig, done; /* atomic */
+	struct pmt_trailer sig_trailer;
+};
+
+static uint64_t mono_ns(void)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the consumer ------------------------------------------------------- */
+
+/* Feeds n raw bytes to zstd, and ends the frame after them if end; writes
+ * the output when zstd's buffer is full and at the frame's end. */
+static int feed(struct pmt_writer_priv *p, const uint8_t *d, size_t n, bool end)
+{
+	if (!n && (!end || !p->in_frame))
 		return 0;
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 2048)
-		return 1024;
-	return (int)(rl.rlim_cur / 2);
-}
-
-/* A close-on-exec copy of fd at high_fd_floor() or above, or -1. */
-static int dup_high(int fd)
-{
-	int floor = high_fd_floor();
-	if (fd >= floor || floor < 3)
-		return -1;
-	return fcntl(fd, F_DUPFD_CLOEXEC, floor);
-}
-
-/* Moves fd up (see dup_high); returns the fd to use. */
-static int move_high(int fd)
-{
-	int hi = dup_high(fd);
-	if (hi < 0)
-		return fd;
-	close(fd);
-	return hi;
-}
-
-static bool same_file(const struct sink *k, const struct stat *st)
-{
-	return st->st_dev == k->dev && st->st_ino == k->ino;
-}
-
-/* The fd is still the log. */
-static bool sink_ours(const struct sink *k)
-{
-	struct stat st;
-	return k->fd >= 0 && fstat(k->fd, &st) == 0 && same_file(k, &st);
-}
-
-/* Takes fd over (on success); path may be NULL or relative. */
-static int sink_open(struct sink *k, int fd, const char *path)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	k->dev = st.st_dev;
-	k->ino = st.st_ino;
-	k->regular = S_ISREG(st.st_mode);
-	if (k->regular) {
-		off_t at = lseek(fd, 0, SEEK_CUR);
-		k->base = at > 0 ? at : 0;
-	}
-	if (path && path[0] != '/') {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)))
-			return -errno;
-		size_t n = strlen(cwd) + strlen(path) + 2;
-		k->path = malloc(n);
-		if (k->path)
-			snprintf(k->path, n, "%s/%s", cwd, path);
-	} else if (path) {
-		k->path = strdup(path);
-	}
-	if (path && !k->path)
-		return -ENOMEM;
-	int hi = dup_high(fd);
-	k->fd = hi >= 0 ? hi : fd;
-	return 0;
-}
-
-/* The fd of the log, if it is still ours, is closed. */
-static int sink_close(struct sink *k)
-{
-	int r = 0;
-	if (k->fd >= 0 && sink_ours(k) && close(k->fd) < 0)
-		r = -errno;
-	k->fd = -1;
-	return r;
-}
-
-/* The fd is not the log any more: forget it (it is the program's now) and
- * open the log again by its path. written: bytes of this log in the file. */
-static int sink_reopen(struct sink *k, uint64_t written, uint64_t events)
-{
-	k->fd = -1;
-	k->taken_at = events;
-	if (!k->path)
-		return k->lost = -EBADF;
-	int fd = open(k->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return k->lost = -errno;
-	struct stat st;
-	int r = 0;
-	if (fstat(fd, &st) < 0)
-		r = -errno;
-	else if (!same_file(k, &st) || (k->regular && st.st_size != k->base + (off_t)written))
-		r = -ESTALE; /* replaced, truncated or written by someone else */
-	if (r < 0) {
-		close(fd);
-		return k->lost = r;
-	}
-	k->fd = move_high(fd);
-	k->reopened++;
-	return 0;
-}
-
-static int write_all(struct pmt_writer *w, const uint8_t *p, size_t n)
-{
-	struct sink *k = &w->priv->sink;
-	uint64_t events = w->events + w->skipped;
-	if (k->fd < 0)
-		return k->lost ? k->lost : -EBADF;
-	if (!sink_ours(k)) {
-		int r = sink_reopen(k, w->priv->bytes, events);
-		if (r < 0)
-			return r;
-		w->priv->note_pending = true;
-	}
-	while (n) {
-		ssize_t c = write(k->fd, p, n);
-		if (c < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Closed between the check and the write: the same as taken. */
-			if (errno == EBADF) {
-				int r = sink_reopen(k, w->priv->bytes, events);
-				if (r < 0)
-					return r;
-				w->priv->note_pending = true;
-				continue;
-			}
-			return -errno;
-		}
-		p += c;
-		n -= (size_t)c;
-		w->priv->bytes += (uint64_t)c;
-	}
-	return 0;
-}
-
-static int flush_out(struct pmt_writer *w)
-{
-	struct pmt_writer_priv *p = w->priv;
-	int r = write_all(w, p->out, p->out_len);
-	if (r < 0)
-		return r;
-	p->out_len = 0;
-	return 0;
-}
-
-/* Feeds the raw buffer to zstd with the given directive until zstd has taken
- * it all (and, for ZSTD_e_end, finished the frame). */
-static int compress(struct pmt_writer *w, ZSTD_EndDirective mode)
-{
-	struct pmt_writer_priv *p = w->priv;
-	ZSTD_inBuffer in = {p->raw, (size_t)(w->pos - p->raw), 0};
+	ZSTD_inBuffer in = {d, n, 0};
+	ZSTD_EndDirective mode = end ? ZSTD_e_end : ZSTD_e_continue;
 	for (;;) {
 		ZSTD_outBuffer out = {p->out, p->out_cap, p->out_len};
 		size_t rem = ZSTD_compressStream2(p->cctx, &out, &in, mode);
 		if (ZSTD_isError(rem))
 			return -EIO;
 		p->out_len = out.pos;
-		bool done = mode == ZSTD_e_continue ? in.pos == in.size : rem == 0;
-		if (p->out_len == p->out_cap || (done && mode == ZSTD_e_end)) {
-			int r = flush_out(w);
+		bool done = end ? rem == 0 : in.pos == in.size;
+		if (p->out_len == p->out_cap || (done && end)) {
+			int r = pmt_sink_write(&p->sink, p->out, p->out_len);
 			if (r < 0)
 				return r;
+			p->out_len = 0;
 		}
 		if (done)
 			break;
 	}
-	if (in.size)
-		p->in_frame = true;
-	w->pos = p->raw;
-	w->end = p->raw + RAW_CAP;
+	p->in_frame = !end;
+	if (end)
+		pmt_sink_frame_end(&p->sink);
 	return 0;
 }
 
-static int drain(struct pmt_writer *w)
+/* A length-prefixed record from pieces, into buf (at least 1 + VARINT_MAX +
+ * their total): returns its length. */
+struct piece {
+	const void *p;
+	size_t n;
+};
+static size_t record(uint8_t *buf, unsigned tag, const struct piece *pc, unsigned np)
 {
-	if (w->error)
-		return w->error;
-	int r = compress(w, ZSTD_e_continue);
-	if (r < 0)
-		w->error = r;
-	return r;
+	size_t len = 0;
+	for (unsigned i = 0; i < np; i++)
+		len += pc[i].n;
+	buf[0] = (uint8_t)tag;
+	uint8_t *q = pmt_varint_put(buf + 1, len);
+	for (unsigned i = 0; i < np; i++) {
+		memcpy(q, pc[i].p, pc[i].n);
+		q += pc[i].n;
+	}
+	return (size_t)(q - buf);
 }
 
-static int append(struct pmt_writer *w, const uint8_t *d, size_t n);
-
-/* At a record boundary: the MESSAGE that says the log was reopened. */
-static int note(struct pmt_writer *w)
+/* A write failed: stop feeding, and drop what was written of the frame in
+ * progress so that the file ends with a complete frame (and a trailer may
+ * still follow). */
+static void fail(struct pmt_writer_priv *p, int err)
 {
-	struct pmt_writer_priv *p = w->priv;
-	if (!p->note_pending || w->error)
-		return w->error;
-	p->note_pending = false;
+	if (!__atomic_load_n(&p->cerr, __ATOMIC_RELAXED))
+		__atomic_store_n(&p->cerr, err, __ATOMIC_RELEASE);
+	if (!p->sink.lost)
+		pmt_sink_cut(&p->sink);
+	ZSTD_CCtx_reset(p->cctx, ZSTD_reset_session_only);
+	p->out_len = 0;
+	p->in_frame = false;
+}
+
+/* The MESSAGE saying the fd was taken and the log reopened, at a record
+ * boundary. */
+static int note_reopened(struct pmt_writer_priv *p)
+{
 	char text[128];
+	p->taken_at = p->at_events;
 	int n = snprintf(text, sizeof(text),
 			 "pmt: log fd taken by the program at event %llu; reopened by path",
-			 (unsigned long long)p->sink.taken_at);
-	uint8_t head[1 + PMT_VARINT_MAX];
-	head[0] = PMT_TAG_MESSAGE;
-	size_t hn = (size_t)(pmt_varint_put(head + 1, (uint64_t)n) - head);
-	int r = append(w, head, hn);
-	if (r == 0)
-		r = append(w, (const uint8_t *)text, (size_t)n);
-	return r;
+			 (unsigned long long)p->at_events);
+	uint8_t buf[1 + PMT_VARINT_MAX + sizeof(text)];
+	struct piece pc = {text, (size_t)n};
+	return feed(p, buf, record(buf, PMT_TAG_MESSAGE, &pc, 1), false);
+}
+
+/* Feeds chunk ci up to byte upto; cont: that is inside a record; end: end
+ * the frame there; events: the count there. */
+static void take(struct pmt_writer *w, size_t upto, bool cont, bool end, uint64_t events)
+{
+	struct pmt_writer_priv *p = w->priv;
+	struct chunk *c = &p->ch[p->ci];
+	size_t from = p->ci_done;
+	p->ci_done = upto;
+	p->mid_record = cont;
+	p->at_events = events;
+	if (__atomic_load_n(&p->cerr, __ATOMIC_RELAXED))
+		return; /* cut or lost: dropped */
+	int r = feed(p, c->data + from, upto - from, end && !cont);
+	if (r == 0 && end && !cont) {
+		p->framed = events;
+		p->lin_framed = p->lin_base + upto;
+		p->frame_asked = false;
+	}
+	if (r == 0 && !cont && pmt_sink_reopened(&p->sink))
+		r = note_reopened(p);
+	if (r < 0)
+		fail(p, r);
+}
+
+/* The last frame: the trailer (and when the log was cut, a MESSAGE saying
+ * why and the CUT flag, after the last complete frame). */
+static void finish(struct pmt_writer_priv *p, const struct pmt_trailer *t)
+{
+	uint8_t f[5 * PMT_VARINT_MAX], *q = f;
+	struct pmt_trailer tr = *t;
+	int err = __atomic_load_n(&p->cerr, __ATOMIC_RELAXED);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (err && (p->sink.lost || p->sink.broken))
+			return; /* nothing more can be written */
+		char text[160];
+		uint8_t buf[2 * (1 + PMT_VARINT_MAX) + sizeof(text) + sizeof(f)];
+		size_t n = 0;
+		if (err) {
+			tr.flags |= PMT_TRL_CUT;
+			int k = snprintf(text, sizeof(text), "pmt: log cut: %s", strerror(-err));
+			struct piece pc = {text, (size_t)k};
+			n = record(buf, PMT_TAG_MESSAGE, &pc, 1);
+		}
+		q = f;
+		q = pmt_varint_put(q, tr.total_events);
+		q = pmt_varint_put(q, tr.end_wall_ns);
+		q = pmt_varint_put(q, tr.peak_rss);
+		q = pmt_varint_put(q, tr.flags);
+		if (tr.flags & PMT_TRL_SIGNAL)
+			q = pmt_varint_put(q, tr.signal);
+		struct piece pc = {f, (size_t)(q - f)};
+		n += record(buf + n, PMT_TAG_TRAILER, &pc, 1);
+		int r = feed(p, buf, n, true);
+		if (r == 0) {
+			p->cut_noted = err != 0;
+			if (!err)
+				p->framed = p->at_events;
+			return;
+		}
+		fail(p, r);
+		err = __atomic_load_n(&p->cerr, __ATOMIC_RELAXED);
+	}
+	pmt_sink_cut(&p->sink);
+}
+
+/* Consumes the sealed chunks in order; true once the last one is done. */
+static bool consume_sealed(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	for (;;) {
+		struct chunk *c = &p->ch[p->ci];
+		if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != CH_SEALED)
+			return false;
+		bool last = c->flags & CH_LAST;
+		/* the last frame ends after the trailer */
+		take(w, c->len, c->flags & CH_CONT, (c->flags & CH_END) && !last, c->events);
+		if (last)
+			finish(p, &p->trailer);
+		p->lin_base += c->len;
+		p->ci_done = 0;
+		p->ci = (p->ci + 1) % p->nch;
+		if (p->threaded) {
+			__atomic_store_n(&c->state, CH_FREE, __ATOMIC_RELEASE);
+			sem_post(&p->free_sem);
+		} else {
+			c->state = CH_FREE; /* the producer takes it again */
+		}
+		if (last)
+			return true;
+	}
+}
+
+/* The published end of the producer's chunk, if the consumer is on it. */
+static uint8_t *published(struct pmt_writer *w, const struct chunk *c)
+{
+	uint8_t *pos = __atomic_load_n(&w->pos, __ATOMIC_ACQUIRE);
+	if (pos < c->data || pos > c->data + PMT_WRITER_CHUNK)
+		return NULL;
+	return pos;
+}
+
+/* The events count at the published position: exact unless the producer is
+ * between two stores of an event this very moment, which is why this is
+ * asked only of a producer that did not answer for a whole tick. */
+static bool quiet_position(struct pmt_writer *w, const struct chunk *c, uint8_t **pos,
+			   uint64_t *events)
+{
+	uint8_t *p1 = published(w, c);
+	*events = __atomic_load_n(&w->events, __ATOMIC_RELAXED) +
+		  __atomic_load_n(&w->skipped, __ATOMIC_RELAXED);
+	uint8_t *p2 = published(w, c);
+	*pos = p1;
+	return p1 && p1 == p2 && __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == CH_FILLING;
+}
+
+/* Every TICK_NS: data published before the previous tick and not yet in an
+ * ended frame gets its frame ended: by the producer at its next event if it
+ * is busy, else here. */
+static void tick(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	struct chunk *c = &p->ch[p->ci];
+	if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != CH_FILLING)
+		return;
+	uint8_t *pos = published(w, c);
+	if (!pos)
+		return;
+	uint64_t pub = p->lin_base + (uint64_t)(pos - c->data);
+	if (p->lin_framed < p->tick_pub) {
+		uint64_t events;
+		if (!p->frame_asked) {
+			__atomic_store_n(&w->frame_deadline, 0, __ATOMIC_RELAXED);
+			p->frame_asked = true;
+		} else if (quiet_position(w, c, &pos, &events)) {
+			size_t upto = (size_t)(pos - c->data);
+			if (upto > p->ci_done || (p->in_frame && !p->mid_record)) {
+				take(w, upto, false, true, events);
+				__atomic_store_n(&w->frame_deadline, NO_DEADLINE, __ATOMIC_RELAXED);
+			}
+		}
+	}
+	p->tick_pub = pub;
+}
+
+/* close_async: what was published, then the trailer. */
+static void signal_finish(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	if (consume_sealed(w))
+		return; /* closed normally meanwhile */
+	struct chunk *c = &p->ch[p->ci];
+	uint8_t *pos;
+	uint64_t events;
+	quiet_position(w, c, &pos, &events);
+	if (pos && (size_t)(pos - c->data) > p->ci_done)
+		take(w, (size_t)(pos - c->data), false, false, events);
+	if (!p->mid_record)
+		finish(p, &p->sig_trailer);
+}
+
+static void *writer_main(void *arg)
+{
+	struct pmt_writer *w = arg;
+	struct pmt_writer_priv *p = w->priv;
+	if (p->thread_start)
+		p->thread_start(p->thread_ctx);
+	uint64_t next = mono_ns() + TICK_NS;
+	for (;;) {
+		struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+		sem_clockwait(&p->ready, CLOCK_MONOTONIC, &ts);
+		if (__atomic_load_n(&p->abandon, __ATOMIC_ACQUIRE))
+			break;
+		if (__atomic_load_n(&p->sig, __ATOMIC_ACQUIRE)) {
+			signal_finish(w);
+			break;
+		}
+		if (consume_sealed(w))
+			break;
+		uint64_t now = mono_ns();
+		if (now >= next) {
+			tick(w);
+			next = now + TICK_NS;
+		}
+	}
+	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+	sem_post(&p->free_sem); /* a producer waiting for a chunk sees it */
+	return NULL;
+}
+
+/* ---- the producer ------------------------------------------------------- */
+
+static int producer_error(struct pmt_writer *w)
+{
+	if (!w->error)
+		w->error = __atomic_load_n(&w->priv->cerr, __ATOMIC_ACQUIRE);
+	return w->error;
+}
+
+/* The thread has stopped (closed from a signal handler): what comes now is
+ * dropped, and no producer waits for a chunk that will never be freed. */
+static int stopped(struct pmt_writer *w, struct chunk *c)
+{
+	__atomic_store_n(&c->state, CH_FILLING, __ATOMIC_RELAXED);
+	w->end = c->data + PMT_WRITER_CHUNK;
+	pmt_writer_publish(w, c->data);
+	if (!w->error)
+		w->error = -ECANCELED;
+	return w->error;
+}
+
+/* Hands the current chunk over, up to end, and starts the next one. */
+static int seal(struct pmt_writer *w, unsigned flags, uint8_t *end)
+{
+	struct pmt_writer_priv *p = w->priv;
+	struct chunk *c = &p->ch[p->pi];
+	if (p->forked) {
+		pmt_writer_publish(w, c->data); /* the child's copy: dropped */
+		return w->error;
+	}
+	c->len = (size_t)(end - c->data);
+	c->flags = flags;
+	c->events = w->events + w->skipped;
+	p->handed = !(flags & (CH_END | CH_LAST)) && (p->handed || c->len);
+	if (!p->threaded) {
+		c->state = CH_SEALED;
+		consume_sealed(w);
+		c->state = CH_FILLING;
+		w->end = c->data + PMT_WRITER_CHUNK;
+		pmt_writer_publish(w, c->data);
+		return producer_error(w);
+	}
+	if (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE))
+		return stopped(w, c);
+	__atomic_store_n(&c->state, CH_SEALED, __ATOMIC_RELEASE);
+	sem_post(&p->ready);
+	if (flags & CH_LAST)
+		return 0;
+	while (sem_wait(&p->free_sem) < 0 && errno == EINTR)
+		;
+	if (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE))
+		return stopped(w, c);
+	p->pi = (p->pi + 1) % p->nch;
+	c = &p->ch[p->pi];
+	__atomic_store_n(&c->state, CH_FILLING, __ATOMIC_RELAXED);
+	w->end = c->data + PMT_WRITER_CHUNK;
+	pmt_writer_publish(w, c->data);
+	return producer_error(w);
 }
 
 int pmt_writer_drain(struct pmt_writer *w)
 {
-	int r = drain(w);
-	return r < 0 ? r : note(w);
+	if (w->error)
+		return w->error;
+	return seal(w, 0, w->pos);
 }
 
 int pmt_writer_end_frame(struct pmt_writer *w, uint64_t t_ns)
 {
 	struct pmt_writer_priv *p = w->priv;
+	__atomic_store_n(&w->frame_deadline, p->threaded ? NO_DEADLINE : t_ns + p->frame_ns,
+			 __ATOMIC_RELAXED);
+	w->frame_left = p->frame_events;
 	if (w->error)
 		return w->error;
-	p->frame_ns = p->frame_ns ? p->frame_ns : DEFAULT_FRAME_NS;
-	w->frame_deadline = t_ns + p->frame_ns;
-	w->frame_left = p->frame_events;
-	if (w->pos == p->raw && !p->in_frame)
-		return 0;
-	int r = compress(w, ZSTD_e_end);
-	if (r < 0)
-		return w->error = r;
-	p->in_frame = false;
-	p->framed = w->events + w->skipped;
-	return note(w);
+	if (p->threaded && w->pos == p->ch[p->pi].data && !p->handed)
+		return 0; /* nothing since the last frame end */
+	return seal(w, CH_END, w->pos);
 }
 
-/* Appends bytes to the raw buffer, draining it as often as needed. */
-static int append(struct pmt_writer *w, const uint8_t *d, size_t n)
+/* Appends n bytes of a record, across chunks if need be; the caller
+ * publishes the record's end. */
+static int append(struct pmt_writer *w, uint8_t **q, const void *d, size_t n)
 {
+	const uint8_t *s = d;
 	while (n) {
-		size_t room = (size_t)(w->end - w->pos);
+		size_t room = (size_t)(w->end - *q);
 		if (!room) {
-			int r = drain(w); /* maybe inside a record: no note here */
+			int r = seal(w, CH_CONT, *q);
 			if (r < 0)
 				return r;
+			*q = w->pos;
 			continue;
 		}
 		size_t k = n < room ? n : room;
-		memcpy(w->pos, d, k);
-		w->pos += k;
-		d += k;
+		memcpy(*q, s, k);
+		*q += k;
+		s += k;
 		n -= k;
 	}
 	return 0;
 }
 
-/* Payload builder for length-prefixed records. */
-struct rec {
-	struct pmt_writer *w;
-	size_t len;
-	int err;
-};
-
-static void rec_room(struct rec *b, size_t n)
+/* A length-prefixed record made of pieces. */
+static int emit(struct pmt_writer *w, unsigned tag, const struct piece *pc, unsigned np)
 {
-	struct pmt_writer_priv *p = b->w->priv;
-	if (b->err || b->len + n <= p->scratch_cap)
-		return;
-	size_t cap = p->scratch_cap ? p->scratch_cap : 256;
-	while (cap < b->len + n)
-		cap *= 2;
-	uint8_t *s = realloc(p->scratch, cap);
-	if (!s) {
-		b->err = -ENOMEM;
-		return;
-	}
-	p->scratch = s;
-	p->scratch_cap = cap;
-}
-
-static void rec_u(struct rec *b, uint64_t v)
-{
-	rec_room(b, PMT_VARINT_MAX);
-	if (!b->err)
-		b->len =
-		    (size_t)(pmt_varint_put(b->w->priv->scratch + b->len, v) - b->w->priv->scratch);
-}
-
-static void rec_bytes(struct rec *b, const void *d, size_t n)
-{
-	rec_room(b, n);
-	if (!b->err && n) {
-		memcpy(b->w->priv->scratch + b->len, d, n);
-		b->len += n;
-	}
-}
-
-static void rec_str(struct rec *b, const char *s, size_t n)
-{
-	rec_u(b, n);
-	rec_bytes(b, s, n);
-}
-
-static int rec_emit(struct rec *b, enum pmt_tag tag)
-{
+	if (w->error)
+		return w->error;
+	size_t len = 0;
+	for (unsigned i = 0; i < np; i++)
+		len += pc[i].n;
 	uint8_t head[1 + PMT_VARINT_MAX];
-	if (b->err)
-		return b->w->error = b->err;
-	int r = note(b->w);
-	if (r < 0)
-		return r;
 	head[0] = (uint8_t)tag;
-	size_t hn = (size_t)(pmt_varint_put(head + 1, b->len) - head);
-	r = append(b->w, head, hn);
+	size_t hn = (size_t)(pmt_varint_put(head + 1, len) - head);
+	if ((size_t)(w->end - w->pos) < hn + len) {
+		/* Rather in the next chunk than across two, when it fits one. */
+		if (hn + len <= PMT_WRITER_CHUNK && w->pos != w->priv->ch[w->priv->pi].data) {
+			int r = pmt_writer_drain(w);
+			if (r < 0)
+				return r;
+		}
+	}
+	uint8_t *q = w->pos;
+	int r = append(w, &q, head, hn);
+	for (unsigned i = 0; r == 0 && i < np; i++)
+		r = append(w, &q, pc[i].p, pc[i].n);
 	if (r == 0)
-		r = append(b->w, b->w->priv->scratch, b->len);
+		pmt_writer_publish(w, q);
 	return r;
+}
+
+int pmt_writer_code(struct pmt_writer *w, uint32_t id, unsigned kind, uint32_t firstline,
+		    const char *file, size_t file_len, const char *name, size_t name_len)
+{
+	uint8_t a[4 * PMT_VARINT_MAX], *q = a, b[PMT_VARINT_MAX];
+	q = pmt_varint_put(q, id);
+	q = pmt_varint_put(q, kind);
+	q = pmt_varint_put(q, firstline);
+	q = pmt_varint_put(q, file_len);
+	size_t bn = (size_t)(pmt_varint_put(b, name_len) - b);
+	struct piece pc[] = {{a, (size_t)(q - a)}, {file, file_len}, {b, bn}, {name, name_len}};
+	return emit(w, PMT_TAG_CODE, pc, 4);
+}
+
+int pmt_writer_thread(struct pmt_writer *w, uint32_t idx, uint64_t tid, const char *name)
+{
+	uint8_t a[3 * PMT_VARINT_MAX], *q = a;
+	q = pmt_varint_put(q, idx);
+	q = pmt_varint_put(q, tid);
+	size_t nl = name ? strlen(name) : 0;
+	if (name)
+		q = pmt_varint_put(q, nl);
+	struct piece pc[] = {{a, (size_t)(q - a)}, {name, nl}};
+	return emit(w, PMT_TAG_THREAD, pc, 2);
+}
+
+int pmt_writer_message(struct pmt_writer *w, const char *text, size_t len)
+{
+	struct piece pc = {text, len};
+	return emit(w, PMT_TAG_MESSAGE, &pc, 1);
+}
+
+int pmt_writer_skip(struct pmt_writer *w, uint64_t n)
+{
+	if (!n)
+		return 0;
+	uint8_t a[PMT_VARINT_MAX];
+	struct piece pc = {a, (size_t)(pmt_varint_put(a, n) - a)};
+	__atomic_store_n(&w->skipped, w->skipped + n, __ATOMIC_RELAXED);
+	return emit(w, PMT_TAG_SKIP, &pc, 1);
+}
+
+void pmt_writer_lock(struct pmt_writer *w)
+{
+	if (w->priv->shared)
+		pthread_mutex_lock(&w->priv->lock);
+}
+
+void pmt_writer_unlock(struct pmt_writer *w)
+{
+	if (w->priv->shared)
+		pthread_mutex_unlock(&w->priv->lock);
+}
+
+bool pmt_writer_is_writer_thread(const struct pmt_writer *w)
+{
+	return w->priv->running && pthread_equal(pthread_self(), w->priv->thread);
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+/* The magic and the header, fed to zstd at once (so that zstd's memory is
+ * taken now, not at some later event). */
+static int write_header(struct pmt_writer_priv *p, const struct pmt_header *h)
+{
+	size_t n = 256 + (h->python_version ? strlen(h->python_version) : 0) +
+		   (h->rss_source ? strlen(h->rss_source) : 0);
+	for (uint32_t i = 0; i < h->argc; i++)
+		n += PMT_VARINT_MAX + strlen(h->argv[i]);
+	uint8_t *buf = malloc(PMT_MAGIC_LEN + 1 + PMT_VARINT_MAX + n), *pl = malloc(n);
+	int r = -ENOMEM;
+	if (!buf || !pl)
+		goto out;
+	uint8_t *q = pl;
+#define PUT_STR(s)                                                                                 \
+	do {                                                                                       \
+		size_t l_ = (s) ? strlen(s) : 0;                                                   \
+		q = pmt_varint_put(q, l_);                                                         \
+		memcpy(q, (s) ? (s) : "", l_);                                                     \
+		q += l_;                                                                           \
+	} while (0)
+	q = pmt_varint_put(q, PMT_FORMAT_VERSION);
+	q = pmt_varint_put(q, h->pid);
+	q = pmt_varint_put(q, h->ppid);
+	q = pmt_varint_put(q, h->page_size);
+	PUT_STR(h->python_version);
+	q = pmt_varint_put(q, h->argc);
+	for (uint32_t i = 0; i < h->argc; i++)
+		PUT_STR(h->argv[i]);
+	q = pmt_varint_put(q, h->start_wall_ns);
+	q = pmt_varint_put(q, h->mode);
+	PUT_STR(h->rss_source);
+	q = pmt_varint_put(q, pmt_zigzag(h->drss_trigger));
+	q = pmt_varint_put(q, h->flags);
+	q = pmt_varint_put(q, h->rss_start);
+#undef PUT_STR
+	memcpy(buf, PMT_MAGIC, PMT_MAGIC_LEN);
+	struct piece pc = {pl, (size_t)(q - pl)};
+	size_t len = PMT_MAGIC_LEN + record(buf + PMT_MAGIC_LEN, PMT_TAG_HEADER, &pc, 1);
+	r = feed(p, buf, len, false);
+out:
+	free(buf);
+	free(pl);
+	return r;
+}
+
+static int start_thread(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	if (sem_init(&p->ready, 0, 0) < 0 || sem_init(&p->free_sem, 0, p->nch - 1) < 0)
+		return -errno;
+	/* No signal is ever handled on the writer thread: a handler that
+	 * closes the log (close_async) waits for this thread. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&p->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	p->running = true;
+	return 0;
 }
 
 int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_opts *o,
@@ -389,47 +626,41 @@ int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_o
 		goto fail;
 	w->priv = p;
 	p->sink.fd = -1;
-	r = sink_open(&p->sink, fd, o ? o->path : NULL);
-	if (r < 0)
-		goto fail;
-	r = -ENOMEM;
+	p->threaded = o && o->mode == PMT_WRITER_THREAD;
+	p->shared = o && o->shared;
+	p->thread_start = o ? o->thread_start : NULL;
+	p->thread_ctx = o ? o->thread_ctx : NULL;
+	p->nch = p->threaded ? PMT_WRITER_CHUNKS : 1;
+	for (unsigned i = 0; i < p->nch; i++) {
+		/* touched now: the tracer's buffers are in RSS from the start */
+		p->ch[i].data = calloc(1, PMT_WRITER_CHUNK);
+		if (!p->ch[i].data)
+			goto fail;
+	}
 	p->out_cap = ZSTD_CStreamOutSize();
-	p->raw = malloc(RAW_CAP);
 	p->out = malloc(p->out_cap);
 	p->cctx = ZSTD_createCCtx();
-	if (!p->raw || !p->out || !p->cctx)
+	if (!p->out || !p->cctx)
 		goto fail;
-	int level = o && o->level ? o->level : 1;
-	ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_compressionLevel, o && o->level ? o->level : 1);
 	ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_checksumFlag, 1);
 	p->frame_events = o && o->frame_events ? o->frame_events : DEFAULT_FRAME_EVENTS;
 	p->frame_ns = o && o->frame_ns ? o->frame_ns : DEFAULT_FRAME_NS;
-	w->pos = p->raw;
-	w->end = p->raw + RAW_CAP;
-	w->frame_deadline = p->frame_ns;
+	if (p->shared && pthread_mutex_init(&p->lock, NULL) != 0)
+		goto fail;
+	p->ch[0].state = CH_FILLING;
+	w->pos = p->ch[0].data;
+	w->end = w->pos + PMT_WRITER_CHUNK;
+	w->frame_deadline = p->threaded ? NO_DEADLINE : p->frame_ns;
 	w->frame_left = p->frame_events;
 	w->last_rss = (int64_t)h->rss_start;
 
-	r = append(w, (const uint8_t *)PMT_MAGIC, PMT_MAGIC_LEN);
+	r = pmt_sink_open(&p->sink, fd, o ? o->path : NULL);
 	if (r < 0)
 		goto fail;
-	struct rec b = {w, 0, 0};
-	rec_u(&b, PMT_FORMAT_VERSION);
-	rec_u(&b, h->pid);
-	rec_u(&b, h->ppid);
-	rec_u(&b, h->page_size);
-	rec_str(&b, h->python_version ? h->python_version : "",
-		h->python_version ? strlen(h->python_version) : 0);
-	rec_u(&b, h->argc);
-	for (uint32_t i = 0; i < h->argc; i++)
-		rec_str(&b, h->argv[i], strlen(h->argv[i]));
-	rec_u(&b, h->start_wall_ns);
-	rec_u(&b, h->mode);
-	rec_str(&b, h->rss_source ? h->rss_source : "", h->rss_source ? strlen(h->rss_source) : 0);
-	rec_u(&b, pmt_zigzag(h->drss_trigger));
-	rec_u(&b, h->flags);
-	rec_u(&b, h->rss_start);
-	r = rec_emit(&b, PMT_TAG_HEADER);
+	r = write_header(p, h);
+	if (r == 0 && p->threaded)
+		r = start_thread(w);
 	if (r < 0)
 		goto fail;
 	if (p->sink.fd != fd)
@@ -449,74 +680,66 @@ fail:
 	return r;
 }
 
-int pmt_writer_code(struct pmt_writer *w, uint32_t id, unsigned kind, uint32_t firstline,
-		    const char *file, size_t file_len, const char *name, size_t name_len)
-{
-	struct rec b = {w, 0, 0};
-	rec_u(&b, id);
-	rec_u(&b, kind);
-	rec_u(&b, firstline);
-	rec_str(&b, file, file_len);
-	rec_str(&b, name, name_len);
-	return rec_emit(&b, PMT_TAG_CODE);
-}
-
-int pmt_writer_thread(struct pmt_writer *w, uint32_t idx, uint64_t tid, const char *name)
-{
-	struct rec b = {w, 0, 0};
-	rec_u(&b, idx);
-	rec_u(&b, tid);
-	if (name)
-		rec_str(&b, name, strlen(name));
-	return rec_emit(&b, PMT_TAG_THREAD);
-}
-
 int pmt_writer_site(struct pmt_writer *w, uint32_t idx, uint32_t code, uint32_t line, uint64_t tid,
 		    const char *name)
 {
-	struct rec b = {w, 0, 0};
-	rec_u(&b, idx);
-	rec_u(&b, code);
-	rec_u(&b, line);
+	uint8_t a[5 * PMT_VARINT_MAX], *q = a;
+	q = pmt_varint_put(q, idx);
+	q = pmt_varint_put(q, code);
+	q = pmt_varint_put(q, line);
+	size_t nl = name ? strlen(name) : 0;
 	if (name) {
-		rec_u(&b, tid);
-		rec_str(&b, name, strlen(name));
+		q = pmt_varint_put(q, tid);
+		q = pmt_varint_put(q, nl);
 	}
-	return rec_emit(&b, PMT_TAG_SITE);
-}
-
-int pmt_writer_message(struct pmt_writer *w, const char *text, size_t len)
-{
-	struct rec b = {w, 0, 0};
-	rec_bytes(&b, text, len);
-	return rec_emit(&b, PMT_TAG_MESSAGE);
-}
-
-int pmt_writer_skip(struct pmt_writer *w, uint64_t n)
-{
-	if (!n)
-		return 0;
-	struct rec b = {w, 0, 0};
-	rec_u(&b, n);
-	w->skipped += n;
-	return rec_emit(&b, PMT_TAG_SKIP);
+	struct piece pc[] = {{a, (size_t)(q - a)}, {name, nl}};
+	return emit(w, PMT_TAG_SITE, pc, 2);
 }
 
 int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t)
 {
 	struct pmt_writer_priv *p = w->priv;
-	if (p->sink.fd < 0)
-		return w->error ? w->error : -EBADF;
-	struct rec b = {w, 0, 0};
-	rec_u(&b, t->total_events);
-	rec_u(&b, t->end_wall_ns);
-	rec_u(&b, t->peak_rss);
-	rec_u(&b, t->flags);
-	int r = rec_emit(&b, PMT_TAG_TRAILER);
-	if (r == 0)
-		r = pmt_writer_end_frame(w, w->last_t);
-	int r2 = sink_close(&p->sink);
+	if (p->forked || (p->threaded && !p->running))
+		return -EBADF;
+	p->trailer = *t;
+	seal(w, CH_LAST, w->pos);
+	if (p->threaded) {
+		pthread_join(p->thread, NULL);
+		p->running = false;
+	}
+	int r = __atomic_load_n(&p->cerr, __ATOMIC_ACQUIRE);
+	int r2 = pmt_sink_close(&p->sink);
+	if (!w->error)
+		w->error = r;
 	return r < 0 ? r : r2;
+}
+
+int pmt_writer_close_async(struct pmt_writer *w, const struct pmt_trailer *t)
+{
+	struct pmt_writer_priv *p = w->priv;
+	if (!p->threaded || p->forked)
+		return -EINVAL;
+	if (__atomic_load_n(&p->sig, __ATOMIC_ACQUIRE))
+		return 0;
+	p->sig_trailer = *t;
+	__atomic_store_n(&p->sig, 1, __ATOMIC_RELEASE);
+	sem_post(&p->ready);
+	return 0;
+}
+
+bool pmt_writer_done(const struct pmt_writer *w)
+{
+	return !w->priv->threaded || __atomic_load_n(&w->priv->done, __ATOMIC_ACQUIRE);
+}
+
+void pmt_writer_after_fork_child(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	p->forked = true;
+	p->running = false; /* the parent's thread is not here */
+	w->error = -ECHILD;
+	if (p->shared)
+		pthread_mutex_init(&p->lock, NULL); /* maybe held by a vanished thread */
 }
 
 void pmt_writer_free(struct pmt_writer *w)
@@ -525,28 +748,40 @@ void pmt_writer_free(struct pmt_writer *w)
 		return;
 	struct pmt_writer_priv *p = w->priv;
 	if (p) {
-		sink_close(&p->sink);
-		free(p->sink.path);
+		if (p->running) {
+			__atomic_store_n(&p->abandon, 1, __ATOMIC_RELEASE);
+			sem_post(&p->ready);
+			pthread_join(p->thread, NULL);
+		}
+		if (p->threaded && !p->forked) {
+			sem_destroy(&p->ready);
+			sem_destroy(&p->free_sem);
+		}
+		if (p->shared && !p->forked)
+			pthread_mutex_destroy(&p->lock);
+		if (p->sink.fd >= 0 || p->sink.path)
+			pmt_sink_close(&p->sink);
 		ZSTD_freeCCtx(p->cctx);
-		free(p->raw);
+		for (unsigned i = 0; i < p->nch; i++)
+			free(p->ch[i].data);
 		free(p->out);
-		free(p->scratch);
 		free(p);
 	}
 	free(w);
 }
 
-uint64_t pmt_writer_bytes(const struct pmt_writer *w) { return w->priv->bytes; }
+uint64_t pmt_writer_bytes(const struct pmt_writer *w) { return pmt_sink_bytes(&w->priv->sink); }
 
 void pmt_writer_status(const struct pmt_writer *w, struct pmt_writer_status *st)
 {
 	const struct pmt_writer_priv *p = w->priv;
 	*st = (struct pmt_writer_status){
-	    .error = w->error,
+	    .error = __atomic_load_n(&p->cerr, __ATOMIC_ACQUIRE),
 	    .fd_lost = p->sink.lost != 0,
+	    .cut_noted = p->cut_noted,
 	    .reopened = p->sink.reopened,
-	    .taken_at = p->sink.taken_at,
+	    .taken_at = p->taken_at,
 	    .framed = p->framed,
-	    .bytes = p->bytes,
+	    .bytes = pmt_sink_bytes(&p->sink),
 	};
 }

@@ -219,6 +219,9 @@ static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t
 		if (get_u(&p, end, &s->trl.total_events) || get_u(&p, end, &s->trl.end_wall_ns) ||
 		    get_u(&p, end, &s->trl.peak_rss) || get_u32(&p, end, &s->trl.flags))
 			return PMT_E_CORRUPT;
+		s->trl.signal = 0;
+		if ((s->trl.flags & PMT_TRL_SIGNAL) && get_u32(&p, end, &s->trl.signal))
+			return PMT_E_CORRUPT;
 		s->has_trailer = true;
 		r->ended = true;
 		return 0;

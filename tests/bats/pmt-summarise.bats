@@ -93,6 +93,13 @@ PYEOF
 	assert_line --index 1 --regexp ',truncated$'
 }
 
+@test "a log the tracer cut (a write failed) is 'cut', with a warning" {
+	mklog_log a.log.zst 3000 6 --cut
+	run -0 --separate-stderr pmt-summarise --format csv a.log.zst
+	stderr_match '^pmt-summarise: a.log.zst: warning: log is cut: the tracer stopped writing after event 3000 of 4000 \(a write failed\)'
+	assert_line --index 1 --regexp ',cut$'
+}
+
 @test "process JSON logs get pymemtrace's per-PID table" {
 	compat_log process_json_linux_psutil594.log
 	run -0 --separate-stderr pmt-summarise "$f"

@@ -13,7 +13,7 @@ HDR_PREV, HDR_CALC_NONE, HDR_HEAP_LIBC, HDR_HEAP_PYTHON = 1, 2, 8, 16
 OPS = ['malloc', 'calloc', 'realloc', 'free', 'free(NULL)', 'posix_memalign', 'aligned_alloc',
        'memalign', 'valloc', 'pvalloc', 'py_malloc', 'py_calloc', 'py_realloc', 'py_free',
        'py_free(NULL)']
-TRL_CLEAN, TRL_HOOK_ERROR = 1, 2
+TRL_CLEAN, TRL_HOOK_ERROR, TRL_CUT, TRL_SIGNAL = 1, 2, 4, 8
 
 
 class Truncated(Exception):
@@ -238,6 +238,9 @@ def parse(data, log=None):
             tr['end_wall_ns'], q = _uv(pl, q)
             tr['peak_rss'], q = _uv(pl, q)
             tr['flags'], q = _uv(pl, q)
+            tr['signal'] = 0
+            if tr['flags'] & TRL_SIGNAL:
+                tr['signal'], q = _uv(pl, q)
             log.trailer = tr
         elif 0x20 <= tag <= 0x7f:
             pass

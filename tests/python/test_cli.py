@@ -188,7 +188,7 @@ class TestCli(TmpDirCase):
         self.assertGreater(tool.stdout.count('\n'), 400000)
 
     def test_idle_program_killed_keeps_its_events(self):
-        # No event comes while the program sleeps: the flusher thread ends the
+        # No event comes while the program sleeps: the writer thread ends the
         # frame, so the calls made before the sleep survive SIGKILL.
         write(self.dir, 'idle.py', '''
             import time

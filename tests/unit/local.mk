@@ -12,6 +12,11 @@ check_PROGRAMS += tests/unit/test-log tests/unit/test-input
 tests_unit_test_log_LDADD = $(LIBPMT_READ)
 tests_unit_test_input_LDADD = $(LIBPMT_READ)
 TESTS += tests/unit/test-log tests/unit/test-input
+
+# the writer's modes: thread, shared producers, fork, signals, cuts
+check_PROGRAMS += tests/unit/test-log-writer
+tests_unit_test_log_writer_LDADD = $(LIBPMT_READ) $(PTHREAD_LIBS)
+TESTS += tests/unit/test-log-writer
 EXTRA_DIST += tests/unit/tap.h
 
 # process JSON logs: reader and reports

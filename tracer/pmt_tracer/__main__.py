@@ -359,6 +359,9 @@ def main(argv=None):
         return _error(str(e))
     if session is not None:
         follow.attach(session, obj)
+    # SIGTERM, SIGHUP: the log gets its trailer and the program still dies
+    # of the signal (SIGINT is KeyboardInterrupt, handled below).
+    _pmt_tracer._close_on_signals()
 
     status = 0
     exc = None

@@ -39,16 +39,19 @@ struct thread {
 
 int main(int argc, char **argv)
 {
-	int no_trailer = 0, nargs = 0;
+	int no_trailer = 0, cut = 0, nargs = 0;
 	const char *args[4] = {0};
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-trailer"))
 			no_trailer = 1;
+		else if (!strcmp(argv[i], "--cut"))
+			cut = 1; /* as the tracer's writer leaves a log cut by a full disk */
 		else if (nargs < 4)
 			args[nargs++] = argv[i];
 	}
 	if (nargs < 2) {
-		fprintf(stderr, "usage: mklog OUT EVENTS [SEED [THREADS]] [--no-trailer]\n");
+		fprintf(stderr,
+			"usage: mklog OUT EVENTS [SEED [THREADS]] [--no-trailer | --cut]\n");
 		return 2;
 	}
 	uint64_t n = strtoull(args[1], NULL, 10);
@@ -163,10 +166,10 @@ int main(int argc, char **argv)
 		pmt_writer_free(w);
 		return 0;
 	}
-	struct pmt_trailer trl = {.total_events = n,
+	struct pmt_trailer trl = {.total_events = cut ? n + 1000 : n,
 				  .end_wall_ns = h.start_wall_ns + t_ns,
 				  .peak_rss = (uint64_t)peak * 4096,
-				  .flags = PMT_TRL_CLEAN};
+				  .flags = PMT_TRL_CLEAN | (cut ? PMT_TRL_CUT : 0)};
 	r = pmt_writer_close(w, &trl);
 	pmt_writer_free(w);
 	return r < 0 ? 2 : 0;
