@@ -239,6 +239,12 @@ int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_o
 	rec_u(&b, pmt_zigzag(h->drss_trigger));
 	rec_u(&b, h->flags);
 	rec_u(&b, h->rss_start);
+	/* appended fields: where the program ran, for short file names */
+	rec_str(&b, h->cwd ? h->cwd : "", h->cwd ? strlen(h->cwd) : 0);
+	rec_str(&b, h->stdlib_dir ? h->stdlib_dir : "", h->stdlib_dir ? strlen(h->stdlib_dir) : 0);
+	rec_u(&b, h->nsite);
+	for (uint32_t i = 0; i < h->nsite; i++)
+		rec_str(&b, h->site_dirs[i], strlen(h->site_dirs[i]));
 	r = rec_emit(&b, PMT_TAG_HEADER);
 	if (r < 0)
 		goto fail;
