@@ -11,6 +11,8 @@
 #include <libpmt/core/log-format.h>
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
+#include <libpmt/report/flame.h>
+#include <libpmt/report/names.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
 #include <libpmt/report/table.h>
@@ -22,15 +24,30 @@ struct summarise_opts {
 	unsigned top;
 	bool folded;
 	enum sort_key sort;
+	bool bytes, full_path, all_frames;
+	enum pmt_weight weight;
 };
 
-enum { OPT_FORMAT = 256, OPT_TOP, OPT_FOLDED, OPT_SORT };
+enum {
+	OPT_FORMAT = 256,
+	OPT_TOP,
+	OPT_FOLDED,
+	OPT_SORT,
+	OPT_BYTES,
+	OPT_FULL_PATH,
+	OPT_ALL_FRAMES,
+	OPT_WEIGHT
+};
 
 static const struct option longopts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"top", required_argument, NULL, OPT_TOP},
     {"sort", required_argument, NULL, OPT_SORT},
     {"folded", no_argument, NULL, OPT_FOLDED},
+    {"weight", required_argument, NULL, OPT_WEIGHT},
+    {"bytes", no_argument, NULL, OPT_BYTES},
+    {"full-path", no_argument, NULL, OPT_FULL_PATH},
+    {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -50,6 +67,10 @@ static void usage(void)
 	       "      --sort KEY       order functions by self (default), inclusive or calls\n"
 	       "      --folded         print folded stacks weighted by positive RSS growth\n"
 	       "                       (flamegraph.pl, speedscope) instead of tables\n"
+	       "      --weight W       folded stacks weighted by rss (default) or calls\n"
+	       "      --bytes          sizes as exact byte counts (csv and json always are)\n"
+	       "      --full-path      file names in full (csv and json always are)\n"
+	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -81,6 +102,22 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 			break;
 		case OPT_FOLDED:
 			o->folded = true;
+			break;
+		case OPT_WEIGHT: {
+			int w = pmt_weight_parse(optarg);
+			if (w < 0)
+				pmt_cli_usage_error("invalid --weight '%s' (rss or calls)", optarg);
+			o->weight = (enum pmt_weight)w;
+			break;
+		}
+		case OPT_BYTES:
+			o->bytes = true;
+			break;
+		case OPT_FULL_PATH:
+			o->full_path = true;
+			break;
+		case OPT_ALL_FRAMES:
+			o->all_frames = true;
 			break;
 		default:
 			pmt_cli_common_option(c, usage);
@@ -165,10 +202,10 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 		else
 			pmt_table_null(t);
 		if (tot->any) {
-			pmt_table_int(t, tot->rss_start);
-			pmt_table_int(t, tot->rss_end);
-			pmt_table_int(t, tot->rss_peak);
-			pmt_table_int(t, tot->rss_min);
+			pmt_table_bytes(t, tot->rss_start);
+			pmt_table_bytes(t, tot->rss_end);
+			pmt_table_bytes(t, tot->rss_peak);
+			pmt_table_bytes(t, tot->rss_min);
 		} else {
 			for (int k = 0; k < 4; k++)
 				pmt_table_null(t);
@@ -178,7 +215,7 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 			pmt_table_num(t, (double)events / (double)tot->jumps, 0);
 		else
 			pmt_table_null(t);
-		pmt_table_int(t, (int64_t)bytes);
+		pmt_table_bytes(t, (int64_t)bytes);
 		if (events)
 			pmt_table_num(t, (double)bytes / (double)events, 2);
 		else
@@ -245,6 +282,9 @@ static int functions_table(struct result *x, const char *title, const struct sum
 		return -ENOMEM;
 	for (uint32_t id = 0; id < n; id++) {
 		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, id);
+		const struct pmt_code *c = id ? pmt_source_code(x->src, id) : NULL;
+		if (!o->all_frames && c && pmt_names_tracer_file(c->file, c->file_len))
+			continue;
 		if (f && (f->calls || f->self || f->incl))
 			ids[m++] = id;
 	}
@@ -252,8 +292,11 @@ static int functions_table(struct result *x, const char *title, const struct sum
 	sort_by = o->sort;
 	qsort(ids, m, sizeof(*ids), cmp_codes);
 	struct pmt_table *t;
-	int r = pmt_table_new(title, &t);
-	if (r < 0) {
+	struct pmt_names *names = NULL;
+	bool full = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON;
+	int r = pmt_names_new(x->src, full, &names);
+	if (r < 0 || (r = pmt_table_new(title, &t)) < 0) {
+		pmt_names_free(names);
 		free(ids);
 		return r;
 	}
@@ -266,16 +309,20 @@ static int functions_table(struct result *x, const char *title, const struct sum
 	for (uint32_t i = 0; i < m && (!o->top || i < o->top); i++) {
 		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, ids[i]);
 		const struct pmt_code *c = ids[i] ? pmt_source_code(x->src, ids[i]) : NULL;
+		size_t flen = 0;
+		const char *file =
+		    c ? pmt_names_file(names, c->file, c->file_len, &flen, NULL) : "";
 		pmt_table_str(t, c ? c->name : "<unknown>");
-		pmt_table_str(t, c ? c->file : "");
+		pmt_table_strn(t, file, flen);
 		pmt_table_int(t, (int64_t)f->calls);
-		pmt_table_int(t, f->self);
-		pmt_table_int(t, f->incl);
+		pmt_table_bytes(t, f->self);
+		pmt_table_bytes(t, f->incl);
 		if (f->incl_calls)
-			pmt_table_num(t, (double)f->incl / (double)f->incl_calls, 1);
+			pmt_table_bytes_num(t, (double)f->incl / (double)f->incl_calls, 1);
 		else
 			pmt_table_null(t);
 	}
+	pmt_names_free(names);
 	free(ids);
 	*out = t;
 	return 0;
@@ -302,8 +349,8 @@ static int threads_table(struct result *x, const char *title, struct pmt_table *
 		pmt_table_str(t, th ? th->name : "");
 		pmt_table_int(t, (int64_t)s->events);
 		pmt_table_int(t, (int64_t)s->calls);
-		pmt_table_int(t, s->growth);
-		pmt_table_int(t, s->positive);
+		pmt_table_bytes(t, s->growth);
+		pmt_table_bytes(t, s->positive);
 	}
 	*out = t;
 	return 0;
@@ -312,6 +359,7 @@ static int threads_table(struct result *x, const char *title, struct pmt_table *
 /* Tables one after the other; json: one object of named arrays. */
 struct printer {
 	enum pmt_format f;
+	bool exact;
 	unsigned count;
 };
 
@@ -323,7 +371,7 @@ static int emit(struct printer *p, const char *key, struct pmt_table *t)
 	} else if (p->count) {
 		putchar('\n');
 	}
-	r = pmt_table_print(t, p->f, stdout);
+	r = pmt_table_print(t, p->f | (p->exact ? PMT_FMT_EXACT : 0), stdout);
 	pmt_table_free(t);
 	p->count++;
 	return r;
@@ -358,6 +406,28 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 	if ((r = threads_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
 	return 0;
+}
+
+/* The stacks of every log, merged as pmt-flamegraph draws them. */
+static int folded(struct result *res, unsigned n, const struct summarise_opts *o)
+{
+	struct pmt_flame *f;
+	int r = pmt_flame_new(o->weight, &f);
+	for (unsigned i = 0; r >= 0 && i < n; i++) {
+		struct pmt_names *names = NULL;
+		r = pmt_names_new(res[i].src, o->full_path, &names);
+		if (r >= 0)
+			r = pmt_flame_add(f, res[i].prof, res[i].src, names, 0, o->all_frames);
+		pmt_names_free(names);
+	}
+	if (r >= 0)
+		r = pmt_flame_finish(f);
+	if (r >= 0)
+		r = pmt_flame_folded(f, 0, stdout);
+	if (r < 0)
+		pmt_cli_errno(NULL, r, NULL);
+	pmt_flame_free(f);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -421,11 +491,10 @@ int main(int argc, char **argv)
 			x->err = r;
 	}
 
-	struct printer p = {.f = o.format};
+	struct printer p = {.f = o.format, .exact = o.bytes};
 	if (nev && o.folded) {
-		for (unsigned i = 0; i < nev; i++)
-			if (pmt_profile_folded(res[i].prof, res[i].src, stdout) < 0)
-				status = PMT_EXIT_ERROR;
+		if (folded(res, nev, &o) < 0)
+			status = PMT_EXIT_ERROR;
 	} else if (nev) {
 		struct pmt_table *t;
 		int r = overview(res, nev, &t);

@@ -4,6 +4,8 @@
 noinst_LTLIBRARIES += libpmt/report/libpmt-report.la
 libpmt_report_libpmt_report_la_SOURCES = \
 	libpmt/report/profile.h libpmt/report/profile.c \
+	libpmt/report/names.h libpmt/report/names.c \
+	libpmt/report/flame.h libpmt/report/flame.c \
 	libpmt/report/table.h libpmt/report/table.c \
 	libpmt/report/event-format.h libpmt/report/event-format.c \
 	libpmt/report/process-report.h libpmt/report/process-report.c \

@@ -11,8 +11,33 @@
 struct node {
 	uint32_t parent;
 	uint32_t code;
-	int64_t weight; /* positive ΔRSS charged while this path ran */
+	int64_t w[PMT_WEIGHT_COUNT]; /* per weight, charged to this path */
 };
+
+static int64_t rss_amount(const struct pmt_item *it)
+{
+	return it->ev.drss > 0 && !(it->ev.flags & PMT_EV_LAST) ? it->ev.drss : 0;
+}
+
+static int64_t calls_amount(const struct pmt_item *it)
+{
+	return it->ev.kind == PMT_CALL || it->ev.kind == PMT_C_CALL;
+}
+
+const struct pmt_weight_def pmt_weight_defs[PMT_WEIGHT_COUNT] = {
+    [PMT_WEIGHT_RSS] = {"rss", "RSS growth", "positive RSS growth (default)", PMT_UNIT_BYTES,
+			PMT_CHARGE_RUNNING, PMT_ITEM_EVENT, rss_amount},
+    [PMT_WEIGHT_CALLS] = {"calls", "Calls", "calls made", PMT_UNIT_COUNT, PMT_CHARGE_CALLEE,
+			  PMT_ITEM_EVENT, calls_amount},
+};
+
+int pmt_weight_parse(const char *s)
+{
+	for (int i = 0; i < PMT_WEIGHT_COUNT; i++)
+		if (!strcmp(s, pmt_weight_defs[i].name))
+			return i;
+	return -1;
+}
 
 struct frame {
 	uint32_t code;
@@ -41,7 +66,8 @@ struct pmt_profile {
 	/* call tree: node 0 is the root; child lookup by (parent, code) */
 	struct node *nodes;
 	uint32_t nnodes, capnodes;
-	struct pmt_hash children; /* (parent, code) -> node index + 1 */
+	struct pmt_hash children;	/* (parent, code) -> node index + 1 */
+	bool seen[PMT_ITEM_OBJECT + 1]; /* item types seen */
 };
 
 int pmt_profile_new(uint32_t page, bool tree, struct pmt_profile **out)
@@ -149,6 +175,8 @@ static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool count
 
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 {
+	if ((unsigned)it->type <= PMT_ITEM_OBJECT)
+		p->seen[it->type] = true;
 	if (it->type == PMT_ITEM_MESSAGE) {
 		p->tot.messages++;
 		return 0;
@@ -202,22 +230,39 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 
 	/* charge ΔRSS to what ran before this event */
 	uint32_t top_code, top_node;
+	int64_t callee[PMT_WEIGHT_COUNT] = {0};
+	bool any_callee = false;
 	if (t->depth) {
 		top_code = t->frames[t->depth - 1].code;
 		top_node = t->frames[t->depth - 1].node;
 	} else {
 		top_code = code;
 		top_node = 0;
-		if (p->tree && d > 0) {
-			int64_t n = child(p, 0, code);
-			if (n < 0)
-				return (int)n;
-			top_node = (uint32_t)n;
-		}
 	}
 	p->fs[top_code].self += d;
-	if (p->tree && d > 0)
-		p->nodes[top_node].weight += d;
+	if (p->tree) {
+		for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++) {
+			const struct pmt_weight_def *def = &pmt_weight_defs[w];
+			if (def->source != PMT_ITEM_EVENT)
+				continue;
+			int64_t a = def->amount(it);
+			if (!a)
+				continue;
+			if (def->charge == PMT_CHARGE_CALLEE) {
+				callee[w] = a;
+				any_callee = true;
+				continue;
+			}
+			/* the log's edges: the event's own function, at the root */
+			if (!top_node) {
+				int64_t n = child(p, 0, code);
+				if (n < 0)
+					return (int)n;
+				top_node = (uint32_t)n;
+			}
+			p->nodes[top_node].w[w] += a;
+		}
+	}
 
 	switch (ev->kind) {
 	case PMT_CALL:
@@ -240,6 +285,8 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 			node = (uint32_t)n;
 		}
 		t->frames[t->depth++] = (struct frame){.code = code, .node = node, .rss = ev->rss};
+		for (unsigned w = 0; any_callee && w < PMT_WEIGHT_COUNT; w++)
+			p->nodes[node].w[w] += callee[w];
 		p->active[code]++;
 		p->fs[code].calls++;
 		ts->calls++;
@@ -295,54 +342,17 @@ const struct pmt_tstat *pmt_profile_tstat(const struct pmt_profile *p, uint32_t 
 
 uint32_t pmt_profile_threads(const struct pmt_profile *p) { return p->nthreads; }
 
-/* Frame text: no ';' (the separator) and no newline. */
-static void put_frame(FILE *out, const struct pmt_source *s, uint32_t code)
+uint32_t pmt_profile_nodes(const struct pmt_profile *p) { return p->nnodes; }
+
+void pmt_profile_node(const struct pmt_profile *p, uint32_t n, uint32_t *parent, uint32_t *code,
+		      const int64_t **w)
 {
-	const struct pmt_code *c = code ? pmt_source_code(s, code) : NULL;
-	const char *name = c ? c->name : "<unknown>";
-	size_t nlen = c ? c->name_len : 9;
-	for (size_t i = 0; i < nlen; i++) {
-		char ch = name[i];
-		fputc(ch == ';' ? ':' : (ch == '\n' || ch == '\r') ? ' ' : ch, out);
-	}
-	if (c && c->file_len) {
-		const char *base = c->file, *sl = memrchr(c->file, '/', c->file_len);
-		if (sl)
-			base = sl + 1;
-		fputs(" (", out);
-		for (const char *q = base; q < c->file + c->file_len; q++)
-			fputc(*q == ';' ? ':' : (*q == '\n' || *q == '\r') ? ' ' : *q, out);
-		fputc(')', out);
-	}
+	*parent = p->nodes[n].parent;
+	*code = p->nodes[n].code;
+	*w = p->nodes[n].w;
 }
 
-int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, FILE *out)
+bool pmt_profile_has_weight(const struct pmt_profile *p, enum pmt_weight w)
 {
-	uint32_t *path = NULL;
-	size_t cap = 0;
-	for (uint32_t n = 1; n < p->nnodes; n++) {
-		if (p->nodes[n].weight <= 0)
-			continue;
-		size_t depth = 0;
-		for (uint32_t k = n; k; k = p->nodes[k].parent) {
-			if (depth == cap) {
-				cap = cap ? cap * 2 : 64;
-				uint32_t *np = realloc(path, cap * sizeof(*np));
-				if (!np) {
-					free(path);
-					return -ENOMEM;
-				}
-				path = np;
-			}
-			path[depth++] = p->nodes[k].code;
-		}
-		while (depth--) {
-			put_frame(out, s, path[depth]);
-			if (depth)
-				fputc(';', out);
-		}
-		fprintf(out, " %lld\n", (long long)p->nodes[n].weight);
-	}
-	free(path);
-	return ferror(out) ? -EIO : 0;
+	return (unsigned)w < PMT_WEIGHT_COUNT && p->seen[pmt_weight_defs[w].source];
 }

@@ -9,8 +9,9 @@
  *    log's edges) and inclusive growth (RSS at return minus RSS at call,
  *    outermost frame only, so recursion is not counted twice);
  *  - per thread: events, growth, calls;
- *  - the call tree with positive ΔRSS per path, for folded stacks: the
- *    weights add up to the total positive ΔRSS of the log;
+ *  - the call tree with, per distinct call path, one number per weight
+ *    (pmt_weight_defs: positive ΔRSS, calls, ...), for flame graphs and
+ *    folded stacks: the RSS weights add up to the total positive ΔRSS;
  *  - log totals: events, duration, RSS start/end/peak/min, page jumps.
  *
  * Returns whose function is not on the stack (the log started inside it)
@@ -50,6 +51,31 @@ struct pmt_totals {
 	bool any;
 };
 
+/* Flame graph weights: what each call path accumulates. A new weight is a
+ * new enum value and a row of pmt_weight_defs (profile.c), with the item
+ * type that carries it and the function that reads its amount. */
+enum pmt_weight { PMT_WEIGHT_RSS = 0, PMT_WEIGHT_CALLS, PMT_WEIGHT_COUNT };
+
+enum pmt_unit { PMT_UNIT_BYTES = 0, PMT_UNIT_COUNT };
+
+/* Which path an item's amount is added to: the frame running when it
+ * happened (the top of its thread's stack), or the frame a call enters. */
+enum pmt_charge { PMT_CHARGE_RUNNING = 0, PMT_CHARGE_CALLEE };
+
+struct pmt_weight_def {
+	const char *name;  /* --weight NAME */
+	const char *title; /* "RSS growth" */
+	const char *help;  /* one line for --help */
+	enum pmt_unit unit;
+	enum pmt_charge charge;
+	enum pmt_item_type source; /* the items that carry it */
+	/* what one item adds (0: nothing) */
+	int64_t (*amount)(const struct pmt_item *it);
+};
+extern const struct pmt_weight_def pmt_weight_defs[PMT_WEIGHT_COUNT];
+/* The weight named s, or -1. */
+int pmt_weight_parse(const char *s);
+
 struct pmt_profile;
 
 /* page: bytes of a page (for the jump count); tree: keep the call tree for
@@ -68,6 +94,12 @@ uint32_t pmt_profile_codes(const struct pmt_profile *p);
 const struct pmt_tstat *pmt_profile_tstat(const struct pmt_profile *p, uint32_t thread);
 uint32_t pmt_profile_threads(const struct pmt_profile *p);
 
-/* Writes "frame;frame;frame weight\n" per call path with positive growth,
- * frames named "function (file)" from s's code table. 0 or -errno. */
-int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, FILE *out);
+/* The call tree (built when tree was asked): nodes 0..pmt_profile_nodes()-1,
+ * node 0 the root (no code); a node's parent has a smaller index. *w points
+ * at PMT_WEIGHT_COUNT weights. */
+uint32_t pmt_profile_nodes(const struct pmt_profile *p);
+void pmt_profile_node(const struct pmt_profile *p, uint32_t n, uint32_t *parent, uint32_t *code,
+		      const int64_t **w);
+/* Whether the log had the items that weight w is made of (a heap weight
+ * needs heap records). */
+bool pmt_profile_has_weight(const struct pmt_profile *p, enum pmt_weight w);
