@@ -15,15 +15,14 @@
 #include <libpmt/report/names.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
+#include <libpmt/report/summary.h>
 #include <libpmt/report/table.h>
-
-enum sort_key { SORT_SELF, SORT_INCL, SORT_CALLS };
 
 struct summarise_opts {
 	enum pmt_format format;
 	unsigned top;
 	bool folded;
-	enum sort_key sort;
+	enum pmt_summary_sort sort;
 	bool bytes, full_path, all_frames;
 	enum pmt_weight weight;
 };
@@ -92,11 +91,11 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 			break;
 		case OPT_SORT:
 			if (!strcmp(optarg, "self"))
-				o->sort = SORT_SELF;
+				o->sort = PMT_SORT_SELF;
 			else if (!strcmp(optarg, "inclusive"))
-				o->sort = SORT_INCL;
+				o->sort = PMT_SORT_INCLUSIVE;
 			else if (!strcmp(optarg, "calls"))
-				o->sort = SORT_CALLS;
+				o->sort = PMT_SORT_CALLS;
 			else
 				pmt_cli_usage_error("invalid --sort '%s'", optarg);
 			break;
@@ -227,135 +226,6 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 	return 0;
 }
 
-static int kinds_table(struct result *x, const char *title, struct pmt_table **out)
-{
-	struct pmt_table *t;
-	int r = pmt_table_new(title, &t);
-	if (r < 0)
-		return r;
-	const struct pmt_totals *tot = pmt_profile_totals(x->prof);
-	pmt_table_column(t, "kind", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "events", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "percent", PMT_ALIGN_RIGHT);
-	for (unsigned k = 0; k < 8; k++) {
-		if (!tot->kinds[k])
-			continue;
-		pmt_table_str(t, pmt_kind_full_name(k));
-		pmt_table_int(t, (int64_t)tot->kinds[k]);
-		pmt_table_num(t, 100.0 * (double)tot->kinds[k] / (double)tot->written, 2);
-	}
-	*out = t;
-	return 0;
-}
-
-static const struct pmt_profile *sort_prof;
-static enum sort_key sort_by;
-
-static int cmp_codes(const void *a, const void *b)
-{
-	const struct pmt_fstat *x = pmt_profile_fstat(sort_prof, *(const uint32_t *)a);
-	const struct pmt_fstat *y = pmt_profile_fstat(sort_prof, *(const uint32_t *)b);
-	int64_t kx, ky;
-	switch (sort_by) {
-	case SORT_INCL:
-		kx = x->incl, ky = y->incl;
-		break;
-	case SORT_CALLS:
-		kx = (int64_t)x->calls, ky = (int64_t)y->calls;
-		break;
-	default:
-		kx = x->self, ky = y->self;
-	}
-	if (kx != ky)
-		return kx > ky ? -1 : 1;
-	/* ties: stable, by id */
-	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-	return ia < ib ? -1 : ia > ib;
-}
-
-static int functions_table(struct result *x, const char *title, const struct summarise_opts *o,
-			   struct pmt_table **out)
-{
-	uint32_t n = pmt_profile_codes(x->prof), m = 0;
-	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
-	if (!ids)
-		return -ENOMEM;
-	for (uint32_t id = 0; id < n; id++) {
-		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, id);
-		const struct pmt_code *c = id ? pmt_source_code(x->src, id) : NULL;
-		if (!o->all_frames && c && pmt_names_tracer_file(c->file, c->file_len))
-			continue;
-		if (f && (f->calls || f->self || f->incl))
-			ids[m++] = id;
-	}
-	sort_prof = x->prof;
-	sort_by = o->sort;
-	qsort(ids, m, sizeof(*ids), cmp_codes);
-	struct pmt_table *t;
-	struct pmt_names *names = NULL;
-	bool full = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON;
-	int r = pmt_names_new(x->src, full, &names);
-	if (r < 0 || (r = pmt_table_new(title, &t)) < 0) {
-		pmt_names_free(names);
-		free(ids);
-		return r;
-	}
-	pmt_table_column(t, "function", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "file", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "calls", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "self_bytes", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "inclusive_bytes", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "inclusive_per_call", PMT_ALIGN_RIGHT);
-	for (uint32_t i = 0; i < m && (!o->top || i < o->top); i++) {
-		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, ids[i]);
-		const struct pmt_code *c = ids[i] ? pmt_source_code(x->src, ids[i]) : NULL;
-		size_t flen = 0;
-		const char *file =
-		    c ? pmt_names_file(names, c->file, c->file_len, &flen, NULL) : "";
-		pmt_table_str(t, c ? c->name : "<unknown>");
-		pmt_table_strn(t, file, flen);
-		pmt_table_int(t, (int64_t)f->calls);
-		pmt_table_bytes(t, f->self);
-		pmt_table_bytes(t, f->incl);
-		if (f->incl_calls)
-			pmt_table_bytes_num(t, (double)f->incl / (double)f->incl_calls, 1);
-		else
-			pmt_table_null(t);
-	}
-	pmt_names_free(names);
-	free(ids);
-	*out = t;
-	return 0;
-}
-
-static int threads_table(struct result *x, const char *title, struct pmt_table **out)
-{
-	struct pmt_table *t;
-	int r = pmt_table_new(title, &t);
-	if (r < 0)
-		return r;
-	pmt_table_column(t, "thread", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "name", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "events", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "calls", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "growth_bytes", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "positive_bytes", PMT_ALIGN_RIGHT);
-	for (uint32_t i = 0; i < pmt_profile_threads(x->prof); i++) {
-		const struct pmt_tstat *s = pmt_profile_tstat(x->prof, i);
-		if (!s->events)
-			continue;
-		const struct pmt_thread *th = pmt_source_thread(x->src, i);
-		pmt_table_int(t, i);
-		pmt_table_str(t, th ? th->name : "");
-		pmt_table_int(t, (int64_t)s->events);
-		pmt_table_int(t, (int64_t)s->calls);
-		pmt_table_bytes(t, s->growth);
-		pmt_table_bytes(t, s->positive);
-	}
-	*out = t;
-	return 0;
-}
-
 /* Tables one after the other; json: one object of named arrays. */
 struct printer {
 	enum pmt_format f;
@@ -388,22 +258,28 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 
 	snprintf(title, sizeof(title), "%s%sEvents by kind", pre ? pre : "", pre ? ": " : "");
 	snprintf(key, sizeof(key), n > 1 ? "kinds_%u" : "kinds", idx + 1);
-	if ((r = kinds_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+	if ((r = pmt_summary_kinds(x->prof, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
 	snprintf(title, sizeof(title),
 		 "%s%sTop functions by RSS growth (%s; %llu unmatched returns, %llu calls open "
 		 "at the end)",
 		 pre ? pre : "", pre ? ": " : "",
-		 o->sort == SORT_INCL	 ? "by inclusive"
-		 : o->sort == SORT_CALLS ? "by calls"
+		 o->sort == PMT_SORT_INCLUSIVE	 ? "by inclusive"
+		 : o->sort == PMT_SORT_CALLS ? "by calls"
 					 : "by self",
 		 (unsigned long long)tot->unmatched_returns, (unsigned long long)tot->open_calls);
 	snprintf(key, sizeof(key), n > 1 ? "functions_%u" : "functions", idx + 1);
-	if ((r = functions_table(x, title, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+	struct pmt_summary_opts so = {
+	    .sort = o->sort,
+	    .top = o->top,
+	    .all_frames = o->all_frames,
+	    .full_path = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON,
+	};
+	if ((r = pmt_summary_functions(x->prof, x->src, &so, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
 	snprintf(title, sizeof(title), "%s%sThreads", pre ? pre : "", pre ? ": " : "");
 	snprintf(key, sizeof(key), n > 1 ? "threads_%u" : "threads", idx + 1);
-	if ((r = threads_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+	if ((r = pmt_summary_threads(x->prof, x->src, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
 	return 0;
 }

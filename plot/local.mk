@@ -22,3 +22,9 @@ bin_PROGRAMS += plot/pmt-flamegraph
 plot_pmt_flamegraph_SOURCES = plot/pmt-flamegraph.c plot/flame-svg.h plot/flame-svg.c
 nodist_plot_pmt_flamegraph_SOURCES = plot/assets.c
 plot_pmt_flamegraph_LDADD = $(LIBPMT_REPORT) -lm
+
+bin_PROGRAMS += plot/pmt-report
+plot_pmt_report_SOURCES = plot/pmt-report.c plot/report.h plot/report-chart.c \
+	plot/flame-svg.h plot/flame-svg.c
+nodist_plot_pmt_report_SOURCES = plot/assets.c
+plot_pmt_report_LDADD = $(LIBPMT_REPORT) -lm

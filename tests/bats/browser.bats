@@ -60,3 +60,13 @@ PYEOF
 	printf '%s\n' "$output"
 	assert_success
 }
+
+@test "the report of a traced program with its process log in Chromium" {
+	traced_program
+	"$PY" -m pmt_tracer.process -i 0.05 -o p.log -- "$PY" prog.py >/dev/null 2>&1
+	pmt-report t.log.zst p.log -o t.html
+	run node "$CHECK" report t.html "$SHOTS/report.png" grow
+	printf '%s\n' "$output"
+	assert_success
+	assert_output --partial "a click on calls sorts largest first"
+}

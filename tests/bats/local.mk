@@ -16,6 +16,7 @@ BATS_TESTS = \
 	tests/bats/pmt-diff.bats \
 	tests/bats/pmt-gnuplot.bats \
 	tests/bats/pmt-flamegraph.bats \
+	tests/bats/pmt-report.bats \
 	tests/bats/browser.bats \
 	tests/bats/process-monitor.bats
 TESTS += $(BATS_TESTS)
