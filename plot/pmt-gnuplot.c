@@ -305,7 +305,7 @@ static void usage(void)
 	       "\n"
 	       "  -s, --size=W,H        picture size in pixels (default 1000,700)\n"
 	       "      --png             also write a PNG\n"
-	       "  -n, --top=N           event logs: annotate the N largest jumps (default 10)\n"
+	       "  -n, --top=N           event logs: mark the N largest rises and falls (default 5)\n"
 	       "      --max-points=N    event logs: at most about N points (default 100000)\n"
 	       "  -h, --help            display this help and exit\n"
 	       "  -V, --version         output version information and exit\n"
@@ -396,7 +396,7 @@ int main(int argc, char **argv)
 {
 	pmt_cli_set_prog(argv[0]);
 	argv[0] = (char *)pmt_cli_prog(); /* getopt says "pmt-x: ...", not the path */
-	struct gnuplot_opts o = {.width = 1000, .height = 700, .top = 10, .max_points = 100000};
+	struct gnuplot_opts o = {.width = 1000, .height = 700, .top = 5, .max_points = 100000};
 	enum { OPT_PNG = 256, OPT_MAX_POINTS };
 	static const struct option longopts[] = {
 	    {"size", required_argument, NULL, 's'},

@@ -23,6 +23,9 @@ show() { # show FILE [LINES]: the first lines of an output, as a person would lo
 
 rm -rf "$D"
 mkdir -p "$D"
+# run from the demo directory, as a user runs their own program from theirs
+cp "$S/sample-data/lastohtml.py" "$S/sample-data/gen_las.py" "$D"
+cd "$D"
 step "sample data: LAS well logs"
 "$PY" "$S/sample-data/gen_las.py" "$D/las"
 du -sh "$D/las"
@@ -31,17 +34,14 @@ step "1. untraced run, process monitor every 0.1 s into LASToHTML.log"
 "$PY" "$S/sample-data/lastohtml.py" "$D/las" "$D/untraced" --log-process 0.1
 
 step "2. traced run: every call and return (python -m pmt_tracer)"
-"$PY" -m pmt_tracer -o "$D/run.log.zst" --force \
-	"$S/sample-data/lastohtml.py" "$D/las" "$D/traced" --log-process 0.1
+"$PY" -m pmt_tracer -o run.log.zst --force lastohtml.py las traced --log-process 0.1
 
 step "3. traced run, RSS changes of a page or more and the event before each"
-"$PY" -m pmt_tracer -o "$D/run-drss.log.zst" --force --drss -1 --prev \
-	"$S/sample-data/lastohtml.py" "$D/las" "$D/traced-drss"
+"$PY" -m pmt_tracer -o run-drss.log.zst --force --drss -1 --prev lastohtml.py las traced-drss
 
 step "4. traced run on 1.5x the data, to compare"
 "$PY" "$S/sample-data/gen_las.py" "$D/las-big" --scale 1.5 >/dev/null
-"$PY" -m pmt_tracer -o "$D/run-big.log.zst" --force \
-	"$S/sample-data/lastohtml.py" "$D/las-big" "$D/traced-big"
+"$PY" -m pmt_tracer -o run-big.log.zst --force lastohtml.py las-big traced-big
 
 step "pmt-summarise run.log.zst"
 pmt-summarise --top 15 "$D/run.log.zst" >"$D/summary.txt"
@@ -52,6 +52,15 @@ step "pmt-summarise --folded (an RSS flame graph's input)"
 pmt-summarise --folded "$D/run.log.zst" >"$D/run.folded"
 echo "heaviest stacks (bytes of RSS growth, innermost frame last):"
 awk '{ print $NF "\t" $0 }' "$D/run.folded" | sort -n -r | cut -f2- | head -n 3 | cut -c1-300
+
+step "pmt-flamegraph: where RSS grew, and where it grew more on 1.5x the data"
+pmt-flamegraph run.log.zst -o rss.svg
+pmt-flamegraph --diff run.log.zst run-big.log.zst -o rss-diff.svg
+ls -l rss.svg rss-diff.svg
+
+step "pmt-report: one HTML page with all of it"
+pmt-report run.log.zst traced/LASToHTML.log -o report.html
+ls -l report.html
 
 step "pmt-filter --drss 4096 run.log.zst"
 pmt-filter --drss 4096 "$D/run.log.zst" >"$D/filter-drss.txt"
