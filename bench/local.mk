@@ -4,7 +4,7 @@
 #   make bench-tracer     bench/tracer.py (sample + call-dense workloads)
 #   make bench-technote   bench/technote.py, writes docs/bench-technote.{md,rst}
 # BENCH_REPS=N sets the repetitions (median of interleaved runs).
-EXTRA_DIST += bench/analysers.sh
+EXTRA_DIST += bench/analysers.sh bench/pictures.sh
 EXTRA_DIST += bench/benchlib.py bench/calls.py bench/tracer.py bench/technote.py
 EXTRA_DIST += docs/BENCHMARKS.md docs/bench-technote.md docs/bench-technote.rst
 

@@ -57,7 +57,9 @@ static void colour(char *buf, size_t cap, const struct pmt_flame_frame *fr)
 	double v1 = (hf & 0xff) / 255.0, v2 = ((hf >> 8) & 0xff) / 255.0;
 	double nudge = ((hn & 0xff) / 255.0 - 0.5) * 0.6;
 	double k = v1 + nudge < 0 ? 0 : v1 + nudge > 1 ? 1 : v1 + nudge;
-	int r = fam[c].r + (int)(fam[c].dr * k), g = fam[c].g + (int)(fam[c].dg * v2),
+	double v3 = ((hn >> 8) & 0xff) / 255.0; /* the function: neighbours differ */
+	int r = fam[c].r + (int)(fam[c].dr * k),
+	    g = fam[c].g + (int)(fam[c].dg * (0.4 * v2 + 0.6 * v3)),
 	    b = fam[c].b + (int)(fam[c].db * (1 - k));
 	snprintf(buf, cap, "rgb(%d,%d,%d)", r > 255 ? 255 : r, g > 255 ? 255 : g,
 		 b > 255 ? 255 : b);

@@ -192,6 +192,26 @@ static void python_dirs(void)
 	Py_XDECREF(get_path);
 	Py_XDECREF(mod);
 	PyErr_Clear();
+	/* where this package was imported from is a site directory too
+	 * (PYTHONPATH, a build tree): its process monitor shows as
+	 * <site-packages>/pmt_tracer/process.py */
+	mod = PyImport_ImportModule("pmt_tracer");
+	PyObject *file = mod ? PyObject_GetAttrString(mod, "__file__") : NULL;
+	const char *f = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
+	const char *end = f ? strrchr(f, '/') : NULL;
+	while (end && end > f && end[-1] != '/')
+		end--; /* up from .../pmt_tracer/__init__.py to ... */
+	if (end && end > f + 1 && nsite < 4) {
+		char *d = strndup(f, (size_t)(end - f - 1));
+		if (d && (!nsite || strcmp(d, site_dirs[0])) &&
+		    (nsite < 2 || strcmp(d, site_dirs[1])))
+			site_dirs[nsite++] = d;
+		else
+			free(d);
+	}
+	Py_XDECREF(file);
+	Py_XDECREF(mod);
+	PyErr_Clear();
 }
 
 /* Opens the log (a new one in a fork child): fd, RSS source, header, writer,

@@ -23,3 +23,8 @@ TESTS += tests/unit/test-process-reader
 check_PROGRAMS += tests/unit/test-rss
 tests_unit_test_rss_LDADD = $(LIBPMT_CORE)
 TESTS += tests/unit/test-rss
+
+# report names, flame stacks, units (libpmt/report/names.c, flame.c, table.c)
+check_PROGRAMS += tests/unit/test-names
+tests_unit_test_names_LDADD = $(LIBPMT_REPORT)
+TESTS += tests/unit/test-names
