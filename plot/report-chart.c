@@ -189,7 +189,7 @@ void chart_process(FILE *out, struct pmt_process_log *l, unsigned i)
 	double pad = (double)(p->rss_max - p->rss_min) * 0.05 + 4096;
 	f.y0 = (double)p->rss_min - pad;
 	f.y1 = (double)p->rss_max + pad;
-	double height = f.top + f.h + 44;
+	double height = f.top + f.h + 64;
 	fprintf(out,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%.0f\" "
 		"height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n",
@@ -234,5 +234,5 @@ void chart_process(FILE *out, struct pmt_process_log *l, unsigned i)
 	    "(left)</tspan> <tspan class=\"k-cpu\">&#9644; mean CPU%%</tspan> <tspan "
 	    "class=\"k-inst\">&#9644; instantaneous CPU%% (right)</tspan>; dashed: labels</text>"
 	    "</g>\n</svg>\n",
-	    L, height - 4);
+	    L, height - 6);
 }
