@@ -206,7 +206,7 @@ static int cmp_func(const void *a, const void *b)
 static int read_run(struct run *x)
 {
 	const struct pmt_header *h = pmt_source_header(x->src);
-	int r = pmt_profile_new(h->page_size, false, &x->prof);
+	int r = pmt_profile_new(h->page_size, 0, &x->prof);
 	if (r < 0)
 		return r;
 	struct pmt_item it;

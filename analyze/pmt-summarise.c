@@ -136,10 +136,10 @@ struct result {
 	bool truncated;
 };
 
-static int read_log(struct result *res, bool tree)
+static int read_log(struct result *res, unsigned weights)
 {
 	const struct pmt_header *h = pmt_source_header(res->src);
-	int r = pmt_profile_new(h->page_size, tree, &res->prof);
+	int r = pmt_profile_new(h->page_size, weights, &res->prof);
 	if (r < 0)
 		return r;
 	struct pmt_item it;
@@ -264,9 +264,9 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 		 "%s%sTop functions by RSS growth (%s; %llu unmatched returns, %llu calls open "
 		 "at the end)",
 		 pre ? pre : "", pre ? ": " : "",
-		 o->sort == PMT_SORT_INCLUSIVE	 ? "by inclusive"
-		 : o->sort == PMT_SORT_CALLS ? "by calls"
-					 : "by self",
+		 o->sort == PMT_SORT_INCLUSIVE ? "by inclusive"
+		 : o->sort == PMT_SORT_CALLS   ? "by calls"
+					       : "by self",
 		 (unsigned long long)tot->unmatched_returns, (unsigned long long)tot->open_calls);
 	snprintf(key, sizeof(key), n > 1 ? "functions_%u" : "functions", idx + 1);
 	struct pmt_summary_opts so = {
@@ -275,7 +275,8 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 	    .all_frames = o->all_frames,
 	    .full_path = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON,
 	};
-	if ((r = pmt_summary_functions(x->prof, x->src, &so, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+	if ((r = pmt_summary_functions(x->prof, x->src, &so, title, &t)) < 0 ||
+	    (r = emit(p, key, t)) < 0)
 		return r;
 	snprintf(title, sizeof(title), "%s%sThreads", pre ? pre : "", pre ? ": " : "");
 	snprintf(key, sizeof(key), n > 1 ? "threads_%u" : "threads", idx + 1);
@@ -291,6 +292,11 @@ static int folded(struct result *res, unsigned n, const struct summarise_opts *o
 	int r = pmt_flame_new(o->weight, &f);
 	for (unsigned i = 0; r >= 0 && i < n; i++) {
 		struct pmt_names *names = NULL;
+		if (pmt_profile_totals(res[i].prof)->cut_paths)
+			pmt_cli_note(
+			    res[i].name,
+			    "more than %u call paths: the rarest are charged to their callers",
+			    PMT_PROFILE_MAX_PATHS);
 		r = pmt_names_new(res[i].src, o->full_path, &names);
 		if (r >= 0)
 			r = pmt_flame_add(f, res[i].prof, res[i].src, names, 0, o->all_frames);
@@ -362,7 +368,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		nev++;
-		r = read_log(x, o.folded);
+		r = read_log(x, o.folded ? 1u << o.weight : 0);
 		if (r < 0)
 			x->err = r;
 	}

@@ -161,7 +161,7 @@ static int add_log(struct pmt_flame *f, const char *arg, unsigned side,
 		pmt_input_free(in);
 		return 2;
 	}
-	r = pmt_profile_new(pmt_source_header(src)->page_size, true, &prof);
+	r = pmt_profile_new(pmt_source_header(src)->page_size, 1u << o->weight, &prof);
 	struct pmt_item it;
 	while (r >= 0 && (r = pmt_source_next(src, &it)) > 0)
 		r = pmt_profile_item(prof, &it);
@@ -178,6 +178,10 @@ static int add_log(struct pmt_flame *f, const char *arg, unsigned side,
 		}
 		if (pmt_profile_totals(prof)->any)
 			*total += 1;
+		if (pmt_profile_totals(prof)->cut_paths)
+			pmt_cli_note(
+			    name, "more than %u call paths: the rarest are drawn as their callers",
+			    PMT_PROFILE_MAX_PATHS);
 	}
 	if (read_err < 0) {
 		pmt_cli_errno(name, read_err, pmt_source_detail(src));

@@ -422,7 +422,7 @@ static int read_log(struct run *x, const char *arg, const struct report_opts *o)
 		pmt_input_free(in);
 		return r;
 	}
-	r = pmt_profile_new(pmt_source_header(x->src)->page_size, true, &x->prof);
+	r = pmt_profile_new(pmt_source_header(x->src)->page_size, 1u << o->weight, &x->prof);
 	if (r >= 0)
 		r = pmt_timeline_new(4000, o->jumps, 200, &x->tl);
 	if (r < 0)
@@ -440,6 +440,10 @@ static int read_log(struct run *x, const char *arg, const struct report_opts *o)
 		x->err = r;
 	else
 		x->truncated = pmt_source_truncated(x->src);
+	if (pmt_profile_totals(x->prof)->cut_paths)
+		pmt_cli_note(x->name,
+			     "more than %u call paths: the rarest are drawn as their callers",
+			     PMT_PROFILE_MAX_PATHS);
 	if (!pmt_profile_totals(x->prof)->any) {
 		pmt_cli_error(x->name, "%s", x->err ? pmt_strerror(x->err) : "no events");
 		return x->err ? x->err : -ENODATA;

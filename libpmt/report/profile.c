@@ -52,7 +52,7 @@ struct thread {
 
 struct pmt_profile {
 	uint32_t page;
-	bool tree;
+	unsigned weights; /* 1u << enum pmt_weight kept per path; 0: no tree */
 	struct pmt_totals tot;
 
 	struct pmt_fstat *fs; /* fs[code], code 0 = unknown */
@@ -70,13 +70,13 @@ struct pmt_profile {
 	bool seen[PMT_ITEM_OBJECT + 1]; /* item types seen */
 };
 
-int pmt_profile_new(uint32_t page, bool tree, struct pmt_profile **out)
+int pmt_profile_new(uint32_t page, unsigned weights, struct pmt_profile **out)
 {
 	struct pmt_profile *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->page = page ? page : 4096;
-	p->tree = tree;
+	p->weights = weights & ((1u << PMT_WEIGHT_COUNT) - 1);
 	p->capnodes = 1024;
 	p->nodes = calloc(p->capnodes, sizeof(*p->nodes));
 	if (!p->nodes) {
@@ -164,6 +164,32 @@ static int64_t child(struct pmt_profile *p, uint32_t parent, uint32_t code)
 	return id;
 }
 
+/* The node of the path that the top n frames of t make (n >= 1). Frames
+ * get their node only when something is charged to them, so paths that
+ * never weigh anything cost nothing. When the tree is full, the deepest
+ * path that exists stands for the rest (counted in cut_paths); paths from
+ * the root (one per function) are always made. Node or -errno. */
+static int64_t path_node(struct pmt_profile *p, struct thread *t, uint32_t n)
+{
+	uint32_t i = n;
+	while (i && !t->frames[i - 1].node)
+		i--;
+	uint32_t node = i ? t->frames[i - 1].node : 0;
+	for (; i < n; i++) {
+		uint32_t v = pmt_hash_get(&p->children, node, t->frames[i].code);
+		if (!v && node && p->nnodes >= PMT_PROFILE_MAX_PATHS) {
+			p->tot.cut_paths++;
+			return node;
+		}
+		int64_t k = v ? (int64_t)v - 1 : child(p, node, t->frames[i].code);
+		if (k < 0)
+			return k;
+		node = (uint32_t)k;
+		t->frames[i].node = node;
+	}
+	return node;
+}
+
 static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool counted)
 {
 	struct frame *f = &t->frames[--t->depth];
@@ -240,28 +266,26 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 		top_node = 0;
 	}
 	p->fs[top_code].self += d;
-	if (p->tree) {
-		for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++) {
-			const struct pmt_weight_def *def = &pmt_weight_defs[w];
-			if (def->source != PMT_ITEM_EVENT)
-				continue;
-			int64_t a = def->amount(it);
-			if (!a)
-				continue;
-			if (def->charge == PMT_CHARGE_CALLEE) {
-				callee[w] = a;
-				any_callee = true;
-				continue;
-			}
-			/* the log's edges: the event's own function, at the root */
-			if (!top_node) {
-				int64_t n = child(p, 0, code);
-				if (n < 0)
-					return (int)n;
-				top_node = (uint32_t)n;
-			}
-			p->nodes[top_node].w[w] += a;
+	for (unsigned w = 0; p->weights >> w; w++) {
+		const struct pmt_weight_def *def = &pmt_weight_defs[w];
+		if (!(p->weights & (1u << w)) || def->source != PMT_ITEM_EVENT)
+			continue;
+		int64_t a = def->amount(it);
+		if (!a)
+			continue;
+		if (def->charge == PMT_CHARGE_CALLEE) {
+			callee[w] = a;
+			any_callee = true;
+			continue;
 		}
+		if (!top_node) {
+			/* the log's edges: the event's own function, at the root */
+			int64_t n = t->depth ? path_node(p, t, t->depth) : child(p, 0, code);
+			if (n < 0)
+				return (int)n;
+			top_node = (uint32_t)n;
+		}
+		p->nodes[top_node].w[w] += a;
 	}
 
 	switch (ev->kind) {
@@ -277,16 +301,14 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 			t->frames = f;
 			t->cap = cap;
 		}
-		uint32_t node = 0;
-		if (p->tree) {
-			int64_t n = child(p, t->depth ? t->frames[t->depth - 1].node : 0, code);
+		t->frames[t->depth++] = (struct frame){.code = code, .node = 0, .rss = ev->rss};
+		if (any_callee) {
+			int64_t n = path_node(p, t, t->depth);
 			if (n < 0)
 				return (int)n;
-			node = (uint32_t)n;
+			for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
+				p->nodes[n].w[w] += callee[w];
 		}
-		t->frames[t->depth++] = (struct frame){.code = code, .node = node, .rss = ev->rss};
-		for (unsigned w = 0; any_callee && w < PMT_WEIGHT_COUNT; w++)
-			p->nodes[node].w[w] += callee[w];
 		p->active[code]++;
 		p->fs[code].calls++;
 		ts->calls++;

@@ -48,6 +48,7 @@ struct pmt_totals {
 	uint64_t messages;
 	uint64_t unmatched_returns;
 	uint64_t open_calls; /* frames still open at the end */
+	uint64_t cut_paths;  /* charges past the call tree's limit, to a caller */
 	bool any;
 };
 
@@ -78,9 +79,14 @@ int pmt_weight_parse(const char *s);
 
 struct pmt_profile;
 
-/* page: bytes of a page (for the jump count); tree: keep the call tree for
- * pmt_profile_folded(). 0 or -errno. */
-int pmt_profile_new(uint32_t page, bool tree, struct pmt_profile **out);
+/* page: bytes of a page (for the jump count); weights: the weights to keep
+ * per call path (1u << enum pmt_weight each; 0: no call tree; true: RSS).
+ * The tree holds at most PMT_PROFILE_MAX_PATHS paths, so memory stays
+ * bounded whatever the log: past it, a new path's weight goes to the
+ * deepest of its callers' paths that exists (totals stay exact; counted in
+ * cut_paths). 0 or -errno. */
+#define PMT_PROFILE_MAX_PATHS (1u << 17)
+int pmt_profile_new(uint32_t page, unsigned weights, struct pmt_profile **out);
 void pmt_profile_free(struct pmt_profile *p);
 /* Feeds one item (events, messages; skips are counted by the source). */
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it);

@@ -173,3 +173,13 @@ PYEOF
 	run -2 --separate-stderr pmt-flamegraph
 	stderr_has "Try 'pmt-flamegraph --help'"
 }
+
+@test "past the call tree's limit: said, and the totals still exact" {
+	# mklog's random stacks make a new call path every few hundred events
+	mklog_log big.log.zst 2000000 1 2
+	run -0 --separate-stderr pmt-flamegraph big.log.zst -o big.svg
+	stderr_has "note: more than 131072 call paths: the rarest are drawn as their callers"
+	want=$(pmt-filter --format csv big.log.zst | awk -F, 'NR > 1 && $10 > 0 { s += $10 } END { print s }')
+	assert_equal "$(root_value big.svg)" "$want"
+	assert_equal "$(pmt-summarise --folded big.log.zst 2>/dev/null | folded_total)" "$want"
+}
