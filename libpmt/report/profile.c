@@ -270,7 +270,8 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 		const struct pmt_weight_def *def = &pmt_weight_defs[w];
 		if (!(p->weights & (1u << w)) || def->source != PMT_ITEM_EVENT)
 			continue;
-		int64_t a = def->amount(it);
+		/* RSS, the weight drawn by default, read inline: every event */
+		int64_t a = w == PMT_WEIGHT_RSS ? (d > 0 ? d : 0) : def->amount(it);
 		if (!a)
 			continue;
 		if (def->charge == PMT_CHARGE_CALLEE) {

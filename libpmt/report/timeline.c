@@ -23,7 +23,8 @@ struct pmt_timeline {
 	struct pmt_tl_point *pts;
 	size_t npts;
 	struct heap rises, falls;
-	struct pmt_tl_event last; /* the previous event, for each jump */
+	struct pmt_event last; /* the previous event, for each jump */
+	bool have_last, last_in_curve;
 	struct pmt_tl_message *msg;
 	unsigned nmsg, capmsg, pending; /* pending: messages still without x */
 	uint64_t msg_seen;
@@ -150,7 +151,23 @@ static void add_point(struct pmt_timeline *t, const struct pmt_tl_point *p)
 		t->in_cur = 0;
 }
 
-int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
+static struct pmt_tl_event tl_event(const struct pmt_event *ev)
+{
+	return (struct pmt_tl_event){
+	    .number = ev->number,
+	    .x = (double)ev->time_ns * 1e-9,
+	    .rss = ev->rss,
+	    .drss = ev->drss,
+	    .code = ev->code,
+	    .line = ev->line,
+	    .thread = ev->thread,
+	    .kind = ev->kind,
+	    .valid = true,
+	};
+}
+
+/* Everything but the common case, out of line so that case stays cheap. */
+__attribute__((noinline)) static int item_slow(struct pmt_timeline *t, const struct pmt_item *it)
 {
 	if (it->type == PMT_ITEM_MESSAGE) {
 		t->msg_seen++;
@@ -162,7 +179,7 @@ int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
 			return -ENOMEM;
 		m->number = it->ev.number;
 		m->thread = it->ev.thread;
-		m->x = t->last.valid ? t->last.x : 0;
+		m->x = t->have_last ? (double)t->last.time_ns * 1e-9 : 0;
 		t->nmsg++;
 		t->pending++;
 		return 0;
@@ -170,24 +187,15 @@ int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
 	if (it->type != PMT_ITEM_EVENT)
 		return 0;
 	const struct pmt_event *ev = &it->ev;
-	struct pmt_tl_event e = {
-	    .number = ev->number,
-	    .x = (double)ev->time_ns * 1e-9,
-	    .rss = ev->rss,
-	    .drss = ev->drss,
-	    .code = ev->code,
-	    .line = ev->line,
-	    .thread = ev->thread,
-	    .kind = ev->kind,
-	    .valid = true,
-	};
+	if (ev->thread >= t->threads)
+		t->threads = ev->thread + 1;
+	bool in_curve = !(ev->flags & PMT_EV_PREV);
+	struct pmt_tl_event e = tl_event(ev);
 	/* a message sits before the next event: it happened at its time */
 	for (; t->pending; t->pending--)
 		t->msg[t->nmsg - t->pending].x = e.x;
-	if (ev->thread >= t->threads)
-		t->threads = ev->thread + 1;
 	/* events kept only as the true previous of another are context */
-	if (!(ev->flags & PMT_EV_PREV)) {
+	if (in_curve) {
 		struct pmt_tl_point p = {e.x, e.rss, e.thread};
 		add_point(t, &p);
 		t->events++;
@@ -196,13 +204,31 @@ int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
 		if (!(ev->flags & (PMT_EV_FIRST | PMT_EV_LAST)) && ev->drss != ev->rss &&
 		    ev->drss && !(t->skip && t->skip(t->skip_ctx, ev->code))) {
 			struct pmt_tl_jump j = {.ev = e};
-			if (t->last.valid && t->last.number + 1 == e.number)
-				j.prev = t->last;
+			if (t->have_last && t->last.number + 1 == e.number)
+				j.prev = tl_event(&t->last);
 			heap_push(ev->drss > 0 ? &t->rises : &t->falls, &j);
 		}
 	}
-	t->last = e;
+	t->last = *ev;
+	t->have_last = true;
+	t->last_in_curve = in_curve;
 	return 0;
+}
+
+int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
+{
+	const struct pmt_event *ev = &it->ev;
+	/* most events leave RSS where the previous one, in this bucket, had
+	 * it: nothing to do but count */
+	if (it->type == PMT_ITEM_EVENT && !ev->drss && !(ev->flags & PMT_EV_PREV) && t->in_cur &&
+	    t->last_in_curve && !t->pending && ev->thread < t->threads) {
+		t->events++;
+		if (++t->in_cur >= t->per)
+			t->in_cur = 0;
+		t->last = *ev;
+		return 0;
+	}
+	return item_slow(t, it);
 }
 
 static int cmp_jump(const void *a, const void *b)
