@@ -18,5 +18,6 @@ tests/browser/.installed: $(BROWSER_FILES:%=$(srcdir)/%)
 	else echo "npm ci failed" >>tests/browser/npm.log; fi; touch $@
 clean-local: clean-browser
 clean-browser:
-	-rm -rf tests/browser/node_modules
+	-rm -rf tests/browser/node_modules tests/browser/shots
+	-test "$(abs_srcdir)" = "$(abs_builddir)" || rm -f $(BROWSER_FILES)
 .PHONY: clean-browser
