@@ -12,6 +12,7 @@
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
 #include <libpmt/report/heap.h>
+#include <libpmt/report/names.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
 #include <libpmt/report/table.h>
@@ -21,14 +22,18 @@ struct diff_opts {
 	unsigned top;
 	bool has_threshold;
 	int64_t threshold;
+	bool bytes, full_path, all_frames;
 };
 
-enum { OPT_FORMAT = 256, OPT_TOP, OPT_THRESHOLD };
+enum { OPT_FORMAT = 256, OPT_TOP, OPT_THRESHOLD, OPT_BYTES, OPT_FULL_PATH, OPT_ALL_FRAMES };
 
 static const struct option longopts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"top", required_argument, NULL, OPT_TOP},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"bytes", no_argument, NULL, OPT_BYTES},
+    {"full-path", no_argument, NULL, OPT_FULL_PATH},
+    {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -50,6 +55,9 @@ static void usage(void)
 	       "                       worse by more than N bytes (suffixes k, M, G); with\n"
 	       "                       heap logs, also when a function's bytes live at exit\n"
 	       "                       (leaked) grew by more than N\n"
+	       "      --bytes          sizes as exact byte counts (csv and json always are)\n"
+	       "      --full-path      file names in full (csv and json always are)\n"
+	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -73,6 +81,15 @@ static void parse_args(int argc, char **argv, struct diff_opts *o)
 			if (pmt_cli_parse_bytes(optarg, &o->threshold) < 0 || o->threshold < 0)
 				pmt_cli_usage_error("invalid --threshold '%s'", optarg);
 			o->has_threshold = true;
+			break;
+		case OPT_BYTES:
+			o->bytes = true;
+			break;
+		case OPT_FULL_PATH:
+			o->full_path = true;
+			break;
+		case OPT_ALL_FRAMES:
+			o->all_frames = true;
 			break;
 		default:
 			pmt_cli_common_option(c, usage);
@@ -219,7 +236,7 @@ static int cmp_leak(const void *a, const void *b)
 static int read_run(struct run *x)
 {
 	const struct pmt_header *h = pmt_source_header(x->src);
-	int r = pmt_profile_new(h->page_size, false, &x->prof);
+	int r = pmt_profile_new(h->page_size, 0, &x->prof);
 	if (r < 0)
 		return r;
 	struct pmt_item it;
@@ -242,12 +259,13 @@ static uint64_t duration(const struct run *x)
 	return t->last_ns - t->first_ns;
 }
 
-static void row_int(struct pmt_table *t, const char *what, int64_t a, int64_t b)
+static void row_int(struct pmt_table *t, const char *what, int64_t a, int64_t b, bool bytes)
 {
+	int (*cell)(struct pmt_table *, int64_t) = bytes ? pmt_table_bytes : pmt_table_int;
 	pmt_table_str(t, what);
-	pmt_table_int(t, a);
-	pmt_table_int(t, b);
-	pmt_table_int(t, b - a);
+	cell(t, a);
+	cell(t, b);
+	cell(t, b - a);
 	if (a)
 		pmt_table_num(t, (double)b / (double)a, 3);
 	else
@@ -268,7 +286,8 @@ static void row_num(struct pmt_table *t, const char *what, double a, double b, i
 
 /* Heap logs on both sides: overall heap figures and functions by change in
  * leaked bytes (live at exit). */
-static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_opts *o, bool *worse)
+static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_opts *o,
+			struct pmt_names *names, bool *worse)
 {
 	const struct pmt_heap *h0 = pmt_profile_heap(runs[0].prof),
 			      *h1 = pmt_profile_heap(runs[1].prof);
@@ -282,13 +301,13 @@ static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_op
 	pmt_table_column(t, "new", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "change", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "ratio", PMT_ALIGN_RIGHT);
-	row_int(t, "allocator_calls", (int64_t)a->records, (int64_t)b->records);
-	row_int(t, "allocated_bytes", (int64_t)a->allocated, (int64_t)b->allocated);
-	row_int(t, "peak_live_bytes", a->peak, b->peak);
-	row_int(t, "live_at_exit_bytes", a->live, b->live);
-	row_int(t, "live_blocks_at_exit", (int64_t)a->live_blocks, (int64_t)b->live_blocks);
+	row_int(t, "allocator_calls", (int64_t)a->records, (int64_t)b->records, false);
+	row_int(t, "allocated_bytes", (int64_t)a->allocated, (int64_t)b->allocated, true);
+	row_int(t, "peak_live_bytes", a->peak, b->peak, true);
+	row_int(t, "live_at_exit_bytes", a->live, b->live, true);
+	row_int(t, "live_blocks_at_exit", (int64_t)a->live_blocks, (int64_t)b->live_blocks, false);
 	fputs(o->format == PMT_FMT_JSON ? ",\n\"heap\": " : "\n", stdout);
-	r = pmt_table_print(t, o->format, stdout);
+	r = pmt_table_print(t, o->format | (o->bytes ? PMT_FMT_EXACT : 0), stdout);
 	pmt_table_free(t);
 	if (r < 0)
 		return r;
@@ -311,23 +330,25 @@ static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_op
 		if (!f->hs[0] && !f->hs[1])
 			continue;
 		rows++;
+		size_t flen;
+		const char *file = pmt_names_file(names, f->file, f->file_len, &flen, NULL);
 		pmt_table_str(t, f->name);
-		pmt_table_str(t, f->file);
+		pmt_table_strn(t, file, flen);
 		for (unsigned side = 0; side < 2; side++) {
 			if (f->hs[side])
 				pmt_table_int(t, (int64_t)f->hs[side]->allocs);
 			else
 				pmt_table_null(t);
 		}
-		pmt_table_int(t, allocd(f, 0));
-		pmt_table_int(t, allocd(f, 1));
-		pmt_table_int(t, allocd(f, 1) - allocd(f, 0));
-		pmt_table_int(t, leaked(f, 0));
-		pmt_table_int(t, leaked(f, 1));
-		pmt_table_int(t, leaked(f, 1) - leaked(f, 0));
+		pmt_table_bytes(t, allocd(f, 0));
+		pmt_table_bytes(t, allocd(f, 1));
+		pmt_table_bytes(t, allocd(f, 1) - allocd(f, 0));
+		pmt_table_bytes(t, leaked(f, 0));
+		pmt_table_bytes(t, leaked(f, 1));
+		pmt_table_bytes(t, leaked(f, 1) - leaked(f, 0));
 	}
 	fputs(o->format == PMT_FMT_JSON ? ",\n\"heap_functions\": " : "\n", stdout);
-	r = pmt_table_print(t, o->format, stdout);
+	r = pmt_table_print(t, o->format | (o->bytes ? PMT_FMT_EXACT : 0), stdout);
 	pmt_table_free(t);
 	return r;
 }
@@ -346,28 +367,32 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse, boo
 	const struct pmt_totals *a = pmt_profile_totals(runs[0].prof),
 				*b = pmt_profile_totals(runs[1].prof);
 	row_int(t, "events", (int64_t)pmt_source_events(runs[0].src),
-		(int64_t)pmt_source_events(runs[1].src));
+		(int64_t)pmt_source_events(runs[1].src), false);
 	row_num(t, "duration_s", (double)duration(&runs[0]) / 1e9, (double)duration(&runs[1]) / 1e9,
 		6);
-	row_int(t, "rss_start", a->rss_start, b->rss_start);
-	row_int(t, "rss_peak", a->rss_peak, b->rss_peak);
-	row_int(t, "rss_end", a->rss_end, b->rss_end);
-	row_int(t, "rss_growth", a->rss_end - a->rss_start, b->rss_end - b->rss_start);
-	row_int(t, "positive_growth", a->positive, b->positive);
-	row_int(t, "page_jumps", (int64_t)a->jumps, (int64_t)b->jumps);
+	row_int(t, "rss_start", a->rss_start, b->rss_start, true);
+	row_int(t, "rss_peak", a->rss_peak, b->rss_peak, true);
+	row_int(t, "rss_end", a->rss_end, b->rss_end, true);
+	row_int(t, "rss_growth", a->rss_end - a->rss_start, b->rss_end - b->rss_start, true);
+	row_int(t, "positive_growth", a->positive, b->positive, true);
+	row_int(t, "page_jumps", (int64_t)a->jumps, (int64_t)b->jumps, false);
 	if (o->format == PMT_FMT_JSON)
 		fputs("{\n\"overall\": ", stdout);
-	r = pmt_table_print(t, o->format, stdout);
+	enum pmt_format fmt = o->format | (o->bytes ? PMT_FMT_EXACT : 0);
+	r = pmt_table_print(t, fmt, stdout);
 	pmt_table_free(t);
 	if (r < 0)
 		return r;
 
 	struct funcs fs = {0};
+	struct pmt_names *names = NULL;
 	for (unsigned side = 0; side < 2 && r >= 0; side++) {
 		struct run *x = &runs[side];
 		for (uint32_t id = 1; id < pmt_profile_codes(x->prof) && r >= 0; id++) {
 			const struct pmt_fstat *st = pmt_profile_fstat(x->prof, id);
 			const struct pmt_code *c = pmt_source_code(x->src, id);
+			if (!o->all_frames && c && pmt_names_tracer_file(c->file, c->file_len))
+				continue;
 			if (st && c && (st->calls || st->self || st->incl))
 				r = funcs_add(&fs, c, side, st, NULL);
 		}
@@ -387,42 +412,48 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse, boo
 		if (o->has_threshold && worsening(&fs.v[i]) > o->threshold)
 			*worse = true;
 
-	if ((r = pmt_table_new("Functions by change in RSS growth (bytes; new minus old)", &t)) < 0)
+	if ((r = pmt_table_new("Functions by change in RSS growth (new minus old)", &t)) < 0)
 		goto out;
 	static const char *const cols[] = {"function", "file",	     "calls_old",   "calls_new",
 					   "self_old", "self_new",   "self_change", "incl_old",
 					   "incl_new", "incl_change"};
 	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		pmt_table_column(t, cols[i], i < 2 ? PMT_ALIGN_LEFT : PMT_ALIGN_RIGHT);
+	bool full = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON;
+	if ((r = pmt_names_new(runs[1].src, full, &names)) < 0)
+		goto out;
 	unsigned rows = 0;
 	for (size_t i = 0; i < fs.n && (!o->top || rows < o->top); i++) {
 		const struct func *f = &fs.v[i];
 		if (!f->st[0] && !f->st[1])
 			continue;
 		rows++;
+		size_t flen;
+		const char *file = pmt_names_file(names, f->file, f->file_len, &flen, NULL);
 		pmt_table_str(t, f->name);
-		pmt_table_str(t, f->file);
+		pmt_table_strn(t, file, flen);
 		for (unsigned side = 0; side < 2; side++) {
 			if (f->st[side])
 				pmt_table_int(t, (int64_t)f->st[side]->calls);
 			else
 				pmt_table_null(t);
 		}
-		pmt_table_int(t, g(f, 0, false));
-		pmt_table_int(t, g(f, 1, false));
-		pmt_table_int(t, g(f, 1, false) - g(f, 0, false));
-		pmt_table_int(t, g(f, 0, true));
-		pmt_table_int(t, g(f, 1, true));
-		pmt_table_int(t, g(f, 1, true) - g(f, 0, true));
+		pmt_table_bytes(t, g(f, 0, false));
+		pmt_table_bytes(t, g(f, 1, false));
+		pmt_table_bytes(t, g(f, 1, false) - g(f, 0, false));
+		pmt_table_bytes(t, g(f, 0, true));
+		pmt_table_bytes(t, g(f, 1, true));
+		pmt_table_bytes(t, g(f, 1, true) - g(f, 0, true));
 	}
 	fputs(o->format == PMT_FMT_JSON ? ",\n\"functions\": " : "\n", stdout);
-	r = pmt_table_print(t, o->format, stdout);
+	r = pmt_table_print(t, fmt, stdout);
 	pmt_table_free(t);
 	if (r >= 0 && pmt_profile_heap(runs[0].prof) && pmt_profile_heap(runs[1].prof))
-		r = compare_heap(runs, &fs, o, leak_worse);
+		r = compare_heap(runs, &fs, o, names, leak_worse);
 	if (o->format == PMT_FMT_JSON)
 		fputs("}\n", stdout);
 out:
+	pmt_names_free(names);
 	free(fs.v);
 	free(fs.slots);
 	return r;

@@ -16,20 +16,23 @@
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
 #include <libpmt/report/event-format.h>
+#include <libpmt/report/names.h>
 #include <libpmt/report/table.h>
 
 struct prev_opts {
 	int64_t drss;
 	unsigned context;
 	enum pmt_format format;
+	bool full_path;
 };
 
-enum { OPT_DRSS = 256, OPT_CONTEXT, OPT_FORMAT };
+enum { OPT_DRSS = 256, OPT_CONTEXT, OPT_FORMAT, OPT_FULL_PATH };
 
 static const struct option longopts[] = {
     {"drss", required_argument, NULL, OPT_DRSS},
     {"context", required_argument, NULL, OPT_CONTEXT},
     {"format", required_argument, NULL, OPT_FORMAT},
+    {"full-path", no_argument, NULL, OPT_FULL_PATH},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -48,6 +51,7 @@ static void usage(void)
 	       "                       one page; suffixes k, M, G)\n"
 	       "      --context K      print up to K events before each (default 1)\n"
 	       "      --format FMT     text (default), csv or json (one object per line)\n"
+	       "      --full-path      text: file names in full (csv and json always are)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -69,6 +73,9 @@ static void parse_args(int argc, char **argv, struct prev_opts *o, const char **
 		case OPT_CONTEXT:
 			o->context = (unsigned)pmt_cli_range("context", optarg, 0, 100000);
 			break;
+		case OPT_FULL_PATH:
+			o->full_path = true;
+			break;
 		case OPT_FORMAT:
 			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_EVENT_FORMATS);
 			break;
@@ -84,6 +91,7 @@ static void parse_args(int argc, char **argv, struct prev_opts *o, const char **
 struct prev {
 	const struct prev_opts *o;
 	struct pmt_source *src;
+	struct pmt_names *names; /* text: short file names */
 	int64_t drss;
 	struct pmt_event *ring; /* the last K+1 events seen, any thread */
 	unsigned ring_n, ring_head, ring_cap;
@@ -106,6 +114,7 @@ static int print(struct prev *p, const struct pmt_event *ev, const char *tag)
 	    .thread = ev->thread,
 	};
 	pmt_evline_code(&l, p->src, ev->code);
+	pmt_evline_short(&l, p->names);
 	switch (p->o->format) {
 	case PMT_FMT_CSV:
 		return pmt_evfmt_csv(stdout, &l);
@@ -202,6 +211,11 @@ int main(int argc, char **argv)
 	const char *name = pmt_input_path(pmt_source_input(p.src));
 	const struct pmt_header *h = pmt_source_header(p.src);
 	p.drss = o.drss == -1 ? (int64_t)(h->page_size ? h->page_size : 4096) : o.drss;
+	if (o.format == PMT_FMT_TEXT && !o.full_path &&
+	    (r = pmt_names_new(p.src, false, &p.names)) < 0) {
+		pmt_cli_errno(NULL, r, NULL);
+		goto out;
+	}
 	const char *cap = capability(p.src);
 	pmt_cli_note(name, "%s", cap);
 	if (o.format == PMT_FMT_TEXT) {
@@ -230,6 +244,7 @@ int main(int argc, char **argv)
 		pmt_cli_truncated(name, d, "printed everything before the cut");
 	status = p.jumps ? PMT_EXIT_OK : PMT_EXIT_NO;
 out:
+	pmt_names_free(p.names);
 	pmt_source_free(p.src);
 	free(p.ring);
 	return status;

@@ -11,21 +11,32 @@
 #include <libpmt/core/log-format.h>
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
+#include <libpmt/report/flame.h>
+#include <libpmt/report/names.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
+#include <libpmt/report/summary.h>
 #include <libpmt/report/table.h>
-
-enum sort_key { SORT_SELF, SORT_INCL, SORT_CALLS };
 
 struct summarise_opts {
 	enum pmt_format format;
 	unsigned top;
 	bool folded;
-	enum sort_key sort;
-	enum pmt_profile_weight weight;
+	enum pmt_summary_sort sort;
+	bool bytes, full_path, all_frames;
+	enum pmt_weight weight;
 };
 
-enum { OPT_FORMAT = 256, OPT_TOP, OPT_FOLDED, OPT_SORT, OPT_WEIGHT };
+enum {
+	OPT_FORMAT = 256,
+	OPT_TOP,
+	OPT_FOLDED,
+	OPT_SORT,
+	OPT_BYTES,
+	OPT_FULL_PATH,
+	OPT_ALL_FRAMES,
+	OPT_WEIGHT
+};
 
 static const struct option longopts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
@@ -33,6 +44,9 @@ static const struct option longopts[] = {
     {"sort", required_argument, NULL, OPT_SORT},
     {"folded", no_argument, NULL, OPT_FOLDED},
     {"weight", required_argument, NULL, OPT_WEIGHT},
+    {"bytes", no_argument, NULL, OPT_BYTES},
+    {"full-path", no_argument, NULL, OPT_FULL_PATH},
+    {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -40,28 +54,32 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf("Usage: %s [OPTION]... LOG...\n"
-	       "Summarise pmt logs and pymemtrace Profile/Trace logs: duration, events by kind,\n"
-	       "RSS at start, end, peak and minimum, page-sized RSS jumps, log size, and the\n"
-	       "functions and threads the RSS grew in. A heap log (--heap) adds allocator\n"
-	       "calls, the live heap's peak, leaks by site and the functions that allocated,\n"
-	       "beside their RSS growth. For a process JSON log, pymemtrace's\n"
-	       "per-PID table. Several logs: one row each in the first table.\n"
-	       "LOG may be zstd-compressed; - is standard input.\n"
-	       "\n"
-	       "      --format FMT     text (default), csv, json, markdown or rst\n"
-	       "      --top N          functions to list (default 20, 0 for all)\n"
-	       "      --sort KEY       order functions by self (default), inclusive or calls\n"
-	       "      --folded         print folded stacks weighted by positive RSS growth\n"
-	       "                       (flamegraph.pl, speedscope) instead of tables\n"
-	       "      --weight W       with --folded: rss (default), or, for a heap log, alloc\n"
-	       "                       (bytes allocated), live (bytes live at the heap's peak)\n"
-	       "                       or leaked (bytes still live at the end)\n"
-	       "  -h, --help           show this help and exit\n"
-	       "  -V, --version        show the version and exit\n"
-	       "\n"
-	       "Exit status: 0 on success (a truncated log is a warning), 2 on error.\n",
-	       pmt_cli_prog());
+	printf(
+	    "Usage: %s [OPTION]... LOG...\n"
+	    "Summarise pmt logs and pymemtrace Profile/Trace logs: duration, events by kind,\n"
+	    "RSS at start, end, peak and minimum, page-sized RSS jumps, log size, and the\n"
+	    "functions and threads the RSS grew in. A heap log (--heap) adds allocator\n"
+	    "calls, the live heap's peak, leaks by site and the functions that allocated,\n"
+	    "beside their RSS growth. For a process JSON log, pymemtrace's\n"
+	    "per-PID table. Several logs: one row each in the first table.\n"
+	    "LOG may be zstd-compressed; - is standard input.\n"
+	    "\n"
+	    "      --format FMT     text (default), csv, json, markdown or rst\n"
+	    "      --top N          functions to list (default 20, 0 for all)\n"
+	    "      --sort KEY       order functions by self (default), inclusive or calls\n"
+	    "      --folded         print folded stacks weighted by positive RSS growth\n"
+	    "                       (flamegraph.pl, speedscope) instead of tables\n"
+	    "      --weight W       folded stacks weighted by rss (default) or calls, or, for\n"
+	    "                       a heap log, alloc (bytes allocated), live (bytes live\n"
+	    "                       at the heap's peak) or leaked (bytes still live at the end)\n"
+	    "      --bytes          sizes as exact byte counts (csv and json always are)\n"
+	    "      --full-path      file names in full (csv and json always are)\n"
+	    "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
+	    "  -h, --help           show this help and exit\n"
+	    "  -V, --version        show the version and exit\n"
+	    "\n"
+	    "Exit status: 0 on success (a truncated log is a warning), 2 on error.\n",
+	    pmt_cli_prog());
 }
 
 static void parse_args(int argc, char **argv, struct summarise_opts *o)
@@ -78,11 +96,11 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 			break;
 		case OPT_SORT:
 			if (!strcmp(optarg, "self"))
-				o->sort = SORT_SELF;
+				o->sort = PMT_SORT_SELF;
 			else if (!strcmp(optarg, "inclusive"))
-				o->sort = SORT_INCL;
+				o->sort = PMT_SORT_INCLUSIVE;
 			else if (!strcmp(optarg, "calls"))
-				o->sort = SORT_CALLS;
+				o->sort = PMT_SORT_CALLS;
 			else
 				pmt_cli_usage_error("invalid --sort '%s'", optarg);
 			break;
@@ -90,13 +108,23 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 			o->folded = true;
 			break;
 		case OPT_WEIGHT: {
-			int w = pmt_profile_weight_parse(optarg);
+			int w = pmt_weight_parse(optarg);
 			if (w < 0)
 				pmt_cli_usage_error(
-				    "invalid --weight '%s' (rss, alloc, live or leaked)", optarg);
-			o->weight = (enum pmt_profile_weight)w;
+				    "invalid --weight '%s' (rss, calls, alloc, live or leaked)",
+				    optarg);
+			o->weight = (enum pmt_weight)w;
 			break;
 		}
+		case OPT_BYTES:
+			o->bytes = true;
+			break;
+		case OPT_FULL_PATH:
+			o->full_path = true;
+			break;
+		case OPT_ALL_FRAMES:
+			o->all_frames = true;
+			break;
 		default:
 			pmt_cli_common_option(c, usage);
 		}
@@ -115,10 +143,10 @@ struct result {
 	bool truncated;
 };
 
-static int read_log(struct result *res, bool tree)
+static int read_log(struct result *res, unsigned weights)
 {
 	const struct pmt_header *h = pmt_source_header(res->src);
-	int r = pmt_profile_new(h->page_size, tree, &res->prof);
+	int r = pmt_profile_new(h->page_size, weights, &res->prof);
 	if (r < 0)
 		return r;
 	struct pmt_item it;
@@ -188,10 +216,10 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 		else
 			pmt_table_null(t);
 		if (tot->any) {
-			pmt_table_int(t, tot->rss_start);
-			pmt_table_int(t, tot->rss_end);
-			pmt_table_int(t, tot->rss_peak);
-			pmt_table_int(t, tot->rss_min);
+			pmt_table_bytes(t, tot->rss_start);
+			pmt_table_bytes(t, tot->rss_end);
+			pmt_table_bytes(t, tot->rss_peak);
+			pmt_table_bytes(t, tot->rss_min);
 		} else {
 			for (int k = 0; k < 4; k++)
 				pmt_table_null(t);
@@ -201,7 +229,7 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 			pmt_table_num(t, (double)events / (double)tot->jumps, 0);
 		else
 			pmt_table_null(t);
-		pmt_table_int(t, (int64_t)bytes);
+		pmt_table_bytes(t, (int64_t)bytes);
 		if (events)
 			pmt_table_num(t, (double)bytes / (double)events, 2);
 		else
@@ -211,125 +239,6 @@ static int overview(struct result *res, unsigned n, struct pmt_table **out)
 				 : x->truncated ? "truncated"
 				 : cut(x)	? "cut"
 						: "yes");
-	}
-	*out = t;
-	return 0;
-}
-
-static int kinds_table(struct result *x, const char *title, struct pmt_table **out)
-{
-	struct pmt_table *t;
-	int r = pmt_table_new(title, &t);
-	if (r < 0)
-		return r;
-	const struct pmt_totals *tot = pmt_profile_totals(x->prof);
-	pmt_table_column(t, "kind", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "events", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "percent", PMT_ALIGN_RIGHT);
-	for (unsigned k = 0; k < 8; k++) {
-		if (!tot->kinds[k])
-			continue;
-		pmt_table_str(t, pmt_kind_full_name(k));
-		pmt_table_int(t, (int64_t)tot->kinds[k]);
-		pmt_table_num(t, 100.0 * (double)tot->kinds[k] / (double)tot->written, 2);
-	}
-	*out = t;
-	return 0;
-}
-
-static const struct pmt_profile *sort_prof;
-static enum sort_key sort_by;
-
-static int cmp_codes(const void *a, const void *b)
-{
-	const struct pmt_fstat *x = pmt_profile_fstat(sort_prof, *(const uint32_t *)a);
-	const struct pmt_fstat *y = pmt_profile_fstat(sort_prof, *(const uint32_t *)b);
-	int64_t kx, ky;
-	switch (sort_by) {
-	case SORT_INCL:
-		kx = x->incl, ky = y->incl;
-		break;
-	case SORT_CALLS:
-		kx = (int64_t)x->calls, ky = (int64_t)y->calls;
-		break;
-	default:
-		kx = x->self, ky = y->self;
-	}
-	if (kx != ky)
-		return kx > ky ? -1 : 1;
-	/* ties: stable, by id */
-	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-	return ia < ib ? -1 : ia > ib;
-}
-
-static int functions_table(struct result *x, const char *title, const struct summarise_opts *o,
-			   struct pmt_table **out)
-{
-	uint32_t n = pmt_profile_codes(x->prof), m = 0;
-	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
-	if (!ids)
-		return -ENOMEM;
-	for (uint32_t id = 0; id < n; id++) {
-		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, id);
-		if (f && (f->calls || f->self || f->incl))
-			ids[m++] = id;
-	}
-	sort_prof = x->prof;
-	sort_by = o->sort;
-	qsort(ids, m, sizeof(*ids), cmp_codes);
-	struct pmt_table *t;
-	int r = pmt_table_new(title, &t);
-	if (r < 0) {
-		free(ids);
-		return r;
-	}
-	pmt_table_column(t, "function", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "file", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "calls", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "self_bytes", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "inclusive_bytes", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "inclusive_per_call", PMT_ALIGN_RIGHT);
-	for (uint32_t i = 0; i < m && (!o->top || i < o->top); i++) {
-		const struct pmt_fstat *f = pmt_profile_fstat(x->prof, ids[i]);
-		const struct pmt_code *c = ids[i] ? pmt_source_code(x->src, ids[i]) : NULL;
-		pmt_table_str(t, c ? c->name : "<unknown>");
-		pmt_table_str(t, c ? c->file : "");
-		pmt_table_int(t, (int64_t)f->calls);
-		pmt_table_int(t, f->self);
-		pmt_table_int(t, f->incl);
-		if (f->incl_calls)
-			pmt_table_num(t, (double)f->incl / (double)f->incl_calls, 1);
-		else
-			pmt_table_null(t);
-	}
-	free(ids);
-	*out = t;
-	return 0;
-}
-
-static int threads_table(struct result *x, const char *title, struct pmt_table **out)
-{
-	struct pmt_table *t;
-	int r = pmt_table_new(title, &t);
-	if (r < 0)
-		return r;
-	pmt_table_column(t, "thread", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "name", PMT_ALIGN_LEFT);
-	pmt_table_column(t, "events", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "calls", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "growth_bytes", PMT_ALIGN_RIGHT);
-	pmt_table_column(t, "positive_bytes", PMT_ALIGN_RIGHT);
-	for (uint32_t i = 0; i < pmt_profile_threads(x->prof); i++) {
-		const struct pmt_tstat *s = pmt_profile_tstat(x->prof, i);
-		if (!s->events)
-			continue;
-		const struct pmt_thread *th = pmt_source_thread(x->src, i);
-		pmt_table_int(t, i);
-		pmt_table_str(t, th ? th->name : "");
-		pmt_table_int(t, (int64_t)s->events);
-		pmt_table_int(t, (int64_t)s->calls);
-		pmt_table_int(t, s->growth);
-		pmt_table_int(t, s->positive);
 	}
 	*out = t;
 	return 0;
@@ -374,15 +283,15 @@ static int heap_summary_table(struct result *x, const char *title, struct pmt_ta
 	pmt_table_column(t, "reading", PMT_ALIGN_LEFT);
 	int64_t rss = tot->any ? tot->rss_end - tot->rss_start : 0;
 	pmt_table_int(t, (int64_t)ht->records);
-	pmt_table_int(t, (int64_t)ht->allocated);
-	pmt_table_int(t, ht->peak);
+	pmt_table_bytes(t, (int64_t)ht->allocated);
+	pmt_table_bytes(t, ht->peak);
 	pmt_table_int(t, (int64_t)ht->peak_event);
 	pmt_table_num(t, seconds(ht->peak_time_ns), 6);
-	pmt_table_int(t, ht->live);
+	pmt_table_bytes(t, ht->live);
 	pmt_table_int(t, (int64_t)ht->live_blocks);
 	pmt_table_int(t, (int64_t)ht->unknown_frees);
 	pmt_table_int(t, (int64_t)ht->failed);
-	pmt_table_int(t, rss);
+	pmt_table_bytes(t, rss);
 	pmt_table_str(t, reading(rss, ht->live, h->page_size ? h->page_size : 4096, true));
 	*out = t;
 	return 0;
@@ -407,7 +316,7 @@ static int calls_table(struct result *x, const char *title, struct pmt_table **o
 			continue;
 		pmt_table_str(t, pmt_alloc_op_name(op, 0));
 		pmt_table_int(t, (int64_t)c->count);
-		pmt_table_int(t, (int64_t)c->bytes);
+		pmt_table_bytes(t, (int64_t)c->bytes);
 	}
 	for (unsigned d = PMT_DOMAIN_MEM; d <= PMT_DOMAIN_OBJ; d++)
 		for (unsigned op = PMT_ALLOC_PY_MALLOC; op <= PMT_ALLOC_PY_FREE_NULL; op++) {
@@ -416,14 +325,22 @@ static int calls_table(struct result *x, const char *title, struct pmt_table **o
 				continue;
 			pmt_table_str(t, pmt_alloc_op_name(op, d));
 			pmt_table_int(t, (int64_t)c->count);
-			pmt_table_int(t, (int64_t)c->bytes);
+			pmt_table_bytes(t, (int64_t)c->bytes);
 		}
 	*out = t;
 	return 0;
 }
 
+/* A file column: short unless --full-path (csv and json: always full). */
+static void file_cell(struct pmt_table *t, struct pmt_names *names, const struct pmt_code *c)
+{
+	size_t n = 0;
+	const char *f = c ? pmt_names_file(names, c->file, c->file_len, &n, NULL) : "";
+	pmt_table_strn(t, f, n);
+}
+
 static int leaks_table(struct result *x, const char *title, const struct summarise_opts *o,
-		       struct pmt_table **out)
+		       struct pmt_names *names, struct pmt_table **out)
 {
 	uint32_t n;
 	const struct pmt_heap_site *sites = pmt_heap_leaks(pmt_profile_heap(x->prof), &n);
@@ -440,16 +357,17 @@ static int leaks_table(struct result *x, const char *title, const struct summari
 		const struct pmt_code *c =
 		    sites[i].code ? pmt_source_code(x->src, sites[i].code) : NULL;
 		pmt_table_str(t, c ? c->name : "<no Python code>");
-		pmt_table_str(t, c ? c->file : "");
+		file_cell(t, names, c);
 		pmt_table_int(t, sites[i].line);
 		pmt_table_int(t, (int64_t)sites[i].blocks);
-		pmt_table_int(t, (int64_t)sites[i].bytes);
+		pmt_table_bytes(t, (int64_t)sites[i].bytes);
 	}
 	*out = t;
 	return 0;
 }
 
 enum heap_order { BY_ALLOC, BY_PEAK, BY_EXIT, BY_RSS };
+static const struct pmt_profile *sort_prof;
 static const struct pmt_heap *sort_heap;
 static enum heap_order sort_heap_by;
 
@@ -477,7 +395,8 @@ static int cmp_heap(const void *a, const void *b)
 }
 
 static int heap_functions_table(struct result *x, const char *title, enum heap_order by,
-				const struct summarise_opts *o, struct pmt_table **out)
+				const struct summarise_opts *o, struct pmt_names *names,
+				struct pmt_table **out)
 {
 	const struct pmt_heap *hp = pmt_profile_heap(x->prof);
 	uint32_t n = pmt_heap_codes(hp), m = 0;
@@ -518,13 +437,13 @@ static int heap_functions_table(struct result *x, const char *title, enum heap_o
 		const struct pmt_code *c = ids[i] ? pmt_source_code(x->src, ids[i]) : NULL;
 		int64_t rss = pf ? pf->self : 0;
 		pmt_table_str(t, c ? c->name : "<no Python code>");
-		pmt_table_str(t, c ? c->file : "");
+		file_cell(t, names, c);
 		pmt_table_int(t, (int64_t)f->allocs);
-		pmt_table_int(t, (int64_t)f->alloc_bytes);
-		pmt_table_int(t, f->net);
-		pmt_table_int(t, f->live_at_peak);
-		pmt_table_int(t, f->live);
-		pmt_table_int(t, rss);
+		pmt_table_bytes(t, (int64_t)f->alloc_bytes);
+		pmt_table_bytes(t, f->net);
+		pmt_table_bytes(t, f->live_at_peak);
+		pmt_table_bytes(t, f->live);
+		pmt_table_bytes(t, rss);
 		pmt_table_str(t, reading(rss, f->net, page ? page : 4096, false));
 	}
 	free(ids);
@@ -532,13 +451,10 @@ static int heap_functions_table(struct result *x, const char *title, enum heap_o
 	return 0;
 }
 
-struct printer;
-static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigned n,
-		      const struct summarise_opts *o);
-
 /* Tables one after the other; json: one object of named arrays. */
 struct printer {
 	enum pmt_format f;
+	bool exact;
 	unsigned count;
 };
 
@@ -550,9 +466,71 @@ static int emit(struct printer *p, const char *key, struct pmt_table *t)
 	} else if (p->count) {
 		putchar('\n');
 	}
-	r = pmt_table_print(t, p->f, stdout);
+	r = pmt_table_print(t, p->f | (p->exact ? PMT_FMT_EXACT : 0), stdout);
 	pmt_table_free(t);
 	p->count++;
+	return r;
+}
+
+static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigned n,
+		      const struct summarise_opts *o)
+{
+	char title[1024], key[64];
+	struct pmt_table *t;
+	int r;
+	const char *pre = n > 1 ? x->name : NULL;
+	const char *pp = pre ? pre : "", *sep = pre ? ": " : "";
+	struct pmt_names *names = NULL;
+	bool full = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON;
+	if ((r = pmt_names_new(x->src, full, &names)) < 0)
+		return r;
+#define KEY(k) snprintf(key, sizeof(key), n > 1 ? k "_%u" : k, idx + 1)
+	snprintf(title, sizeof(title),
+		 "%s%sHeap (live: bytes allocated and not freed since the log "
+		 "began)",
+		 pp, sep);
+	KEY("heap");
+	if ((r = heap_summary_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		goto out;
+	snprintf(title, sizeof(title), "%s%sAllocator calls", pp, sep);
+	KEY("allocator_calls");
+	if ((r = calls_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		goto out;
+	snprintf(title, sizeof(title), "%s%sLive at exit (leaks) by allocation site", pp, sep);
+	KEY("leaks");
+	if ((r = leaks_table(x, title, o, names, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		goto out;
+	snprintf(
+	    title, sizeof(title),
+	    "%s%sTop functions by heap bytes allocated, beside RSS growth (reading: rss>heap = "
+	    "RSS grew but the heap did not: memory outside the heap (mmap, arenas, native "
+	    "libraries) or freed memory the allocator kept; heap>rss = the heap grew but RSS "
+	    "did not: not yet touched, or reusing freed memory)",
+	    pp, sep);
+	KEY("heap_functions_alloc");
+	if ((r = heap_functions_table(x, title, BY_ALLOC, o, names, &t)) < 0 ||
+	    (r = emit(p, key, t)) < 0)
+		goto out;
+	snprintf(title, sizeof(title), "%s%sTop functions by live bytes at the heap's peak", pp,
+		 sep);
+	KEY("heap_functions_peak");
+	if ((r = heap_functions_table(x, title, BY_PEAK, o, names, &t)) < 0 ||
+	    (r = emit(p, key, t)) < 0)
+		goto out;
+	snprintf(title, sizeof(title), "%s%sTop functions by live bytes at exit", pp, sep);
+	KEY("heap_functions_exit");
+	if ((r = heap_functions_table(x, title, BY_EXIT, o, names, &t)) < 0 ||
+	    (r = emit(p, key, t)) < 0)
+		goto out;
+	snprintf(title, sizeof(title), "%s%sTop functions by RSS growth (self), beside their heap",
+		 pp, sep);
+	KEY("heap_functions_rss");
+	if ((r = heap_functions_table(x, title, BY_RSS, o, names, &t)) < 0 ||
+	    (r = emit(p, key, t)) < 0)
+		goto out;
+#undef KEY
+out:
+	pmt_names_free(names);
 	return r;
 }
 
@@ -567,78 +545,60 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 
 	snprintf(title, sizeof(title), "%s%sEvents by kind", pre ? pre : "", pre ? ": " : "");
 	snprintf(key, sizeof(key), n > 1 ? "kinds_%u" : "kinds", idx + 1);
-	if ((r = kinds_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+	if ((r = pmt_summary_kinds(x->prof, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
 	snprintf(title, sizeof(title),
 		 "%s%sTop functions by RSS growth (%s; %llu unmatched returns, %llu calls open "
 		 "at the end)",
 		 pre ? pre : "", pre ? ": " : "",
-		 o->sort == SORT_INCL	 ? "by inclusive"
-		 : o->sort == SORT_CALLS ? "by calls"
-					 : "by self",
+		 o->sort == PMT_SORT_INCLUSIVE ? "by inclusive"
+		 : o->sort == PMT_SORT_CALLS   ? "by calls"
+					       : "by self",
 		 (unsigned long long)tot->unmatched_returns, (unsigned long long)tot->open_calls);
 	snprintf(key, sizeof(key), n > 1 ? "functions_%u" : "functions", idx + 1);
-	if ((r = functions_table(x, title, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
+	struct pmt_summary_opts so = {
+	    .sort = o->sort,
+	    .top = o->top,
+	    .all_frames = o->all_frames,
+	    .full_path = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON,
+	};
+	if ((r = pmt_summary_functions(x->prof, x->src, &so, title, &t)) < 0 ||
+	    (r = emit(p, key, t)) < 0)
 		return r;
 	snprintf(title, sizeof(title), "%s%sThreads", pre ? pre : "", pre ? ": " : "");
 	snprintf(key, sizeof(key), n > 1 ? "threads_%u" : "threads", idx + 1);
-	if ((r = threads_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+	if ((r = pmt_summary_threads(x->prof, x->src, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
 		return r;
 	if (pmt_profile_heap(x->prof))
 		return print_heap(p, x, idx, n, o);
 	return 0;
 }
 
-static int print_heap(struct printer *p, struct result *x, unsigned idx, unsigned n,
-		      const struct summarise_opts *o)
+/* The stacks of every log, merged as pmt-flamegraph draws them. */
+static int folded(struct result *res, unsigned n, const struct summarise_opts *o)
 {
-	char title[1024], key[64];
-	struct pmt_table *t;
-	int r;
-	const char *pre = n > 1 ? x->name : NULL;
-	const char *pp = pre ? pre : "", *sep = pre ? ": " : "";
-#define KEY(k) snprintf(key, sizeof(key), n > 1 ? k "_%u" : k, idx + 1)
-	snprintf(title, sizeof(title),
-		 "%s%sHeap (live: bytes allocated and not freed since the log "
-		 "began)",
-		 pp, sep);
-	KEY("heap");
-	if ((r = heap_summary_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
-		return r;
-	snprintf(title, sizeof(title), "%s%sAllocator calls", pp, sep);
-	KEY("allocator_calls");
-	if ((r = calls_table(x, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
-		return r;
-	snprintf(title, sizeof(title), "%s%sLive at exit (leaks) by allocation site", pp, sep);
-	KEY("leaks");
-	if ((r = leaks_table(x, title, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
-		return r;
-	snprintf(
-	    title, sizeof(title),
-	    "%s%sTop functions by heap bytes allocated, beside RSS growth (reading: rss>heap = "
-	    "RSS grew but the heap did not: memory outside the heap (mmap, arenas, native "
-	    "libraries) or freed memory the allocator kept; heap>rss = the heap grew but RSS "
-	    "did not: not yet touched, or reusing freed memory)",
-	    pp, sep);
-	KEY("heap_functions_alloc");
-	if ((r = heap_functions_table(x, title, BY_ALLOC, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
-		return r;
-	snprintf(title, sizeof(title), "%s%sTop functions by live bytes at the heap's peak", pp,
-		 sep);
-	KEY("heap_functions_peak");
-	if ((r = heap_functions_table(x, title, BY_PEAK, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
-		return r;
-	snprintf(title, sizeof(title), "%s%sTop functions by live bytes at exit", pp, sep);
-	KEY("heap_functions_exit");
-	if ((r = heap_functions_table(x, title, BY_EXIT, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
-		return r;
-	snprintf(title, sizeof(title), "%s%sTop functions by RSS growth (self), beside their heap",
-		 pp, sep);
-	KEY("heap_functions_rss");
-	if ((r = heap_functions_table(x, title, BY_RSS, o, &t)) < 0 || (r = emit(p, key, t)) < 0)
-		return r;
-#undef KEY
-	return 0;
+	struct pmt_flame *f;
+	int r = pmt_flame_new(o->weight, &f);
+	for (unsigned i = 0; r >= 0 && i < n; i++) {
+		struct pmt_names *names = NULL;
+		if (pmt_profile_totals(res[i].prof)->cut_paths)
+			pmt_cli_note(
+			    res[i].name,
+			    "more than %u call paths: the rarest are charged to their callers",
+			    PMT_PROFILE_MAX_PATHS);
+		r = pmt_names_new(res[i].src, o->full_path, &names);
+		if (r >= 0)
+			r = pmt_flame_add(f, res[i].prof, res[i].src, names, 0, o->all_frames);
+		pmt_names_free(names);
+	}
+	if (r >= 0)
+		r = pmt_flame_finish(f);
+	if (r >= 0)
+		r = pmt_flame_folded(f, 0, stdout);
+	if (r < 0)
+		pmt_cli_errno(NULL, r, NULL);
+	pmt_flame_free(f);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -697,17 +657,15 @@ int main(int argc, char **argv)
 			continue;
 		}
 		nev++;
-		r = read_log(x, o.folded);
+		r = read_log(x, o.folded ? 1u << o.weight : 0);
 		if (r < 0)
 			x->err = r;
 	}
 
-	struct printer p = {.f = o.format};
+	struct printer p = {.f = o.format, .exact = o.bytes};
 	if (nev && o.folded) {
-		for (unsigned i = 0; i < nev; i++)
-			if (pmt_profile_folded_weight(res[i].prof, res[i].src, o.weight, stdout) <
-			    0)
-				status = PMT_EXIT_ERROR;
+		if (folded(res, nev, &o) < 0)
+			status = PMT_EXIT_ERROR;
 	} else if (nev) {
 		struct pmt_table *t;
 		int r = overview(res, nev, &t);

@@ -6,7 +6,7 @@
 #   make bench-heap       bench/heap.py, the DTrace note and heap tracing's
 #                         overhead beside tracemalloc: docs/bench-heap.{md,rst}
 # BENCH_REPS=N sets the repetitions (median of interleaved runs).
-EXTRA_DIST += bench/analysers.sh
+EXTRA_DIST += bench/analysers.sh bench/pictures.sh
 EXTRA_DIST += bench/benchlib.py bench/calls.py bench/tracer.py bench/technote.py bench/heap.py
 EXTRA_DIST += docs/bench-heap.md docs/bench-heap.rst
 EXTRA_DIST += docs/BENCHMARKS.md docs/bench-technote.md docs/bench-technote.rst

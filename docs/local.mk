@@ -5,4 +5,5 @@ dist_doc_DATA = docs/FORMAT.md
 dist_man_MANS += docs/pmt-gnuplot.1 docs/pmt_tracer.process.1
 dist_man_MANS += docs/pmt_tracer.1
 dist_man_MANS += docs/pmt-filter.1 docs/pmt-prev.1 docs/pmt-summarise.1 docs/pmt-diff.1
-EXTRA_DIST += docs/images/LASToHTML.log_31392.svg
+dist_man_MANS += docs/pmt-flamegraph.1 docs/pmt-report.1
+EXTRA_DIST += docs/images/LASToHTML.log_31392.svg docs/images/flamegraph.png docs/images/report.png

@@ -294,26 +294,27 @@ static int run_gnuplot(const char *outdir, const char *name, const struct gnuplo
 
 static void usage(void)
 {
-	printf("Usage: %s [OPTION]... LOG OUTDIR\n"
-	       "Plot RSS over time with gnuplot.\n"
-	       "\n"
-	       "A process JSON log (pymemtrace's process module or pmt_tracer.process, also\n"
-	       "inside any application log) gives, for each PID, OUTDIR/<log>_<pid>.dat, .plt\n"
-	       "and .svg: RSS on the left axis; page faults and mean and instantaneous CPU%%\n"
-	       "on the right; that PID's labels as arrows. A pmt or pymemtrace event log\n"
-	       "gives RSS over time with the largest jumps annotated by function.\n"
-	       "\n"
-	       "  -s, --size=W,H        picture size in pixels (default 1000,700)\n"
-	       "      --png             also write a PNG\n"
-	       "  -n, --top=N           event logs: annotate the N largest jumps (default 10)\n"
-	       "      --max-points=N    event logs: at most about N points (default 100000)\n"
-	       "  -h, --help            display this help and exit\n"
-	       "  -V, --version         output version information and exit\n"
-	       "\n"
-	       "gnuplot is the program in $GNUPLOT, else %s. The .dat and .plt files\n"
-	       "are written even when gnuplot is missing or fails.\n"
-	       "Exit status: 0 if every plot was drawn, 2 on any error.\n",
-	       pmt_cli_prog(), PMT_GNUPLOT);
+	printf(
+	    "Usage: %s [OPTION]... LOG OUTDIR\n"
+	    "Plot RSS over time with gnuplot.\n"
+	    "\n"
+	    "A process JSON log (pymemtrace's process module or pmt_tracer.process, also\n"
+	    "inside any application log) gives, for each PID, OUTDIR/<log>_<pid>.dat, .plt\n"
+	    "and .svg: RSS on the left axis; page faults and mean and instantaneous CPU%%\n"
+	    "on the right; that PID's labels as arrows. A pmt or pymemtrace event log\n"
+	    "gives RSS over time with the largest jumps annotated by function.\n"
+	    "\n"
+	    "  -s, --size=W,H        picture size in pixels (default 1000,700)\n"
+	    "      --png             also write a PNG\n"
+	    "  -n, --top=N           event logs: mark the N largest rises and falls (default 5)\n"
+	    "      --max-points=N    event logs: at most about N points (default 100000)\n"
+	    "  -h, --help            display this help and exit\n"
+	    "  -V, --version         output version information and exit\n"
+	    "\n"
+	    "gnuplot is the program in $GNUPLOT, else %s. The .dat and .plt files\n"
+	    "are written even when gnuplot is missing or fails.\n"
+	    "Exit status: 0 if every plot was drawn, 2 on any error.\n",
+	    pmt_cli_prog(), PMT_GNUPLOT);
 }
 
 static int parse_size(const char *s, unsigned *w, unsigned *h)
@@ -396,7 +397,7 @@ int main(int argc, char **argv)
 {
 	pmt_cli_set_prog(argv[0]);
 	argv[0] = (char *)pmt_cli_prog(); /* getopt says "pmt-x: ...", not the path */
-	struct gnuplot_opts o = {.width = 1000, .height = 700, .top = 10, .max_points = 100000};
+	struct gnuplot_opts o = {.width = 1000, .height = 700, .top = 5, .max_points = 100000};
 	enum { OPT_PNG = 256, OPT_MAX_POINTS };
 	static const struct option longopts[] = {
 	    {"size", required_argument, NULL, 's'},

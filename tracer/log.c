@@ -75,6 +75,73 @@ static void python_version(char *buf, size_t n)
 	buf[strcspn(buf, " ")] = 0;
 }
 
+/* The interpreter's library directories, for the header: the tools show
+ * files under them as <stdlib>/... and <site-packages>/.... Asked of
+ * sysconfig once per process (before any tracer is installed, so no event
+ * is made) and kept; a failure leaves them empty, which only makes names
+ * longer. */
+static char *stdlib_dir;
+static char *site_dirs[4];
+static uint32_t nsite;
+static bool dirs_done;
+
+static char *sysconfig_path(PyObject *get_path, const char *name)
+{
+	PyObject *v = PyObject_CallFunction(get_path, "s", name);
+	char *out = NULL;
+	if (v && PyUnicode_Check(v)) {
+		const char *u = PyUnicode_AsUTF8(v);
+		if (u)
+			out = strdup(u);
+	}
+	Py_XDECREF(v);
+	PyErr_Clear();
+	return out;
+}
+
+static void python_dirs(void)
+{
+	if (dirs_done)
+		return;
+	dirs_done = true;
+	PyObject *mod = PyImport_ImportModule("sysconfig");
+	PyObject *get_path = mod ? PyObject_GetAttrString(mod, "get_path") : NULL;
+	if (get_path) {
+		stdlib_dir = sysconfig_path(get_path, "stdlib");
+		static const char *const names[] = {"purelib", "platlib"};
+		for (unsigned i = 0; i < 2; i++) {
+			char *d = sysconfig_path(get_path, names[i]);
+			if (d && (!nsite || strcmp(d, site_dirs[0])))
+				site_dirs[nsite++] = d;
+			else
+				free(d);
+		}
+	}
+	Py_XDECREF(get_path);
+	Py_XDECREF(mod);
+	PyErr_Clear();
+	/* where this package was imported from is a site directory too
+	 * (PYTHONPATH, a build tree): its process monitor shows as
+	 * <site-packages>/pmt_tracer/process.py */
+	mod = PyImport_ImportModule("pmt_tracer");
+	PyObject *file = mod ? PyObject_GetAttrString(mod, "__file__") : NULL;
+	const char *f = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
+	const char *end = f ? strrchr(f, '/') : NULL;
+	while (end && end > f && end[-1] != '/')
+		end--; /* up from .../pmt_tracer/__init__.py to ... */
+	if (end && end > f + 1 && nsite < 4) {
+		char *d = strndup(f, (size_t)(end - f - 1));
+		if (d && (!nsite || strcmp(d, site_dirs[0])) &&
+		    (nsite < 2 || strcmp(d, site_dirs[1])))
+			site_dirs[nsite++] = d;
+		else
+			free(d);
+	}
+	Py_XDECREF(file);
+	Py_XDECREF(mod);
+	PyErr_Clear();
+}
+
 /* Opens the log (a new one in a fork child): fd, RSS source, header, writer
  * and its thread. Sets a Python exception and returns -1 on failure. */
 int tracer_open_log(struct tracer *t, bool child)
@@ -123,8 +190,11 @@ int tracer_open_log(struct tracer *t, bool child)
 	t->rss_start = rs > 0 ? rs : 0;
 	t->trig_rss = t->rss_start;
 
-	char pyver[64];
+	char pyver[64], cwd[4096];
 	python_version(pyver, sizeof(pyver));
+	python_dirs();
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
 	t->start_mono = mono_ns();
 	struct pmt_header h = {
 	    .version = PMT_FORMAT_VERSION,
@@ -142,6 +212,10 @@ int tracer_open_log(struct tracer *t, bool child)
 		     (t->heap == HEAP_LIBC ? PMT_HDR_HEAP_LIBC : 0) |
 		     (t->heap == HEAP_PYTHON ? PMT_HDR_HEAP_PYTHON : 0),
 	    .rss_start = (uint64_t)t->rss_start,
+	    .cwd = cwd,
+	    .stdlib_dir = stdlib_dir,
+	    .nsite = nsite,
+	    .site_dirs = (const char *const *)site_dirs,
 	};
 	struct pmt_writer_opts wo = {
 	    .mode = PMT_WRITER_THREAD, .path = path, .thread_start = heap_writer_thread_start};

@@ -134,6 +134,11 @@ struct pmt_header {
 	int64_t drss_trigger;	/* bytes; 0 = every event written */
 	uint32_t flags;		/* PMT_HDR_* */
 	uint64_t rss_start;	/* pages at start: the base of the first RSS delta */
+	/* Appended fields (docs/FORMAT.md); NULL and 0 in logs without them. */
+	const char *cwd;	/* working directory at the start */
+	const char *stdlib_dir; /* the interpreter's standard library */
+	uint32_t nsite;		/* site-packages directories */
+	const char *const *site_dirs;
 };
 #define PMT_HDR_PREV 0x1	 /* true previous events written (--prev) */
 #define PMT_HDR_CALC_NONE 0x2	 /* --calculate none: RSS not sampled */

@@ -558,9 +558,12 @@ bool pmt_writer_is_writer_thread(const struct pmt_writer *w)
 static int write_header(struct pmt_writer_priv *p, const struct pmt_header *h)
 {
 	size_t n = 256 + (h->python_version ? strlen(h->python_version) : 0) +
-		   (h->rss_source ? strlen(h->rss_source) : 0);
+		   (h->rss_source ? strlen(h->rss_source) : 0) + (h->cwd ? strlen(h->cwd) : 0) +
+		   (h->stdlib_dir ? strlen(h->stdlib_dir) : 0);
 	for (uint32_t i = 0; i < h->argc; i++)
 		n += PMT_VARINT_MAX + strlen(h->argv[i]);
+	for (uint32_t i = 0; i < h->nsite; i++)
+		n += PMT_VARINT_MAX + strlen(h->site_dirs[i]);
 	uint8_t *buf = malloc(PMT_MAGIC_LEN + 1 + PMT_VARINT_MAX + n), *pl = malloc(n);
 	int r = -ENOMEM;
 	if (!buf || !pl)
@@ -587,6 +590,12 @@ static int write_header(struct pmt_writer_priv *p, const struct pmt_header *h)
 	q = pmt_varint_put(q, pmt_zigzag(h->drss_trigger));
 	q = pmt_varint_put(q, h->flags);
 	q = pmt_varint_put(q, h->rss_start);
+	/* appended fields: where the program ran, for short file names */
+	PUT_STR(h->cwd);
+	PUT_STR(h->stdlib_dir);
+	q = pmt_varint_put(q, h->nsite);
+	for (uint32_t i = 0; i < h->nsite; i++)
+		PUT_STR(h->site_dirs[i]);
 #undef PUT_STR
 	memcpy(buf, PMT_MAGIC, PMT_MAGIC_LEN);
 	struct piece pc = {pl, (size_t)(q - pl)};

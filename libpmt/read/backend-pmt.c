@@ -128,10 +128,22 @@ static int parse_header(struct pmt_source *s, const uint8_t *p, const uint8_t *e
 	h->drss_trigger = pmt_unzigzag(v);
 	if (get_u32(&p, end, &h->flags) || get_u(&p, end, &h->rss_start))
 		return PMT_E_CORRUPT;
+	/* Appended fields (cwd, stdlib, site dirs): used only when they are all
+	 * there and well formed, since they only make names shorter. */
+	const uint8_t *known = p;
+	uint32_t nsite = 0;
+	bool ext = p < end && !get_str(&p, end, &str, &n) && !get_str(&p, end, &str, &n) &&
+		   !get_u32(&p, end, &nsite) && nsite <= (uint64_t)(end - p);
+	for (uint32_t i = 0; ext && i < nsite; i++)
+		ext = !get_str(&p, end, &str, &n);
+	if (!ext) {
+		p = known;
+		nsite = 0;
+	}
 	/* Second pass: copy the strings NUL-terminated into one allocation. */
-	size_t total = (size_t)(p - strings) + h->argc + 2;
+	size_t total = (size_t)(p - strings) + h->argc + 4 + nsite;
 	char *store = malloc(total);
-	const char **argv = calloc(h->argc + 1, sizeof(*argv));
+	const char **argv = calloc(h->argc + 1 + nsite + 1, sizeof(*argv));
 	if (!store || !argv) {
 		free(store);
 		free(argv);
@@ -156,6 +168,19 @@ static int parse_header(struct pmt_source *s, const uint8_t *p, const uint8_t *e
 	get_u(&q, end, &v);
 	get_u(&q, end, &v);
 	TAKE(h->rss_source);
+	get_u(&q, end, &v);
+	get_u(&q, end, &v);
+	get_u(&q, end, &v);
+	if (ext) {
+		const char **site = argv + h->argc + 1;
+		TAKE(h->cwd);
+		TAKE(h->stdlib_dir);
+		get_u(&q, end, &v);
+		for (uint32_t i = 0; i < nsite; i++)
+			TAKE(site[i]);
+		h->nsite = nsite;
+		h->site_dirs = site;
+	}
 #undef TAKE
 	return 0;
 }

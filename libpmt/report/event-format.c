@@ -7,6 +7,7 @@
 
 #include <libpmt/core/log-format.h>
 #include <libpmt/report/event-format.h>
+#include <libpmt/report/names.h>
 #include <libpmt/report/table.h>
 
 #define UNKNOWN_FILE "<UNKNOWN_FILE_NAME>"
@@ -102,6 +103,12 @@ static char *head(char *o, const char *tag, uint64_t number, int64_t devent, uin
 	char ck[32];
 	size_t n = clock_text(ck, ns);
 	return put_left(o, ck, n, 12);
+}
+
+void pmt_evline_short(struct pmt_evline *l, struct pmt_names *n)
+{
+	if (n && l->file_len)
+		l->file = pmt_names_file(n, l->file, l->file_len, &l->file_len, NULL);
 }
 
 int pmt_evfmt_header(FILE *out)

@@ -29,6 +29,9 @@ struct pmt_evline {
 /* Fills file/name from the source's code table (pymemtrace's placeholders
  * when the id is unknown). */
 void pmt_evline_code(struct pmt_evline *l, const struct pmt_source *s, uint32_t code);
+/* The file as a person reads it (names.h), for the text form. */
+struct pmt_names;
+void pmt_evline_short(struct pmt_evline *l, struct pmt_names *n);
 
 /* "HDR: Event ... dRSS\n", as pymemtrace writes it. */
 int pmt_evfmt_header(FILE *out);

@@ -265,7 +265,7 @@ static int records_table(struct pmt_process_log *l, struct pmt_table **out)
 	return 0;
 }
 
-static int print_tables(struct pmt_process_log *l, enum pmt_format f, FILE *out)
+int pmt_process_tables(struct pmt_process_log *l, enum pmt_format f, FILE *out)
 {
 	struct pmt_table *rec = NULL, *sum = NULL;
 	int r = records_table(l, &rec);
@@ -313,7 +313,7 @@ int pmt_process_summarise(struct pmt_input *in, enum pmt_format f, FILE *out, un
 		r = rerr < 0 ? rerr : no_records_error(in, l);
 		goto out;
 	}
-	r = f == PMT_FMT_TEXT ? print_text(l, out) : print_tables(l, f, out);
+	r = f == PMT_FMT_TEXT ? print_text(l, out) : pmt_process_tables(l, f, out);
 	if (rerr < 0)
 		r = rerr;
 out:

@@ -24,6 +24,10 @@
  * (all PIDs) and one summary table (json: {"records": [...], "summary": [...]}). */
 int pmt_process_summarise(struct pmt_input *in, enum pmt_format f, FILE *out, unsigned *warnings);
 
+/* The records table and the summary table of a log already read, in any
+ * format but text (pmt-report's page uses them as html). 0 or -errno. */
+int pmt_process_tables(struct pmt_process_log *l, enum pmt_format f, FILE *out);
+
 /* The tech note's Summary table: one row per input, time and ratio against
  * the first (the baseline), peak RSS. The time of a run is the last
  * elapsed_time of its first PID (the process that was monitored). */

@@ -6,13 +6,56 @@
 
 #include <libpmt/core/hash.h>
 #include <libpmt/core/log-format.h>
+#include <libpmt/report/heap.h>
 #include <libpmt/report/profile.h>
 
 struct node {
 	uint32_t parent;
 	uint32_t code;
-	int64_t weight; /* positive ΔRSS charged while this path ran */
+	int64_t w[PMT_WEIGHT_COUNT]; /* per weight, charged to this path */
 };
+
+static int64_t rss_amount(const struct pmt_item *it)
+{
+	return it->ev.drss > 0 && !(it->ev.flags & PMT_EV_LAST) ? it->ev.drss : 0;
+}
+
+static int64_t calls_amount(const struct pmt_item *it)
+{
+	return it->ev.kind == PMT_CALL || it->ev.kind == PMT_C_CALL;
+}
+
+const struct pmt_weight_def pmt_weight_defs[PMT_WEIGHT_COUNT] = {
+    [PMT_WEIGHT_RSS] = {"rss", "RSS growth", "positive RSS growth (default)", PMT_UNIT_BYTES,
+			PMT_CHARGE_RUNNING, PMT_ITEM_EVENT, rss_amount},
+    [PMT_WEIGHT_CALLS] = {"calls", "Calls", "calls made", PMT_UNIT_COUNT, PMT_CHARGE_CALLEE,
+			  PMT_ITEM_EVENT, calls_amount},
+    /* heap logs: computed by the heap statistics (heap.h), which know when
+     * a block is freed, so no amount per item */
+    [PMT_WEIGHT_ALLOC] = {"alloc", "Heap bytes allocated", "heap bytes allocated (heap logs)",
+			  PMT_UNIT_BYTES, PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
+    [PMT_WEIGHT_LIVE] = {"live", "Heap bytes live at the peak",
+			 "heap bytes live when the heap peaked (heap logs)", PMT_UNIT_BYTES,
+			 PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
+    [PMT_WEIGHT_LEAKED] = {"leaked", "Heap bytes leaked", "heap bytes never freed (heap logs)",
+			   PMT_UNIT_BYTES, PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
+};
+
+/* The weights the heap statistics compute, and theirs for each. */
+#define HEAP_WEIGHTS (1u << PMT_WEIGHT_ALLOC | 1u << PMT_WEIGHT_LIVE | 1u << PMT_WEIGHT_LEAKED)
+static const enum pmt_heap_weight heap_weight_of[PMT_WEIGHT_COUNT] = {
+    [PMT_WEIGHT_ALLOC] = PMT_HEAP_W_ALLOC,
+    [PMT_WEIGHT_LIVE] = PMT_HEAP_W_LIVE,
+    [PMT_WEIGHT_LEAKED] = PMT_HEAP_W_LEAKED,
+};
+
+int pmt_weight_parse(const char *s)
+{
+	for (int i = 0; i < PMT_WEIGHT_COUNT; i++)
+		if (!strcmp(s, pmt_weight_defs[i].name))
+			return i;
+	return -1;
+}
 
 struct frame {
 	uint32_t code;
@@ -27,7 +70,7 @@ struct thread {
 
 struct pmt_profile {
 	uint32_t page;
-	bool tree;
+	unsigned weights; /* 1u << enum pmt_weight kept per path; 0: no tree */
 	struct pmt_totals tot;
 
 	struct pmt_fstat *fs; /* fs[code], code 0 = unknown */
@@ -41,18 +84,19 @@ struct pmt_profile {
 	/* call tree: node 0 is the root; child lookup by (parent, code) */
 	struct node *nodes;
 	uint32_t nnodes, capnodes;
-	struct pmt_hash children; /* (parent, code) -> node index + 1 */
+	struct pmt_hash children;	/* (parent, code) -> node index + 1 */
+	bool seen[PMT_ITEM_OBJECT + 1]; /* item types seen */
 
 	struct pmt_heap *heap; /* made at the first ALLOC item */
 };
 
-int pmt_profile_new(uint32_t page, bool tree, struct pmt_profile **out)
+int pmt_profile_new(uint32_t page, unsigned weights, struct pmt_profile **out)
 {
 	struct pmt_profile *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->page = page ? page : 4096;
-	p->tree = tree;
+	p->weights = weights & ((1u << PMT_WEIGHT_COUNT) - 1);
 	p->capnodes = 1024;
 	p->nodes = calloc(p->capnodes, sizeof(*p->nodes));
 	if (!p->nodes) {
@@ -141,6 +185,32 @@ static int64_t child(struct pmt_profile *p, uint32_t parent, uint32_t code)
 	return id;
 }
 
+/* The node of the path that the top n frames of t make (n >= 1). Frames
+ * get their node only when something is charged to them, so paths that
+ * never weigh anything cost nothing. When the tree is full, the deepest
+ * path that exists stands for the rest (counted in cut_paths); paths from
+ * the root (one per function) are always made. Node or -errno. */
+static int64_t path_node(struct pmt_profile *p, struct thread *t, uint32_t n)
+{
+	uint32_t i = n;
+	while (i && !t->frames[i - 1].node)
+		i--;
+	uint32_t node = i ? t->frames[i - 1].node : 0;
+	for (; i < n; i++) {
+		uint32_t v = pmt_hash_get(&p->children, node, t->frames[i].code);
+		if (!v && node && p->nnodes >= PMT_PROFILE_MAX_PATHS) {
+			p->tot.cut_paths++;
+			return node;
+		}
+		int64_t k = v ? (int64_t)v - 1 : child(p, node, t->frames[i].code);
+		if (k < 0)
+			return k;
+		node = (uint32_t)k;
+		t->frames[i].node = node;
+	}
+	return node;
+}
+
 static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool counted)
 {
 	struct frame *f = &t->frames[--t->depth];
@@ -150,28 +220,32 @@ static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool count
 	}
 }
 
-/* An allocator call: charged to the path on top of its thread's stack. */
+/* An allocator call: charged to the path on top of its thread's stack (the
+ * SITE's function at the root when the stack is empty), when a heap weight
+ * is kept per path. */
 static int heap_item(struct pmt_profile *p, const struct pmt_item *it)
 {
 	int r;
 	if (!p->heap && (r = pmt_heap_new(&p->heap)) < 0)
 		return r;
 	uint32_t node = 0, th = it->alloc.site.thread;
-	if (p->tree) {
-		if (th < p->nthreads && p->th[th].depth) {
-			node = p->th[th].frames[p->th[th].depth - 1].node;
-		} else {
-			int64_t n = child(p, 0, it->alloc.site.code);
-			if (n < 0)
-				return (int)n;
-			node = (uint32_t)n;
-		}
+	if (p->weights & HEAP_WEIGHTS) {
+		int64_t n;
+		if (th < p->nthreads && p->th[th].depth)
+			n = path_node(p, &p->th[th], p->th[th].depth);
+		else
+			n = child(p, 0, it->alloc.site.code);
+		if (n < 0)
+			return (int)n;
+		node = (uint32_t)n;
 	}
 	return pmt_heap_item(p->heap, it, node);
 }
 
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 {
+	if ((unsigned)it->type <= PMT_ITEM_OBJECT)
+		p->seen[it->type] = true;
 	if (it->type == PMT_ITEM_ALLOC)
 		return heap_item(p, it);
 	if (it->type == PMT_ITEM_MESSAGE) {
@@ -227,22 +301,38 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 
 	/* charge ΔRSS to what ran before this event */
 	uint32_t top_code, top_node;
+	int64_t callee[PMT_WEIGHT_COUNT] = {0};
+	bool any_callee = false;
 	if (t->depth) {
 		top_code = t->frames[t->depth - 1].code;
 		top_node = t->frames[t->depth - 1].node;
 	} else {
 		top_code = code;
 		top_node = 0;
-		if (p->tree && d > 0) {
-			int64_t n = child(p, 0, code);
+	}
+	p->fs[top_code].self += d;
+	for (unsigned w = 0; p->weights >> w; w++) {
+		const struct pmt_weight_def *def = &pmt_weight_defs[w];
+		if (!(p->weights & (1u << w)) || def->source != PMT_ITEM_EVENT)
+			continue;
+		/* RSS, the weight drawn by default, read inline: every event */
+		int64_t a = w == PMT_WEIGHT_RSS ? (d > 0 ? d : 0) : def->amount(it);
+		if (!a)
+			continue;
+		if (def->charge == PMT_CHARGE_CALLEE) {
+			callee[w] = a;
+			any_callee = true;
+			continue;
+		}
+		if (!top_node) {
+			/* the log's edges: the event's own function, at the root */
+			int64_t n = t->depth ? path_node(p, t, t->depth) : child(p, 0, code);
 			if (n < 0)
 				return (int)n;
 			top_node = (uint32_t)n;
 		}
+		p->nodes[top_node].w[w] += a;
 	}
-	p->fs[top_code].self += d;
-	if (p->tree && d > 0)
-		p->nodes[top_node].weight += d;
 
 	switch (ev->kind) {
 	case PMT_CALL:
@@ -257,14 +347,14 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 			t->frames = f;
 			t->cap = cap;
 		}
-		uint32_t node = 0;
-		if (p->tree) {
-			int64_t n = child(p, t->depth ? t->frames[t->depth - 1].node : 0, code);
+		t->frames[t->depth++] = (struct frame){.code = code, .node = 0, .rss = ev->rss};
+		if (any_callee) {
+			int64_t n = path_node(p, t, t->depth);
 			if (n < 0)
 				return (int)n;
-			node = (uint32_t)n;
+			for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
+				p->nodes[n].w[w] += callee[w];
 		}
-		t->frames[t->depth++] = (struct frame){.code = code, .node = node, .rss = ev->rss};
 		p->active[code]++;
 		p->fs[code].calls++;
 		ts->calls++;
@@ -302,34 +392,18 @@ void pmt_profile_finish(struct pmt_profile *p)
 	p->tot.open_calls = 0;
 	for (uint32_t i = 0; i < p->nthreads; i++)
 		p->tot.open_calls += p->th[i].depth;
-	if (p->heap)
-		pmt_heap_finish(p->heap);
+	if (!p->heap)
+		return;
+	pmt_heap_finish(p->heap);
+	/* the heap weights are known only now: into the paths, beside the others */
+	for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
+		if (p->weights & HEAP_WEIGHTS & (1u << w))
+			for (uint32_t n = 1; n < p->nnodes; n++)
+				p->nodes[n].w[w] =
+				    pmt_heap_node_weight(p->heap, n, heap_weight_of[w]);
 }
 
 const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p) { return p->heap; }
-
-int pmt_profile_weight_parse(const char *s)
-{
-	static const char *const names[] = {"rss", "alloc", "live", "leaked"};
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	return -1;
-}
-
-static int64_t node_weight(const struct pmt_profile *p, uint32_t n, enum pmt_profile_weight w)
-{
-	switch (w) {
-	case PMT_WEIGHT_ALLOC:
-		return p->heap ? pmt_heap_node_weight(p->heap, n, PMT_HEAP_W_ALLOC) : 0;
-	case PMT_WEIGHT_LIVE:
-		return p->heap ? pmt_heap_node_weight(p->heap, n, PMT_HEAP_W_LIVE) : 0;
-	case PMT_WEIGHT_LEAKED:
-		return p->heap ? pmt_heap_node_weight(p->heap, n, PMT_HEAP_W_LEAKED) : 0;
-	default:
-		return p->nodes[n].weight;
-	}
-}
 
 const struct pmt_totals *pmt_profile_totals(const struct pmt_profile *p) { return &p->tot; }
 
@@ -347,61 +421,17 @@ const struct pmt_tstat *pmt_profile_tstat(const struct pmt_profile *p, uint32_t 
 
 uint32_t pmt_profile_threads(const struct pmt_profile *p) { return p->nthreads; }
 
-/* Frame text: no ';' (the separator) and no newline. */
-static void put_frame(FILE *out, const struct pmt_source *s, uint32_t code)
+uint32_t pmt_profile_nodes(const struct pmt_profile *p) { return p->nnodes; }
+
+void pmt_profile_node(const struct pmt_profile *p, uint32_t n, uint32_t *parent, uint32_t *code,
+		      const int64_t **w)
 {
-	const struct pmt_code *c = code ? pmt_source_code(s, code) : NULL;
-	const char *name = c ? c->name : "<unknown>";
-	size_t nlen = c ? c->name_len : 9;
-	for (size_t i = 0; i < nlen; i++) {
-		char ch = name[i];
-		fputc(ch == ';' ? ':' : (ch == '\n' || ch == '\r') ? ' ' : ch, out);
-	}
-	if (c && c->file_len) {
-		const char *base = c->file, *sl = memrchr(c->file, '/', c->file_len);
-		if (sl)
-			base = sl + 1;
-		fputs(" (", out);
-		for (const char *q = base; q < c->file + c->file_len; q++)
-			fputc(*q == ';' ? ':' : (*q == '\n' || *q == '\r') ? ' ' : *q, out);
-		fputc(')', out);
-	}
+	*parent = p->nodes[n].parent;
+	*code = p->nodes[n].code;
+	*w = p->nodes[n].w;
 }
 
-int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, FILE *out)
+bool pmt_profile_has_weight(const struct pmt_profile *p, enum pmt_weight w)
 {
-	return pmt_profile_folded_weight(p, s, PMT_WEIGHT_RSS, out);
-}
-
-int pmt_profile_folded_weight(const struct pmt_profile *p, const struct pmt_source *s,
-			      enum pmt_profile_weight w, FILE *out)
-{
-	uint32_t *path = NULL;
-	size_t cap = 0;
-	for (uint32_t n = 1; n < p->nnodes; n++) {
-		int64_t weight = node_weight(p, n, w);
-		if (weight <= 0)
-			continue;
-		size_t depth = 0;
-		for (uint32_t k = n; k; k = p->nodes[k].parent) {
-			if (depth == cap) {
-				cap = cap ? cap * 2 : 64;
-				uint32_t *np = realloc(path, cap * sizeof(*np));
-				if (!np) {
-					free(path);
-					return -ENOMEM;
-				}
-				path = np;
-			}
-			path[depth++] = p->nodes[k].code;
-		}
-		while (depth--) {
-			put_frame(out, s, path[depth]);
-			if (depth)
-				fputc(';', out);
-		}
-		fprintf(out, " %lld\n", (long long)weight);
-	}
-	free(path);
-	return ferror(out) ? -EIO : 0;
+	return (unsigned)w < PMT_WEIGHT_COUNT && p->seen[pmt_weight_defs[w].source];
 }

@@ -9,8 +9,9 @@
  *    log's edges) and inclusive growth (RSS at return minus RSS at call,
  *    outermost frame only, so recursion is not counted twice);
  *  - per thread: events, growth, calls;
- *  - the call tree with positive ΔRSS per path, for folded stacks: the
- *    weights add up to the total positive ΔRSS of the log;
+ *  - the call tree with, per distinct call path, one number per weight
+ *    (pmt_weight_defs: positive ΔRSS, calls, ...), for flame graphs and
+ *    folded stacks: the RSS weights add up to the total positive ΔRSS;
  *  - log totals: events, duration, RSS start/end/peak/min, page jumps.
  *
  * Returns whose function is not on the stack (the log started inside it)
@@ -19,8 +20,9 @@
  *
  * A log with heap records (ALLOC items) also gets a struct pmt_heap
  * (heap.h), each call charged to the call path on top of its thread's
- * shadow stack, so folded stacks can be weighted by heap bytes too.
- * Ownership: the profile owns all it allocates. */
+ * shadow stack, so flame graphs and folded stacks can be weighted by heap
+ * bytes too (known at pmt_profile_finish()). Ownership: the profile owns
+ * all it allocates. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,14 +55,52 @@ struct pmt_totals {
 	uint64_t messages;
 	uint64_t unmatched_returns;
 	uint64_t open_calls; /* frames still open at the end */
+	uint64_t cut_paths;  /* charges past the call tree's limit, to a caller */
 	bool any;
 };
 
+/* Flame graph weights: what each call path accumulates. A new weight is a
+ * new enum value and a row of pmt_weight_defs (profile.c), with the item
+ * type that carries it and the function that reads its amount. */
+enum pmt_weight {
+	PMT_WEIGHT_RSS = 0, /* positive RSS growth */
+	PMT_WEIGHT_CALLS,   /* calls made */
+	PMT_WEIGHT_ALLOC,   /* heap bytes allocated */
+	PMT_WEIGHT_LIVE,    /* heap bytes live at the heap's peak */
+	PMT_WEIGHT_LEAKED,  /* heap bytes still live at the end */
+	PMT_WEIGHT_COUNT
+};
+
+enum pmt_unit { PMT_UNIT_BYTES = 0, PMT_UNIT_COUNT };
+
+/* Which path an item's amount is added to: the frame running when it
+ * happened (the top of its thread's stack), or the frame a call enters. */
+enum pmt_charge { PMT_CHARGE_RUNNING = 0, PMT_CHARGE_CALLEE };
+
+struct pmt_weight_def {
+	const char *name;  /* --weight NAME */
+	const char *title; /* "RSS growth" */
+	const char *help;  /* one line for --help */
+	enum pmt_unit unit;
+	enum pmt_charge charge;
+	enum pmt_item_type source; /* the items that carry it */
+	/* what one item adds (0: nothing) */
+	int64_t (*amount)(const struct pmt_item *it);
+};
+extern const struct pmt_weight_def pmt_weight_defs[PMT_WEIGHT_COUNT];
+/* The weight named s, or -1. */
+int pmt_weight_parse(const char *s);
+
 struct pmt_profile;
 
-/* page: bytes of a page (for the jump count); tree: keep the call tree for
- * pmt_profile_folded(). 0 or -errno. */
-int pmt_profile_new(uint32_t page, bool tree, struct pmt_profile **out);
+/* page: bytes of a page (for the jump count); weights: the weights to keep
+ * per call path (1u << enum pmt_weight each; 0: no call tree; true: RSS).
+ * The tree holds at most PMT_PROFILE_MAX_PATHS paths, so memory stays
+ * bounded whatever the log: past it, a new path's weight goes to the
+ * deepest of its callers' paths that exists (totals stay exact; counted in
+ * cut_paths). 0 or -errno. */
+#define PMT_PROFILE_MAX_PATHS (1u << 17)
+int pmt_profile_new(uint32_t page, unsigned weights, struct pmt_profile **out);
 void pmt_profile_free(struct pmt_profile *p);
 /* Feeds one item (events, messages; skips are counted by the source). */
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it);
@@ -74,22 +114,14 @@ uint32_t pmt_profile_codes(const struct pmt_profile *p);
 const struct pmt_tstat *pmt_profile_tstat(const struct pmt_profile *p, uint32_t thread);
 uint32_t pmt_profile_threads(const struct pmt_profile *p);
 
-/* Writes "frame;frame;frame weight\n" per call path with positive growth,
- * frames named "function (file)" from s's code table. 0 or -errno. */
-int pmt_profile_folded(const struct pmt_profile *p, const struct pmt_source *s, FILE *out);
-
-/* What a folded stack's weight is. */
-enum pmt_profile_weight {
-	PMT_WEIGHT_RSS,	   /* positive RSS growth (pmt_profile_folded) */
-	PMT_WEIGHT_ALLOC,  /* heap bytes allocated */
-	PMT_WEIGHT_LIVE,   /* heap bytes live at the heap's peak */
-	PMT_WEIGHT_LEAKED, /* heap bytes still live at the end */
-};
-/* Parses "rss", "alloc", "live", "leaked"; -1 when unknown. */
-int pmt_profile_weight_parse(const char *s);
-/* pmt_profile_folded() with another weight; the heap weights need heap
- * records (a path with none has weight 0 and is not written). */
-int pmt_profile_folded_weight(const struct pmt_profile *p, const struct pmt_source *s,
-			      enum pmt_profile_weight w, FILE *out);
+/* The call tree (built when tree was asked): nodes 0..pmt_profile_nodes()-1,
+ * node 0 the root (no code); a node's parent has a smaller index. *w points
+ * at PMT_WEIGHT_COUNT weights. */
+uint32_t pmt_profile_nodes(const struct pmt_profile *p);
+void pmt_profile_node(const struct pmt_profile *p, uint32_t n, uint32_t *parent, uint32_t *code,
+		      const int64_t **w);
+/* Whether the log had the items that weight w is made of (a heap weight
+ * needs heap records). */
+bool pmt_profile_has_weight(const struct pmt_profile *p, enum pmt_weight w);
 /* The heap records' statistics, or NULL when the log had none. */
 const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p);

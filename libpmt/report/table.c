@@ -9,12 +9,13 @@
 
 #include <libpmt/report/table.h>
 
-enum cell_type { CELL_STR, CELL_NUM, CELL_NULL };
+enum cell_type { CELL_STR, CELL_NUM, CELL_NULL, CELL_BYTES };
 
 struct cell {
-	char *s; /* "" for null */
+	char *s; /* "" for null; the exact value for bytes */
 	size_t len;
 	enum cell_type type;
+	double v; /* bytes: the value, for the human form */
 };
 
 struct column {
@@ -116,11 +117,40 @@ static int add_cell(struct pmt_table *t, const char *s, size_t len, enum cell_ty
 	return 0;
 }
 
+char *pmt_format_bytes(char *buf, size_t cap, double v)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double a = fabs(v);
+	if (!isfinite(v)) {
+		snprintf(buf, cap, "?");
+		return buf;
+	}
+	if (a < 1024) {
+		long long n = llround(v);
+		snprintf(buf, cap, "%lld B  ", n == 0 ? 0 : n);
+		return buf;
+	}
+	unsigned u = 0;
+	a /= 1024;
+	/* 1023.96 KiB would print as "1024.0 KiB": move up a unit first */
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && a >= 1023.95) {
+		a /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, "%s%.1f %s", v < 0 ? "-" : "", a, units[u]);
+	return buf;
+}
+
 int pmt_table_str(struct pmt_table *t, const char *s)
 {
 	if (!s)
 		return pmt_table_null(t);
 	return add_cell(t, s, strlen(s), CELL_STR);
+}
+
+int pmt_table_strn(struct pmt_table *t, const char *s, size_t len)
+{
+	return add_cell(t, s ? s : "", s ? len : 0, CELL_STR);
 }
 
 int pmt_table_int(struct pmt_table *t, int64_t v)
@@ -150,6 +180,26 @@ int pmt_table_num(struct pmt_table *t, double v, int decimals)
 }
 
 int pmt_table_null(struct pmt_table *t) { return add_cell(t, "", 0, CELL_NULL); }
+
+int pmt_table_bytes(struct pmt_table *t, int64_t v)
+{
+	int r = pmt_table_int(t, v);
+	if (r == 0) {
+		t->cells[t->ncells - 1].type = CELL_BYTES;
+		t->cells[t->ncells - 1].v = (double)v;
+	}
+	return r;
+}
+
+int pmt_table_bytes_num(struct pmt_table *t, double v, int decimals)
+{
+	int r = pmt_table_num(t, v, decimals);
+	if (r == 0 && t->cells[t->ncells - 1].type == CELL_NUM) {
+		t->cells[t->ncells - 1].type = CELL_BYTES;
+		t->cells[t->ncells - 1].v = v;
+	}
+	return r;
+}
 
 /* ---- output helpers ---- */
 
@@ -246,6 +296,47 @@ int pmt_json_write_string(FILE *out, const char *s, size_t len)
 	return 0;
 }
 
+int pmt_xml_write(FILE *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = p[i];
+		size_t n = 1;
+		switch (c) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				/* XML 1.0 has no place for control characters */
+				fputs(c == '\t' || c == '\n' ? " " : "\xef\xbf\xbd", out);
+			} else if (c < 0x80) {
+				fputc(c, out);
+			} else if ((n = utf8_seq(p + i, len - i)) != 0) {
+				fwrite(p + i, 1, n, out);
+			} else {
+				/* not UTF-8: read as Latin-1, as the JSON writer does */
+				fprintf(out, "&#x%x;", c);
+				n = 1;
+			}
+		}
+		i += n;
+	}
+	return ferror(out) ? -EIO : 0;
+}
+
 int pmt_csv_write_field(FILE *out, const char *s, size_t len)
 {
 	bool quote = false;
@@ -321,14 +412,34 @@ static const struct cell *cell_at(const struct pmt_table *t, size_t r, unsigned 
 	return i < t->ncells ? &t->cells[i] : &empty;
 }
 
-static int widths(const struct pmt_table *t, size_t *w, bool md)
+/* The cell as a format shows it: byte counts in binary units when human. */
+struct view {
+	struct cell c;
+	char buf[48];
+};
+
+static const struct cell *cell_view(const struct pmt_table *t, size_t r, unsigned c, bool human,
+				    struct view *v)
 {
+	const struct cell *x = cell_at(t, r, c);
+	if (!human || x->type != CELL_BYTES)
+		return x;
+	pmt_format_bytes(v->buf, sizeof(v->buf), x->v);
+	v->c = *x;
+	v->c.s = v->buf;
+	v->c.len = strlen(v->buf);
+	return &v->c;
+}
+
+static int widths(const struct pmt_table *t, size_t *w, bool md, bool human)
+{
+	struct view tmp;
 	size_t rows = nrows(t);
 	for (unsigned c = 0; c < t->ncols; c++) {
 		w[c] = md ? md_width(t->cols[c].name, t->cols[c].name_len)
 			  : display_width(t->cols[c].name, t->cols[c].name_len);
 		for (size_t r = 0; r < rows; r++) {
-			const struct cell *x = cell_at(t, r, c);
+			const struct cell *x = cell_view(t, r, c, human, &tmp);
 			size_t cw = md ? md_width(x->s, x->len) : display_width(x->s, x->len);
 			if (cw > w[c])
 				w[c] = cw;
@@ -340,8 +451,9 @@ static int widths(const struct pmt_table *t, size_t *w, bool md)
 	return 0;
 }
 
-static void print_text(const struct pmt_table *t, const size_t *w, FILE *out)
+static void print_text(const struct pmt_table *t, const size_t *w, FILE *out, bool human)
 {
+	struct view tmp;
 	size_t rows = nrows(t);
 	if (t->title)
 		fprintf(out, "%s\n\n", t->title);
@@ -361,7 +473,7 @@ static void print_text(const struct pmt_table *t, const size_t *w, FILE *out)
 	fputc('\n', out);
 	for (size_t r = 0; r < rows; r++) {
 		for (unsigned c = 0; c < t->ncols; c++) {
-			const struct cell *x = cell_at(t, r, c);
+			const struct cell *x = cell_view(t, r, c, human, &tmp);
 			if (c)
 				fputs("  ", out);
 			put_aligned(out, x->s, x->len, display_width(x->s, x->len), w[c],
@@ -371,8 +483,9 @@ static void print_text(const struct pmt_table *t, const size_t *w, FILE *out)
 	}
 }
 
-static void print_markdown(const struct pmt_table *t, const size_t *w, FILE *out)
+static void print_markdown(const struct pmt_table *t, const size_t *w, FILE *out, bool human)
 {
+	struct view tmp;
 	size_t rows = nrows(t);
 	if (t->title)
 		fprintf(out, "%s\n\n", t->title);
@@ -394,7 +507,7 @@ static void print_markdown(const struct pmt_table *t, const size_t *w, FILE *out
 	for (size_t r = 0; r < rows; r++) {
 		fputc('|', out);
 		for (unsigned c = 0; c < t->ncols; c++) {
-			const struct cell *x = cell_at(t, r, c);
+			const struct cell *x = cell_view(t, r, c, human, &tmp);
 			fputc(' ', out);
 			put_aligned(out, x->s, x->len, md_width(x->s, x->len), w[c],
 				    t->cols[c].align, true, false);
@@ -414,8 +527,9 @@ static void rst_rule(const struct pmt_table *t, const size_t *w, char c, FILE *o
 	fputc('\n', out);
 }
 
-static void print_rst(const struct pmt_table *t, const size_t *w, FILE *out)
+static void print_rst(const struct pmt_table *t, const size_t *w, FILE *out, bool human)
 {
+	struct view tmp;
 	size_t rows = nrows(t);
 	if (t->title)
 		fprintf(out, "%s\n\n", t->title);
@@ -433,7 +547,7 @@ static void print_rst(const struct pmt_table *t, const size_t *w, FILE *out)
 	for (size_t r = 0; r < rows; r++) {
 		fputc('|', out);
 		for (unsigned c = 0; c < t->ncols; c++) {
-			const struct cell *x = cell_at(t, r, c);
+			const struct cell *x = cell_view(t, r, c, human, &tmp);
 			fputc(' ', out);
 			put_aligned(out, x->s, x->len, display_width(x->s, x->len), w[c],
 				    t->cols[c].align, false, false);
@@ -478,7 +592,7 @@ static void print_json(const struct pmt_table *t, FILE *out)
 			fputs(": ", out);
 			if (x->type == CELL_NULL)
 				fputs("null", out);
-			else if (x->type == CELL_NUM)
+			else if (x->type == CELL_NUM || x->type == CELL_BYTES)
 				fwrite(x->s, 1, x->len, out);
 			else
 				pmt_json_write_string(out, x->s, x->len);
@@ -488,6 +602,50 @@ static void print_json(const struct pmt_table *t, FILE *out)
 	fputs(rows ? "\n]\n" : "]\n", out);
 }
 
+/* A <table> whose numeric cells carry their exact value in data-v, so a
+ * script can sort on it whatever the cell shows. */
+static void print_html(const struct pmt_table *t, FILE *out, bool human)
+{
+	struct view tmp;
+	size_t rows = nrows(t);
+	fputs("<table class=\"pmt-table\">\n", out);
+	if (t->title) {
+		fputs("<caption>", out);
+		pmt_xml_write(out, t->title, strlen(t->title));
+		fputs("</caption>\n", out);
+	}
+	fputs("<thead><tr>", out);
+	for (unsigned c = 0; c < t->ncols; c++) {
+		fputs(t->cols[c].align == PMT_ALIGN_RIGHT ? "<th class=\"r\">" : "<th>", out);
+		pmt_xml_write(out, t->cols[c].name, t->cols[c].name_len);
+		fputs("</th>", out);
+	}
+	fputs("</tr></thead>\n<tbody>\n", out);
+	for (size_t r = 0; r < rows; r++) {
+		fputs("<tr>", out);
+		for (unsigned c = 0; c < t->ncols; c++) {
+			const struct cell *raw = cell_at(t, r, c);
+			const struct cell *x = cell_view(t, r, c, human, &tmp);
+			fputs(t->cols[c].align == PMT_ALIGN_RIGHT ? "<td class=\"r\"" : "<td", out);
+			if (raw->type == CELL_NUM || raw->type == CELL_BYTES) {
+				fputs(" data-v=\"", out);
+				fwrite(raw->s, 1, raw->len, out);
+				fputc('"', out);
+			}
+			if (raw->type == CELL_BYTES && human) {
+				fputs(" title=\"", out);
+				fwrite(raw->s, 1, raw->len, out);
+				fputs(" bytes\"", out);
+			}
+			fputc('>', out);
+			pmt_xml_write(out, x->s, x->len);
+			fputs("</td>", out);
+		}
+		fputs("</tr>\n", out);
+	}
+	fputs("</tbody></table>\n", out);
+}
+
 int pmt_table_print(const struct pmt_table *t, enum pmt_format f, FILE *out)
 {
 	if (!t->ncols)
@@ -495,6 +653,8 @@ int pmt_table_print(const struct pmt_table *t, enum pmt_format f, FILE *out)
 	size_t *w = calloc(t->ncols, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	bool human = !(f & PMT_FMT_EXACT);
+	f = (enum pmt_format)(f & PMT_FMT_MASK);
 	switch (f) {
 	case PMT_FMT_TEXT: {
 		/* empty cells at the end of a row would leave trailing blanks:
@@ -506,8 +666,8 @@ int pmt_table_print(const struct pmt_table *t, enum pmt_format f, FILE *out)
 			free(w);
 			return -ENOMEM;
 		}
-		widths(t, w, false);
-		print_text(t, w, m);
+		widths(t, w, false, human);
+		print_text(t, w, m, human);
 		if (fclose(m)) {
 			free(buf);
 			free(w);
@@ -527,18 +687,21 @@ int pmt_table_print(const struct pmt_table *t, enum pmt_format f, FILE *out)
 		break;
 	}
 	case PMT_FMT_MARKDOWN:
-		widths(t, w, true);
-		print_markdown(t, w, out);
+		widths(t, w, true, human);
+		print_markdown(t, w, out, human);
 		break;
 	case PMT_FMT_RST:
-		widths(t, w, false);
-		print_rst(t, w, out);
+		widths(t, w, false, human);
+		print_rst(t, w, out, human);
 		break;
 	case PMT_FMT_CSV:
 		print_csv(t, out);
 		break;
 	case PMT_FMT_JSON:
 		print_json(t, out);
+		break;
+	case PMT_FMT_HTML:
+		print_html(t, out, human);
 		break;
 	default:
 		free(w);

@@ -6,7 +6,7 @@
 setup() {
 	load helpers/common
 	cd "$BATS_TEST_TMPDIR"
-	TOOLS="pmt-filter pmt-prev pmt-summarise pmt-diff"
+	TOOLS="pmt-filter pmt-prev pmt-summarise pmt-diff pmt-flamegraph pmt-report"
 	if [ -x "$PMT_BUILDDIR/plot/pmt-gnuplot" ]; then
 		TOOLS="$TOOLS pmt-gnuplot"
 	fi

@@ -61,7 +61,7 @@ PYEOF
 	run -0 --separate-stderr pmt-summarise --folded --weight rss heap.log.zst
 	assert_output "main (a.py);mapper (b.py) 409600"
 	run -2 --separate-stderr pmt-summarise --folded --weight bytes heap.log.zst
-	assert_equal "${stderr_lines[0]}" "pmt-summarise: invalid --weight 'bytes' (rss, alloc, live or leaked)"
+	assert_equal "${stderr_lines[0]}" "pmt-summarise: invalid --weight 'bytes' (rss, calls, alloc, live or leaked)"
 }
 
 @test "pmt-filter --size-min: the calls that asked for that much, at their sites" {
@@ -95,9 +95,10 @@ PYEOF
 
 @test "pmt-diff: heap tables, and --threshold on leaked bytes gates" {
 	"$MKHEAP" more.log.zst 30
-	run -0 --separate-stderr pmt-diff heap.log.zst heap.log.zst
+	# exact bytes and paths, so the figures read as the log has them
+	run -0 --separate-stderr pmt-diff --bytes --full-path heap.log.zst heap.log.zst
 	assert_line --regexp '^live_at_exit_bytes +54873 +54873 +0 +1\.000$'
-	run -1 --separate-stderr pmt-diff --threshold 50k heap.log.zst more.log.zst
+	run -1 --separate-stderr pmt-diff --bytes --full-path --threshold 50k heap.log.zst more.log.zst
 	assert_line --regexp '^leaker +/srv/b\.py +15 +35 +55696 +155696 +100000 +54096 +154096 +100000$'
 	assert_line --regexp '^live_at_exit_bytes +54873 +154873 +100000 +2\.822$'
 	[[ "$stderr" == *"bytes live at exit (leaked) grew by more than 51200 bytes"* ]] || fail "$stderr"
@@ -144,7 +145,8 @@ PYEOF
 
 @test "a version-1 log is read exactly as the version-1 tools read it" {
 	cd "$PMT_SRCDIR"
-	run -0 --separate-stderr pmt-summarise --top 3 tests/fixtures/v1-mklog-300.log.zst
+	# (the version-1 tools showed exact bytes and full paths)
+	run -0 --separate-stderr pmt-summarise --top 3 --bytes --full-path tests/fixtures/v1-mklog-300.log.zst
 	diff -u "$GOLDEN/pmt-summarise/v1-mklog-300.txt" <(printf '%s\n' "$output")
 	zstd -dcq tests/fixtures/v1-mklog-300.log.zst | head -c 11 | od -An -tx1 | grep -q '01 32 01' ||
 		fail "the fixture is not a version-1 log"

@@ -19,6 +19,9 @@ BATS_TESTS = \
 	tests/bats/pmt-prev.bats \
 	tests/bats/pmt-diff.bats \
 	tests/bats/pmt-gnuplot.bats \
+	tests/bats/pmt-flamegraph.bats \
+	tests/bats/pmt-report.bats \
+	tests/bats/browser.bats \
 	tests/bats/process-monitor.bats \
 	tests/bats/heap-logs.bats
 TESTS += $(BATS_TESTS)

@@ -196,13 +196,35 @@ two_pid_log() {
 	[[ "$stderr" == "pmt-gnuplot: afile: "* ]]
 }
 
-@test "event log: RSS over time with the largest jumps named" {
+@test "event log: RSS over time with the largest rises and falls named" {
 	[ -f "$COMPAT/profile_trigger_0_py311.log" ] || skip "no compat logs"
 	run -0 --separate-stderr pmt-gnuplot --top 3 "$COMPAT/profile_trigger_0_py311.log" out
+	plt=out/profile_trigger_0_py311.log.plt
 	svg_ok out/profile_trigger_0_py311.log.svg
-	[ "$(grep -c '^set label' out/profile_trigger_0_py311.log.plt)" -eq 3 ]
-	grep -q "^set label 'len -2.00 MiB (event 41)'" out/profile_trigger_0_py311.log.plt
+	# numbered marks on the curve, their names in a legend beside the plot
+	grep -q "^set label '[0-9]*  -2.00 MiB  len (event 41)' at screen 0.70," "$plt"
+	[ "$(grep -c "^set label '[0-9]*  +" "$plt")" -ge 1 ]
+	[ "$(grep -c "^set label '[0-9]*  [-+]" "$plt")" -le 6 ]
+	grep -q '^set xrange \[' "$plt"
 	grep -q 'new_str' out/profile_trigger_0_py311.log.svg
+}
+
+@test "event log: number labels never overlap, messages drawn, a colour per thread" {
+	mklog="$PMT_BUILDDIR/tests/bats/helpers/mklog"
+	[ -x "$mklog" ] || skip "mklog not built"
+	"$mklog" ev.log.zst 300000 4 3
+	run -0 --separate-stderr pmt-gnuplot --top 8 ev.log.zst out
+	plt=out/ev.log.zst_4242.plt
+	svg_ok out/ev.log.zst_4242.svg
+	# the number row: 16 labels at least 0.035 of the width apart
+	grep '^set label "[0-9]*" at graph' "$plt" | sed 's/.* at graph \([0-9.]*\),.*/\1/' | sort -n |
+		awk 'NR > 1 && $1 - p < 0.0349 { exit 1 } { p = $1 } END { exit NR != 16 }'
+	# two messages: dashed lines and legend entries
+	[ "$(grep -c '^set arrow from first .* graph 0 to first .* graph 1 nohead dt 3' "$plt")" -eq 2 ]
+	grep -q "^set label 'M1  marker 100000'" "$plt"
+	# three threads: one series each
+	[ "$(grep -c "title 'thread " "$plt")" -eq 3 ]
+	grep -q 'thread worker-2' out/ev.log.zst_4242.svg
 }
 
 @test "pmt event log, decimated to --max-points" {

@@ -28,3 +28,13 @@ TESTS += tests/unit/test-process-reader
 check_PROGRAMS += tests/unit/test-rss
 tests_unit_test_rss_LDADD = $(LIBPMT_CORE)
 TESTS += tests/unit/test-rss
+
+# report names, flame stacks, units (libpmt/report/names.c, flame.c, table.c)
+check_PROGRAMS += tests/unit/test-names
+tests_unit_test_names_LDADD = $(LIBPMT_REPORT)
+TESTS += tests/unit/test-names
+
+# the timeline of pmt-gnuplot and pmt-report (libpmt/report/timeline.c)
+check_PROGRAMS += tests/unit/test-timeline
+tests_unit_test_timeline_LDADD = $(LIBPMT_REPORT) -lm
+TESTS += tests/unit/test-timeline
