@@ -6,7 +6,19 @@
  * write(2) on an O_APPEND descriptor, so it interleaves safely with the
  * application's own logging into the same file. The thread never takes the
  * GIL and needs no psutil. When the monitored process ends, the thread
- * writes a STOP record on its own and ends (pymemtrace hangs instead). */
+ * writes a STOP record on its own and ends (pymemtrace hangs instead).
+ *
+ * The monitored program may close any fd and open its own files on the
+ * same numbers. So the thread unshares its fd table at start (it keeps its
+ * two fds and drops its copies of all others at once): the program's
+ * close() and dup2() cannot reach the monitor's fds any more, nor can the
+ * monitor keep a file of the program's open. Where unshare is refused
+ * (seccomp), the fds still sit high (new files take the lowest free
+ * number), and each is checked to be the file it opened (device and inode)
+ * before every use: the log is reopened by its path in append mode (or,
+ * given as a bare fd, no longer written: stop() says so), /proc/PID again
+ * by path when it is still the same process (its start time). Every
+ * sample is parsed strictly: a file that is not stat/statm is no sample. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -15,32 +27,43 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-struct sample {
-	struct timespec wall;
-	double elapsed;
-	uint64_t size, resident, shared, text, lib, data, dirty; /* pages */
-	uint64_t minflt, majflt;
-	uint64_t utime, stime, cutime, cstime, blkio; /* clock ticks */
-};
+#include "process-line.h"
 
 struct label {
 	struct label *next;
 	char json[]; /* the label as a JSON string literal (json.dumps) */
 };
 
+/* An fd of ours and what it must still be. */
+struct kept_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
 typedef struct {
 	PyObject_HEAD pid_t pid;
 	double interval;
-	int fd;
-	int dirfd; /* /proc/PID, so a recycled PID is never sampled */
+	struct kept_fd log; /* O_APPEND */
+	char *path;	    /* the log's path, to reopen it; NULL: a bare fd */
+	struct kept_fd dir; /* /proc/PID, so a recycled PID is never sampled */
+	uint64_t starttime; /* the process's start (stat field 22), 0: unknown */
+	unsigned reopens;   /* log or /proc/PID found not ours and reopened */
+	bool fds_ready;	    /* under lock: the thread has its fd table */
+	bool fds_private;   /* ... of its own: the fds are not in the program's */
+	bool log_lost;	    /* the bare log fd is no longer ours: not written */
 	char level[16];
 	pthread_t thread;
 	bool started, joined;
@@ -56,6 +79,55 @@ typedef struct {
 	long ticks;
 	long page;
 } Monitor;
+
+/* ---- our fds ---- */
+
+/* Far above the program's: it gets the fd numbers it would untraced, and a
+ * program reopening its files after closing everything rarely lands on
+ * ours. Takes over fd. */
+static int move_high(int fd)
+{
+	int min = 512;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < 1024)
+		min = (int)(rl.rlim_cur / 2);
+	if (fd >= min)
+		return fd;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
+}
+
+static int keep(struct kept_fd *k, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	k->fd = move_high(fd);
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	return 0;
+}
+
+static bool is_ours(const struct kept_fd *k)
+{
+	struct stat st;
+	return k->fd >= 0 && fstat(k->fd, &st) == 0 && st.st_dev == k->dev && st.st_ino == k->ino;
+}
+
+/* Closes only an fd that is still ours. */
+static void release(struct kept_fd *k)
+{
+	if (is_ours(k))
+		close(k->fd);
+	k->fd = -1;
+}
 
 /* ---- sampling ---- */
 
@@ -81,11 +153,45 @@ static int read_file_at(int dirfd, const char *name, char *buf, size_t cap)
 	return (int)got;
 }
 
+/* The start time (field 22) in a stat line, or 0. */
+static uint64_t stat_starttime(const char *st)
+{
+	const char *p = strrchr(st, ')');
+	if (!p)
+		return 0;
+	for (int field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	return strtoull(p, NULL, 10);
+}
+
+/* /proc/PID still ours, or again by path if it is the same process. */
+static int proc_dir(Monitor *m)
+{
+	if (is_ours(&m->dir))
+		return 0;
+	m->dir.fd = -1; /* that number is someone else's now */
+	char path[64], st[1024];
+	snprintf(path, sizeof(path), "/proc/%ld", (long)m->pid);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || keep(&m->dir, fd) < 0)
+		return -ESRCH;
+	if (m->starttime && (read_file_at(m->dir.fd, "stat", st, sizeof(st)) <= 0 ||
+			     stat_starttime(st) != m->starttime)) {
+		release(&m->dir); /* another process has the PID now */
+		return -ESRCH;
+	}
+	m->reopens++;
+	return 0;
+}
+
 /* 0, or -ESRCH when the process is gone or a zombie */
 static int take_sample(Monitor *m, struct sample *s)
 {
 	char st[1024], sm[256];
-	int n = read_file_at(m->dirfd, "stat", st, sizeof(st));
+	if (proc_dir(m) < 0)
+		return -ESRCH;
+	int n = read_file_at(m->dir.fd, "stat", st, sizeof(st));
 	if (n <= 0)
 		return -ESRCH;
 	struct timespec boot;
@@ -123,13 +229,17 @@ static int take_sample(Monitor *m, struct sample *s)
 	s->cutime = f[16];
 	s->cstime = f[17];
 	s->blkio = field > 42 ? f[42] : 0;
+	if (!m->starttime)
+		m->starttime = f[22];
 	double start = (double)f[22] / (double)m->ticks;
 	s->elapsed = (double)boot.tv_sec + (double)boot.tv_nsec * 1e-9 - start;
-	if (read_file_at(m->dirfd, "statm", sm, sizeof(sm)) <= 0)
+	if (read_file_at(m->dir.fd, "statm", sm, sizeof(sm)) <= 0)
 		return -ESRCH;
 	unsigned long long v[7] = {0};
-	if (sscanf(sm, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-		   &v[5], &v[6]) < 6)
+	int used = 0;
+	if (sscanf(sm, "%llu %llu %llu %llu %llu %llu %llu\n%n", &v[0], &v[1], &v[2], &v[3], &v[4],
+		   &v[5], &v[6], &used) != 7 ||
+	    sm[used] || v[1] > v[0])
 		return -ESRCH;
 	s->size = v[0];
 	s->resident = v[1];
@@ -141,114 +251,25 @@ static int take_sample(Monitor *m, struct sample *s)
 	return 0;
 }
 
-/* ---- formatting ---- */
-
-/* Python's repr(float): the shortest digits that read back, fixed notation
- * for exponents -4..15, else d.ddde+XX (json.dumps writes floats so). */
-static int py_float(char *out, size_t cap, double x)
+/* The log fd, still ours, or the log reopened by its path. Never writes
+ * to a number that is someone else's now. */
+static int log_fd(Monitor *m)
 {
-	if (!isfinite(x))
-		return snprintf(out, cap, "%s",
-				isnan(x) ? "NaN" : (x > 0 ? "Infinity" : "-Infinity"));
-	if (x == 0.0)
-		return snprintf(out, cap, "%s", signbit(x) ? "-0.0" : "0.0");
-	char e[40];
-	for (int prec = 0; prec < 17; prec++) {
-		snprintf(e, sizeof(e), "%.*e", prec, x);
-		if (strtod(e, NULL) == x)
-			break;
+	if (m->log_lost)
+		return -EBADF;
+	if (is_ours(&m->log))
+		return 0;
+	m->log.fd = -1;
+	int fd = m->path ? open(m->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+	int err = fd < 0 ? (m->path ? -errno : -EBADF) : keep(&m->log, fd);
+	if (err) {
+		m->log_lost = !m->path;
+		if (!m->write_errno)
+			m->write_errno = -err;
+		return err;
 	}
-	/* e = [-]d[.ddd]e[+-]XX */
-	const char *p = e;
-	bool neg = *p == '-';
-	if (neg)
-		p++;
-	char dig[24];
-	size_t nd = 0;
-	for (; *p && *p != 'e'; p++)
-		if (*p != '.')
-			dig[nd++] = *p;
-	while (nd > 1 && dig[nd - 1] == '0')
-		nd--;
-	dig[nd] = '\0';
-	int exp10 = atoi(p + 1);
-	int decpt = exp10 + 1;
-	char buf[64];
-	size_t o = 0;
-	if (neg)
-		buf[o++] = '-';
-	if (decpt > -4 && decpt <= 16) {
-		if (decpt <= 0) {
-			buf[o++] = '0';
-			buf[o++] = '.';
-			for (int i = 0; i < -decpt; i++)
-				buf[o++] = '0';
-			memcpy(buf + o, dig, nd);
-			o += nd;
-		} else if ((int)nd <= decpt) {
-			memcpy(buf + o, dig, nd);
-			o += nd;
-			for (int i = (int)nd; i < decpt; i++)
-				buf[o++] = '0';
-			buf[o++] = '.';
-			buf[o++] = '0';
-		} else {
-			memcpy(buf + o, dig, (size_t)decpt);
-			o += (size_t)decpt;
-			buf[o++] = '.';
-			memcpy(buf + o, dig + decpt, nd - (size_t)decpt);
-			o += nd - (size_t)decpt;
-		}
-		buf[o] = '\0';
-	} else {
-		buf[o++] = dig[0];
-		if (nd > 1) {
-			buf[o++] = '.';
-			memcpy(buf + o, dig + 1, nd - 1);
-			o += nd - 1;
-		}
-		snprintf(buf + o, sizeof(buf) - o, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
-	}
-	return snprintf(out, cap, "%s", buf);
-}
-
-/* One log line, in the layout of pymemtrace's CLI logging format:
- * %(asctime)s - %(filename)s#%(lineno)d - %(process)5d - (%(threadName)-10s)
- * - %(levelname)-8s - %(message)s. Returns the length or -1. */
-static int format_line(Monitor *m, const struct sample *s, const char *prefix, const char *label,
-		       char *out, size_t cap)
-{
-	struct tm tm;
-	time_t secs = s->wall.tv_sec;
-	localtime_r(&secs, &tm);
-	char date[32];
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
-	long us = s->wall.tv_nsec / 1000;
-	double t = (double)m->ticks;
-	uint64_t pg = (uint64_t)m->page;
-	char user[32], sys[32], cu[32], cs[32], io[32], el[32];
-	py_float(user, sizeof(user), (double)s->utime / t);
-	py_float(sys, sizeof(sys), (double)s->stime / t);
-	py_float(cu, sizeof(cu), (double)s->cutime / t);
-	py_float(cs, sizeof(cs), (double)s->cstime / t);
-	py_float(io, sizeof(io), (double)s->blkio / t);
-	py_float(el, sizeof(el), s->elapsed);
-	int n = snprintf(
-	    out, cap,
-	    "%s,%03ld - _pmt_process.c#%d - %5ld - (%-10s) - %-8s - %s {\"timestamp\": "
-	    "\"%s.%06ld\", "
-	    "\"memory_info\": {\"rss\": %" PRIu64 ", \"vms\": %" PRIu64 ", \"pfaults\": %" PRIu64
-	    ", \"pageins\": %" PRIu64 ", \"shared\": %" PRIu64 ", \"text\": %" PRIu64
-	    ", \"lib\": %" PRIu64 ", \"data\": %" PRIu64 ", \"dirty\": %" PRIu64 "}, "
-	    "\"cpu_times\": {\"user\": %s, \"system\": %s, \"children_user\": %s, "
-	    "\"children_system\": %s, \"iowait\": %s}, \"elapsed_time\": %s, \"pid\": %ld%s%s}\n",
-	    date, us / 1000, __LINE__, (long)getpid(), "ProcMon", m->level, prefix, date, us,
-	    s->resident * pg, s->size * pg, s->minflt + s->majflt, s->majflt, s->shared * pg,
-	    s->text * pg, s->lib * pg, s->data * pg, s->dirty * pg, user, sys, cu, cs, io, el,
-	    (long)m->pid, label ? ", \"label\": " : "", label ? label : "");
-	if (n < 0 || (size_t)n >= cap)
-		return -1;
-	return n;
+	m->reopens++;
+	return 0;
 }
 
 static void emit(Monitor *m, const struct sample *s, const char *prefix, const char *label)
@@ -265,12 +286,13 @@ static void emit(Monitor *m, const struct sample *s, const char *prefix, const c
 			return;
 		}
 	}
-	int n = format_line(m, s, prefix, label, buf, cap);
-	if (n > 0) {
+	struct line_fmt lf = {m->ticks, m->page, (long)m->pid, m->level};
+	int n = format_line(&lf, s, prefix, label, buf, cap);
+	if (n > 0 && log_fd(m) == 0) {
 		/* one write(2): O_APPEND makes it atomic against other writers */
 		ssize_t k;
 		do
-			k = write(m->fd, buf, (size_t)n);
+			k = write(m->log.fd, buf, (size_t)n);
 		while (k < 0 && errno == EINTR);
 		if (k < 0 && !m->write_errno)
 			m->write_errno = errno;
@@ -323,9 +345,40 @@ static bool tick(Monitor *m, const char *prefix)
 	return alive;
 }
 
+/* A private fd table holding only the monitor's two fds. */
+static bool private_fds(Monitor *m)
+{
+	if (unshare(CLONE_FILES) < 0)
+		return false;
+	int lo = m->log.fd < m->dir.fd ? m->log.fd : m->dir.fd;
+	int hi = m->log.fd < m->dir.fd ? m->dir.fd : m->log.fd;
+	/* our copies of the program's fds: dropped, they are not ours to keep */
+	for (int fd = 0; fd < lo; fd++)
+		close(fd);
+	for (int fd = lo + 1; fd < hi; fd++)
+		close(fd);
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)hi + 1, ~0u, 0) == 0)
+		return true;
+#endif
+	struct rlimit rl;
+	int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+		      ? (int)rl.rlim_cur
+		      : 65536;
+	for (int fd = hi + 1; fd < max; fd++)
+		close(fd);
+	return true;
+}
+
 static void *monitor_main(void *arg)
 {
 	Monitor *m = arg;
+	bool priv = private_fds(m);
+	pthread_mutex_lock(&m->lock);
+	m->fds_private = priv;
+	m->fds_ready = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
 	bool alive = tick(m, "ProcessLoggingThread-JSON-START");
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
@@ -379,51 +432,67 @@ static void *monitor_main(void *arg)
 
 static int Monitor_init(Monitor *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"pid", "interval", "fd", "level", NULL};
+	static char *kwlist[] = {"pid", "interval", "fd", "level", "path", NULL};
 	long pid;
 	double interval;
 	int fd;
 	const char *level = "INFO";
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "ldi|s", kwlist, &pid, &interval, &fd, &level))
+	PyObject *path_arg = Py_None, *path = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "ldi|sO", kwlist, &pid, &interval, &fd, &level,
+					 &path_arg))
 		return -1;
+	if (path_arg != Py_None && !PyUnicode_FSConverter(path_arg, &path))
+		return -1;
+	int ret = -1;
 	if (self->started) {
 		PyErr_SetString(PyExc_RuntimeError, "monitor already initialised");
-		return -1;
+		goto out;
 	}
 	if (!(interval > 0.0) || !isfinite(interval) || interval > 1e6) {
 		PyErr_SetString(PyExc_ValueError, "interval must be a positive number of seconds");
-		return -1;
+		goto out;
 	}
 	if (pid <= 0) {
 		PyErr_SetString(PyExc_ValueError, "pid must be positive");
-		return -1;
+		goto out;
 	}
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%ld", pid);
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char dpath[64];
+	snprintf(dpath, sizeof(dpath), "/proc/%ld", pid);
+	int dfd = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		if (errno == ENOENT)
 			PyErr_Format(PyExc_ProcessLookupError, "no process %ld", pid);
 		else
-			PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-		return -1;
+			PyErr_SetFromErrnoWithFilename(PyExc_OSError, dpath);
+		goto out;
 	}
 	int wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (wfd < 0) {
 		PyErr_SetFromErrno(PyExc_OSError);
 		close(dfd);
-		return -1;
+		goto out;
 	}
-	if (self->dirfd >= 0)
-		close(self->dirfd);
-	if (self->fd >= 0)
-		close(self->fd);
-	self->dirfd = dfd;
-	self->fd = wfd;
+	release(&self->dir);
+	release(&self->log);
+	int e = keep(&self->dir, dfd);
+	if (!e)
+		e = keep(&self->log, wfd);
+	else
+		close(wfd);
+	if (e) {
+		errno = -e;
+		PyErr_SetFromErrno(PyExc_OSError);
+		goto out;
+	}
+	free(self->path);
+	self->path = path ? strdup(PyBytes_AS_STRING(path)) : NULL;
 	self->pid = (pid_t)pid;
 	self->interval = interval;
 	snprintf(self->level, sizeof(self->level), "%s", level);
-	return 0;
+	ret = 0;
+out:
+	Py_XDECREF(path);
+	return ret;
 }
 
 static PyObject *Monitor_new(PyTypeObject *type, PyObject *args, PyObject *kw)
@@ -431,8 +500,8 @@ static PyObject *Monitor_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	Monitor *self = (Monitor *)type->tp_alloc(type, 0);
 	if (!self)
 		return NULL;
-	self->fd = -1;
-	self->dirfd = -1;
+	self->log.fd = -1;
+	self->dir.fd = -1;
 	self->ticks = sysconf(_SC_CLK_TCK);
 	self->page = sysconf(_SC_PAGESIZE);
 	if (self->ticks <= 0)
@@ -450,7 +519,7 @@ static PyObject *Monitor_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static PyObject *Monitor_start(Monitor *self, PyObject *unused)
 {
-	if (self->fd < 0) {
+	if (self->log.fd < 0) {
 		PyErr_SetString(PyExc_RuntimeError, "monitor not initialised");
 		return NULL;
 	}
@@ -469,6 +538,19 @@ static PyObject *Monitor_start(Monitor *self, PyObject *unused)
 		return PyErr_SetFromErrno(PyExc_OSError);
 	}
 	self->started = true;
+	/* Once the thread has its own fd table, the program's keeps none of
+	 * the monitor's fds: it sees the fds it would see untraced. */
+	Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->lock);
+	while (!self->fds_ready)
+		pthread_cond_wait(&self->cond, &self->lock);
+	pthread_mutex_unlock(&self->lock);
+	Py_END_ALLOW_THREADS if (self->fds_private)
+	{
+		if (is_ours(&self->log))
+			close(self->log.fd);
+		if (is_ours(&self->dir))
+			close(self->dir.fd);
+	}
 	Py_RETURN_NONE;
 }
 
@@ -578,6 +660,12 @@ static PyObject *Monitor_get_ended(Monitor *self, void *closure)
 	return PyBool_FromLong(r);
 }
 
+/* Read once the thread has finished (stop() joined it). */
+static PyObject *Monitor_get_reopens(Monitor *self, void *closure)
+{
+	return PyLong_FromUnsignedLong(self->reopens);
+}
+
 static PyObject *Monitor_get_pid(Monitor *self, void *closure)
 {
 	return PyLong_FromLong((long)self->pid);
@@ -598,10 +686,11 @@ static void Monitor_dealloc(Monitor *self)
 		free(l);
 		l = nx;
 	}
-	if (self->fd >= 0)
-		close(self->fd);
-	if (self->dirfd >= 0)
-		close(self->dirfd);
+	if (!self->fds_private) { /* else the thread's own table had them */
+		release(&self->log);
+		release(&self->dir);
+	}
+	free(self->path);
 	pthread_mutex_destroy(&self->lock);
 	pthread_cond_destroy(&self->cond);
 	tp->tp_free((PyObject *)self);
@@ -624,6 +713,8 @@ static PyGetSetDef Monitor_getset[] = {
     {"running", (getter)Monitor_get_running, NULL, "thread started and not finished", NULL},
     {"ended", (getter)Monitor_get_ended, NULL, "the monitored process ended", NULL},
     {"pid", (getter)Monitor_get_pid, NULL, "monitored PID", NULL},
+    {"reopens", (getter)Monitor_get_reopens, NULL,
+     "times the log or /proc/PID fd was found closed or reused by the program and reopened", NULL},
     {"interval", (getter)Monitor_get_interval, NULL, "seconds between records", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -634,7 +725,8 @@ static PyType_Slot Monitor_slots[] = {
     {Py_tp_dealloc, Monitor_dealloc},
     {Py_tp_methods, Monitor_methods},
     {Py_tp_getset, Monitor_getset},
-    {Py_tp_doc, "Monitor(pid, interval, fd, level='INFO'): native process monitor thread."},
+    {Py_tp_doc, "Monitor(pid, interval, fd, level='INFO', path=None): native process monitor "
+		"thread; path: the log's, to reopen it if the program closes the fd."},
     {0, NULL},
 };
 

@@ -71,19 +71,30 @@ static inline PyTypeObject *pmt_type_from_spec(PyObject *module, PyType_Spec *sp
 #endif
 }
 
+/* 3.13 exports _PyEval_SetProfile but declares it in an internal header
+ * only; _PyEval_SetTrace is not exported there at all. */
+#if PY_VERSION_HEX >= 0x030D0000
+PyAPI_FUNC(int) _PyEval_SetProfile(PyThreadState *tstate, Py_tracefunc func, PyObject *arg);
+#endif
+
 /* Installs func/arg as the profile (trace = 0) or trace (trace = 1) function
- * of one thread state other than the current one. 3.9+ export
- * _PyEval_SetProfile/_PyEval_SetTrace for this; on 3.8 the thread state's
- * fields are public and set the way 3.8's own PyEval_SetProfile does (the
- * trace counter _Py_TracingPossible is kept >0 by the current thread's own
- * PyEval_SetTrace, which is always installed first and removed last). On
- * 3.12+ the *AllThreads functions are used instead (see below). */
+ * of one thread state other than the current one. Returns 0, or -1 where
+ * this version cannot (3.13's trace function), with no exception set.
+ * 3.9+ export _PyEval_SetProfile/_PyEval_SetTrace for this; on 3.8 the
+ * thread state's fields are public and set the way 3.8's own
+ * PyEval_SetProfile does (the trace counter _Py_TracingPossible is kept >0
+ * by the current thread's own PyEval_SetTrace, which is always installed
+ * first and removed last). */
 static inline int pmt_set_other_thread(PyThreadState *ts, int trace, Py_tracefunc func,
 				       PyObject *arg)
 {
-#if PY_VERSION_HEX >= 0x030C0000
-	(void)ts, (void)trace, (void)func, (void)arg;
-	return 0;
+#if PY_VERSION_HEX >= 0x030D0000
+	if (trace)
+		return -1;
+	int r = _PyEval_SetProfile(ts, func, arg);
+	if (r < 0)
+		PyErr_Clear();
+	return r;
 #elif PY_VERSION_HEX >= 0x03090000
 	int r = trace ? _PyEval_SetTrace(ts, func, arg) : _PyEval_SetProfile(ts, func, arg);
 	if (r < 0)
@@ -112,6 +123,46 @@ static inline int pmt_set_other_thread(PyThreadState *ts, int trace, Py_tracefun
 	ts->use_tracing = ts->c_profilefunc != NULL || ts->c_tracefunc != NULL;
 	return 0;
 #endif
+}
+
+/* What a thread state's profile (trace = 0) or trace function is: the C
+ * function and its object (borrowed). The fields are public on every
+ * supported version; read with the GIL held. */
+static inline Py_tracefunc pmt_thread_hook(PyThreadState *ts, int trace, PyObject **obj)
+{
+	*obj = trace ? ts->c_traceobj : ts->c_profileobj;
+	return trace ? ts->c_tracefunc : ts->c_profilefunc;
+}
+
+/* The calling thread's state, or NULL (an audit hook may run without one). */
+static inline PyThreadState *pmt_tstate_unchecked(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	return PyThreadState_GetUnchecked();
+#else
+	return _PyThreadState_UncheckedGet();
+#endif
+}
+
+/* Gives the calling thread k more frames of Python recursion (k < 0:
+ * fewer), so that a program run below the launcher's frames reaches
+ * RecursionError where it would untraced. */
+static inline void pmt_recursion_shift(int k)
+{
+	PyThreadState *ts = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030C0000
+	ts->py_recursion_remaining += k;
+#elif PY_VERSION_HEX >= 0x030B0000
+	ts->recursion_remaining += k;
+#else
+	ts->recursion_depth -= k;
+#endif
+}
+
+/* The interpreter's thread states, for a walk with PyThreadState_Next. */
+static inline PyThreadState *pmt_threads_head(void)
+{
+	return PyInterpreterState_ThreadHead(PyThreadState_Get()->interp);
 }
 
 /* Installs func/arg in every thread of the interpreter (func NULL removes). */

@@ -122,24 +122,27 @@ static void heap_record(struct tracer *t, struct pmt_heap_tls *h, unsigned op, u
 {
 	if (!t->heap_on || !t->active || t->failed || t->fork_pending || !t->w)
 		return;
-	uint32_t thread, code = 0, line = 0;
+	uint32_t code = 0, line = 0;
 	if (h->gen == t->gen) {
-		thread = h->thread;
 		code = (uint32_t)h->pos;
 		line = (uint32_t)(h->pos >> 32);
 	} else {
 		/* no event of this thread in this log yet: a native thread, or one
 		 * that allocates before its first event */
-		if (!h->tid)
-			h->tid = (uint64_t)syscall(SYS_gettid);
-		thread = pmt_hash_get(&t->ttab, h->tid, 0);
-		if (!thread && !(thread = thread_add(t, h->tid, NULL)))
-			return;
 		h->gen = t->gen;
-		h->thread = thread;
 		h->pos = 0;
 	}
-	struct thread_info *ti = &t->threads[thread - 1];
+	if (!h->tid)
+		h->tid = (uint64_t)syscall(SYS_gettid);
+	/* the slot by this thread's serial, each time: slots of ended threads
+	 * are reused, and the hook may have made this one meanwhile */
+	uint64_t serial = tls_serial ? tls_serial : thread_tls_init();
+	uint32_t s1 = thread_native(t, serial, h->tid);
+	if (!s1)
+		return;
+	struct thread_info *ti = &t->threads[s1 - 1];
+	uint32_t thread = ti->idx;
+	h->thread = thread;
 	int r = pmt_writer_skip(
 	    t->w, heap_pending(t, atomic_load_explicit(&t->heap_done, memory_order_acquire)));
 	if (r == 0 && (!ti->announced && !ti->sited)) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* _pmt_tracer: the CPython profile/trace hook that streams RSS events into a
- * pmt log (docs/FORMAT.md). This file: installing the hooks, the Tracer type
+ * pmt log (docs/FORMAT.md). This file: the Tracer type
  * and the module (see tracer.h for the other parts).
  *
  * One Tracer object is one log. Its hook is installed with PyEval_SetProfile
@@ -27,92 +27,6 @@
 const char *const tracer_hook_names[] = {"auto", "legacy", "monitoring"};
 PyObject *tracer_the_module;
 struct mod_state *tracer_the_state;
-
-/* ---- install / uninstall ------------------------------------------------- */
-
-static PyObject *threading_set(struct tracer *t, PyObject *hook)
-{
-	PyObject *threading = PyImport_ImportModule("threading");
-	if (!threading)
-		return NULL;
-	PyObject *r = PyObject_CallMethod(
-	    threading, t->mode == PMT_MODE_TRACE ? "settrace" : "setprofile", "O", hook);
-	Py_DECREF(threading);
-	return r;
-}
-
-/* The first install of a log says which hook produced it, as a MESSAGE
- * (the header has no field for it). */
-void announce_hook(struct tracer *t)
-{
-	if (t->hook_announced || !t->w || t->failed)
-		return;
-	char text[64];
-	int n = snprintf(text, sizeof(text), "pmt: hook=%s", tracer_hook_names[t->hook]);
-	heap_lock(t);
-	int r = pmt_writer_skip(t->w, t->heap ? heap_pending(t, t->seen) : t->unwritten);
-	t->unwritten = 0;
-	t->have_prev = false;
-	if (r == 0)
-		r = pmt_writer_message(t->w, text, (size_t)n);
-	heap_unlock(t);
-	if (r < 0)
-		hook_fail(t, "write failed", r);
-	t->hook_announced = true;
-}
-
-int tracer_install(struct tracer *t)
-{
-	if (t->hook_want != HOOK_LEGACY) {
-		int r = mon_install(t);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			t->hook = HOOK_MONITORING;
-			announce_hook(t);
-			t->active = true;
-			return 0;
-		}
-		if (t->hook_want == HOOK_MONITORING) {
-			PyErr_SetString(PyExc_RuntimeError,
-					"sys.monitoring: tool ids 3, 4 and 2 are all in use");
-			return -1;
-		}
-		/* auto: another tool holds every id; the legacy hook still works. */
-	}
-	t->hook = HOOK_LEGACY;
-	PyObject *hook = PyObject_GetAttrString((PyObject *)t, "_thread_start");
-	if (!hook)
-		return -1;
-	PyObject *r = threading_set(t, hook);
-	Py_DECREF(hook);
-	if (!r)
-		return -1;
-	Py_DECREF(r);
-	announce_hook(t);
-	pmt_set_all_threads(t->mode == PMT_MODE_TRACE, pmt_hook, (PyObject *)t);
-	t->active = true;
-	return 0;
-}
-
-void tracer_uninstall(struct tracer *t)
-{
-	if (!t->active)
-		return;
-	if (t->hook == HOOK_MONITORING) {
-		mon_uninstall(t);
-		t->active = false;
-		return;
-	}
-	struct pmt_exc exc;
-	pmt_exc_save(&exc);
-	pmt_set_all_threads(t->mode == PMT_MODE_TRACE, NULL, NULL);
-	PyObject *r = threading_set(t, Py_None);
-	Py_XDECREF(r);
-	PyErr_Clear();
-	pmt_exc_restore(&exc);
-	t->active = false;
-}
 
 static void open_list_add(struct tracer *t)
 {
@@ -291,6 +205,7 @@ static PyObject *tracer_start(PyObject *self, PyObject *unused)
 	}
 	if (heap_check(t) < 0 || tracer_open_log(t, false) < 0)
 		return NULL;
+	guard_reset(t);
 	open_list_add(t);
 	if (tracer_install(t) < 0 || heap_start(t) < 0) {
 		struct pmt_exc exc;
@@ -377,21 +292,27 @@ static PyObject *tracer_write_message(PyObject *self, PyObject *arg)
 }
 
 /* threading.setprofile/settrace hook: runs once in each new thread, installs
- * the C hook there and passes on the event it was called for. */
+ * the C hook there and passes on the event it was called for (guard.c: or
+ * hands the thread to the program's own threading hook). */
 static PyObject *tracer_thread_start(PyObject *self, PyObject *args)
 {
-	struct tracer *t = (struct tracer *)self;
 	PyObject *frame, *arg;
 	const char *event;
 	if (!PyArg_ParseTuple(args, "OsO", &frame, &event, &arg))
 		return NULL;
-	if (!t->active || t->hook != HOOK_LEGACY)
-		Py_RETURN_NONE;
-	pmt_set_this_thread(t->mode == PMT_MODE_TRACE, pmt_hook, self);
-	int what = pmt_kind_parse(event, strlen(event));
-	if (what >= 0 && PyFrame_Check(frame))
-		pmt_hook(self, (PyFrameObject *)frame, what, arg);
-	Py_RETURN_NONE;
+	return guard_thread_start((struct tracer *)self, frame, event, arg);
+}
+
+/* The Tracer as a Python-level hook (sys.setprofile(tracer) through a
+ * reference to the unwrapped function): the same as _thread_start, so the
+ * thread gets the C hook at its next event. */
+static PyObject *tracer_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+	if (kw && PyDict_GET_SIZE(kw)) {
+		PyErr_SetString(PyExc_TypeError, "Tracer() takes (frame, event, arg)");
+		return NULL;
+	}
+	return tracer_thread_start(self, args);
 }
 
 static PyObject *tracer_get_path(PyObject *self, void *c)
@@ -445,7 +366,31 @@ static PyObject *tracer_get_hook(PyObject *self, void *c)
 static PyObject *tracer_get_rss_source(PyObject *self, void *c)
 {
 	struct tracer *t = (struct tracer *)self;
-	return PyUnicode_FromString(pmt_rss_name(t->is_open ? t->rss.kind : t->rss_want));
+	/* once opened, the source used (kept after close) */
+	return PyUnicode_FromString(pmt_rss_name(t->path ? t->rss.kind : t->rss_want));
+}
+
+static PyObject *tracer_get_displaced(PyObject *self, void *c)
+{
+	struct tracer *t = (struct tracer *)self;
+	double secs = (double)t->displaced_ns * 1e-9;
+	if (t->active)
+		for (uint32_t i = 0; i < t->ndisp; i++)
+			secs += (double)(mono_ns() - t->disp[i].since) * 1e-9;
+	return Py_BuildValue("(IdI)", t->displaced, secs, t->rearmed_at_once);
+}
+
+static PyObject *tracer_get_rss_notes(PyObject *self, void *c)
+{
+	struct tracer *t = (struct tracer *)self;
+	const char *hint = NULL;
+	const char *why = pmt_rss_why_text(&t->rss, &hint); /* kept after close */
+	return Py_BuildValue("(zzIO)", why, hint, t->rss_reopens, t->rss_lost ? Py_True : Py_False);
+}
+
+static PyObject *tracer_get_thread_slots(PyObject *self, void *c)
+{
+	return PyLong_FromUnsignedLong(((struct tracer *)self)->nthreads);
 }
 
 static PyObject *tracer_get_heap(PyObject *self, void *c)
@@ -478,6 +423,7 @@ static void tracer_dealloc(PyObject *self)
 	free(t->child_template);
 	free(t->path);
 	free_argv(t);
+	free(t->disp);
 	Py_CLEAR(t->module);
 	Py_CLEAR(t->mon_missing);
 	Py_CLEAR(t->mon_disable);
@@ -512,6 +458,15 @@ static PyGetSetDef tracer_getset[] = {
     {"heap", tracer_get_heap, NULL, "what heap tracing records: 'off', 'libc' or 'python'", NULL},
     {"heap_calls", tracer_get_heap_calls, NULL, "allocator calls recorded", NULL},
     {"error", tracer_get_error, NULL, "what made the hook fail, or None", NULL},
+    {"displaced", tracer_get_displaced, NULL,
+     "(times another tool took the hook away, seconds of thread time without our hook, "
+     "times it was removed and re-armed before any event was missed)",
+     NULL},
+    {"_thread_slots", tracer_get_thread_slots, NULL, "entries of the thread table", NULL},
+    {"rss_notes", tracer_get_rss_notes, NULL,
+     "(why perf is not the RSS source or None, the change that would enable it or None, "
+     "times the statm fd was found not ours and reopened, statm lost now)",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -521,6 +476,7 @@ static PyType_Slot tracer_slots[] = {
      "log=True, rss_source='statm', argv=None, force=False, hook='auto', heap='off'): one pmt "
      "log."},
     {Py_tp_init, tracer_init},
+    {Py_tp_call, tracer_call},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_dealloc, tracer_dealloc},
     {Py_tp_methods, tracer_methods},
@@ -569,6 +525,7 @@ static PyObject *mod_page_size(PyObject *module, PyObject *unused)
 static void atfork_child(void)
 {
 	tls_tid = 0;
+	tls_serial = 0;
 	if (!tracer_the_state)
 		return;
 	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open) {
@@ -589,6 +546,7 @@ static PyObject *mod_after_fork_child(PyObject *module, PyObject *unused)
 		pmt_writer_free(t->w); /* inert since atfork_child */
 		t->w = NULL;
 		t->is_open = false;
+		guard_reset(t);
 		int r = tracer_open_log(t, true);
 		t->fork_pending = false;
 		if (r < 0) {
@@ -668,6 +626,19 @@ static PyObject *mod_heap_preloaded(PyObject *module, PyObject *unused)
 	return PyBool_FromLong(heap_preloaded());
 }
 
+static PyObject *mod_shift_recursion(PyObject *module, PyObject *arg)
+{
+	long k = PyLong_AsLong(arg);
+	if (k == -1 && PyErr_Occurred())
+		return NULL;
+	if (k < -100000 || k > 100000) {
+		PyErr_SetString(PyExc_ValueError, "shift out of range");
+		return NULL;
+	}
+	pmt_recursion_shift((int)k);
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef mod_methods[] = {
     {"heap_preloaded", mod_heap_preloaded, METH_NOARGS,
      "True when libpmt_heap.so is loaded in this process."},
@@ -680,6 +651,8 @@ static PyMethodDef mod_methods[] = {
     {"_after_fork_child", mod_after_fork_child, METH_NOARGS, NULL},
     {"_close_all", mod_close_all, METH_NOARGS, NULL},
     {"_close_on_signals", mod_close_on_signals, METH_NOARGS, NULL},
+    {"_shift_recursion", mod_shift_recursion, METH_O,
+     "Give the calling thread k more frames before RecursionError."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -727,6 +700,15 @@ static int mod_clear(PyObject *module)
 	return 0;
 }
 
+/* Pending calls and audit events may come after the module is gone. */
+static void mod_free(void *module)
+{
+	if (tracer_the_module == module) {
+		tracer_the_module = NULL;
+		tracer_the_state = NULL;
+	}
+}
+
 static PyModuleDef_Slot mod_slots[] = {
     {Py_mod_exec, mod_exec},
     {0, NULL},
@@ -741,6 +723,7 @@ static struct PyModuleDef mod_def = {
     .m_slots = mod_slots,
     .m_traverse = mod_traverse,
     .m_clear = mod_clear,
+    .m_free = mod_free,
 };
 
 PMT_MODINIT PyInit__pmt_tracer(void);

@@ -3,6 +3,7 @@
  * install. Compiled on every version; never installed before 3.12. */
 #include "record.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 /* ---- the sys.monitoring hooks (PEP 669, CPython 3.12+) -------------------
@@ -205,6 +206,29 @@ static long mon_event_bit(PyObject *events, const char *name)
 	return bit;
 }
 
+/* A sys.monitoring function as CPython defines it: guard.c may have wrapped
+ * the module's, and ours must not go through the wrappers. */
+static PyObject *mon_fn(PyObject *mon, const char *name, const char *fmt, ...)
+{
+	PyObject *fn = guard_original(mon, "sys.monitoring", name);
+	if (!fn)
+		return NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *args = Py_VaBuildValue(fmt, ap);
+	va_end(ap);
+	PyObject *r = NULL;
+	if (args) {
+		if (!PyTuple_Check(args))
+			Py_SETREF(args, PyTuple_Pack(1, args));
+		if (args)
+			r = PyObject_Call(fn, args, NULL);
+		Py_XDECREF(args);
+	}
+	Py_DECREF(fn);
+	return r;
+}
+
 /* Unregisters everything of our tool and frees its id. Keeps a pending
  * exception. */
 void mon_uninstall(struct tracer *t)
@@ -217,16 +241,16 @@ void mon_uninstall(struct tracer *t)
 	if (mon)
 		events = PyObject_GetAttrString(mon, "events");
 	if (events) {
-		Py_XDECREF(PyObject_CallMethod(mon, "set_events", "ii", t->tool_id, 0));
+		Py_XDECREF(mon_fn(mon, "set_events", "(ii)", t->tool_id, 0));
 		PyErr_Clear();
 		for (size_t i = 0; i < MON_NEVENTS; i++) {
 			long bit = mon_event_bit(events, mon_events[i].name);
 			if (bit >= 0)
-				Py_XDECREF(PyObject_CallMethod(mon, "register_callback", "ilO",
-							       t->tool_id, bit, Py_None));
+				Py_XDECREF(mon_fn(mon, "register_callback", "(ilO)", t->tool_id,
+						  bit, Py_None));
 			PyErr_Clear();
 		}
-		Py_XDECREF(PyObject_CallMethod(mon, "free_tool_id", "i", t->tool_id));
+		Py_XDECREF(mon_fn(mon, "free_tool_id", "(i)", t->tool_id));
 	}
 	PyErr_Clear();
 	Py_XDECREF(events);
@@ -239,9 +263,10 @@ void mon_uninstall(struct tracer *t)
  * Returns 0, 1 when every tool id we may use is taken (nothing installed, no
  * exception), or -1 with an exception set. The ids no tool claims by
  * convention come first: cProfile (3.12+) insists on PROFILER_ID (2) and
- * must keep working in a traced program; 0, 1 and 5 belong to debuggers,
- * coverage and optimisers. */
-int mon_install(struct tracer *t)
+ * must keep working in a traced program (a tool that asks for our id later
+ * gets it: guard.c moves us); 0, 1 and 5 belong to debuggers, coverage and
+ * optimisers. */
+int mon_install(struct tracer *t, int avoid)
 {
 	static const int ids[] = {3, 4, 2};
 	int ret = -1;
@@ -249,7 +274,9 @@ int mon_install(struct tracer *t)
 	if (!mon)
 		return -1;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]) && t->tool_id < 0; i++) {
-		PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", ids[i], "pmt_tracer");
+		if (ids[i] == avoid)
+			continue;
+		PyObject *r = mon_fn(mon, "use_tool_id", "(is)", ids[i], "pmt_tracer");
 		if (r) {
 			Py_DECREF(r);
 			t->tool_id = ids[i];
@@ -282,8 +309,7 @@ int mon_install(struct tracer *t)
 		PyObject *cb = PyCFunction_NewEx(&mon_defs[d], (PyObject *)t, NULL);
 		if (!cb)
 			goto out;
-		PyObject *r =
-		    PyObject_CallMethod(mon, "register_callback", "ilO", t->tool_id, bit, cb);
+		PyObject *r = mon_fn(mon, "register_callback", "(ilO)", t->tool_id, bit, cb);
 		Py_DECREF(cb);
 		if (!r)
 			goto out;
@@ -291,10 +317,11 @@ int mon_install(struct tracer *t)
 		if (strcmp(e->name, "C_RETURN") && strcmp(e->name, "C_RAISE"))
 			mask |= bit;
 	}
-	PyObject *r = PyObject_CallMethod(mon, "set_events", "il", t->tool_id, mask);
+	PyObject *r = mon_fn(mon, "set_events", "(il)", t->tool_id, mask);
 	if (!r)
 		goto out;
 	Py_DECREF(r);
+	t->mon_mask = mask;
 	ret = 0;
 out:
 	if (ret < 0) {
@@ -306,4 +333,21 @@ out:
 	Py_XDECREF(events);
 	Py_DECREF(mon);
 	return ret;
+}
+
+int mon_intact(struct tracer *t)
+{
+	int ok = 0;
+	PyObject *mon = monitoring_module();
+	PyObject *name = mon ? mon_fn(mon, "get_tool", "(i)", t->tool_id) : NULL;
+	PyObject *ev = name ? mon_fn(mon, "get_events", "(i)", t->tool_id) : NULL;
+	if (ev && PyUnicode_Check(name) &&
+	    PyUnicode_CompareWithASCIIString(name, "pmt_tracer") == 0 && PyLong_Check(ev) &&
+	    PyLong_AsLong(ev) == t->mon_mask)
+		ok = 1;
+	Py_XDECREF(ev);
+	Py_XDECREF(name);
+	Py_XDECREF(mon);
+	PyErr_Clear();
+	return ok;
 }

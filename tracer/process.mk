@@ -2,7 +2,7 @@
 # The process monitor: a second extension, pmt_tracer._pmt_process (a native
 # thread reading /proc, no libpmt, never libpython), and its Python side.
 pmt_tracer_LTLIBRARIES += tracer/_pmt_process.la
-tracer__pmt_process_la_SOURCES = tracer/_pmt_process.c
+tracer__pmt_process_la_SOURCES = tracer/_pmt_process.c tracer/process-line.h tracer/process-line.c
 tracer__pmt_process_la_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_CPPFLAGS)
 tracer__pmt_process_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 tracer__pmt_process_la_LDFLAGS = -module -avoid-version -shared -rpath $(pmt_tracerdir) $(AM_LDFLAGS)

@@ -3,12 +3,22 @@
  * hook (PyEval_SetProfile / PyEval_SetTrace). The hot path is record.h. */
 #include "record.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 _Thread_local uint64_t tls_tid __attribute__((tls_model("initial-exec")));
+_Thread_local uint64_t tls_serial __attribute__((tls_model("initial-exec")));
+static _Atomic uint64_t next_serial = 1;
+
+uint64_t thread_tls_init(void)
+{
+	tls_tid = (uint64_t)syscall(SYS_gettid);
+	tls_serial = atomic_fetch_add(&next_serial, 1);
+	return tls_serial;
+}
 
 /* ---- failures inside the hook ------------------------------------------ */
 
@@ -185,16 +195,18 @@ out:
  * at its next events, a bounded number of times, and written as a rename. */
 #define NAME_RETRIES 512
 
-static void name_retry(struct tracer *t, uint32_t idx)
+static void name_retry(struct tracer *t, uint32_t slot)
 {
 	struct pmt_exc exc;
 	pmt_exc_save(&exc);
 	char *name = thread_name();
 	pmt_exc_restore(&exc);
 	heap_lock(t);
-	struct thread_info *ti = &t->threads[idx - 1];
+	struct thread_info *ti = &t->threads[slot];
 	if (name) {
+		free(ti->name);
 		ti->name = name;
+		ti->named = true;
 		ti->announced = false;
 		t->written_thread = 0; /* the next event writes the THREAD record with it */
 	}
@@ -203,69 +215,198 @@ static void name_retry(struct tracer *t, uint32_t idx)
 	heap_unlock(t);
 }
 
-/* A new entry of the thread table (its index), or 0 with the hook failed.
- * With heap tracing, under the lock: heap.c adds native threads too. */
-uint32_t thread_add(struct tracer *t, uint64_t tid, char *name)
+/* The OS tids of this process's threads alive now, sorted; NULL when
+ * /proc/self/task cannot be read. */
+static int cmp_u64(const void *a, const void *b)
 {
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t *live_tids(size_t *n)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return NULL;
+	size_t cap = 64;
+	uint64_t *v = malloc(cap * sizeof(*v));
+	*n = 0;
+	struct dirent *e;
+	while (v && (e = readdir(d))) {
+		char *end;
+		unsigned long long tid = strtoull(e->d_name, &end, 10);
+		if (end == e->d_name || *end)
+			continue;
+		if (*n == cap) {
+			uint64_t *nv = realloc(v, (cap *= 2) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				v = NULL;
+				break;
+			}
+			v = nv;
+		}
+		v[(*n)++] = tid;
+	}
+	closedir(d);
+	if (v)
+		qsort(v, *n, sizeof(*v), cmp_u64);
+	return v;
+}
+
+/* Frees the slots of threads that have ended (their tid is no longer in
+ * /proc/self/task), so that a program starting threads for ever keeps a
+ * table as large as the threads alive at once. The current thread and the
+ * one of a kept --prev event stay. Rebuilds the serial map. */
+static void threads_sweep(struct tracer *t)
+{
+	size_t n;
+	uint64_t *live = live_tids(&n);
+	if (!live)
+		return;
+	pmt_hash_clear(&t->ttab);
+	for (uint32_t i = 0; i < t->nthreads; i++) {
+		struct thread_info *ti = &t->threads[i];
+		if (!ti->serial)
+			continue;
+		bool keep = i == t->cur_slot || (t->have_prev && i == t->pev.slot) ||
+			    bsearch(&ti->tid, live, n, sizeof(*live), cmp_u64);
+		if (keep && pmt_hash_put(&t->ttab, ti->serial, 0, i + 1) == 0)
+			continue;
+		free(ti->name);
+		*ti = (struct thread_info){0};
+	}
+	free(live);
+}
+
+static int thread_slot_new(struct tracer *t, uint32_t *slot)
+{
+	if (!t->nfree && t->nthreads >= t->sweep_at) {
+		threads_sweep(t);
+		t->nfree = 0;
+		for (uint32_t i = 0; i < t->nthreads; i++)
+			t->nfree += !t->threads[i].serial;
+		uint32_t used = t->nthreads - t->nfree;
+		t->sweep_at = used * 2 > 64 ? used * 2 : 64;
+	}
+	if (t->nfree) {
+		for (uint32_t i = 0; i < t->nthreads; i++) {
+			if (!t->threads[i].serial) {
+				t->nfree--;
+				*slot = i;
+				return 0;
+			}
+		}
+	}
 	if (t->nthreads == t->threads_cap) {
 		uint32_t cap = t->threads_cap ? t->threads_cap * 2 : 8;
 		struct thread_info *n = realloc(t->threads, cap * sizeof(*n));
-		if (!n) {
-			free(name);
-			hook_fail(t, "out of memory", -ENOMEM);
-			return 0;
-		}
+		if (!n)
+			return -ENOMEM;
 		t->threads = n;
 		t->threads_cap = cap;
 	}
-	t->threads[t->nthreads] = (struct thread_info){tid, name, false, false, 0};
-	uint32_t idx = ++t->nthreads;
-	if (pmt_hash_put(&t->ttab, tid, 0, idx) < 0) {
-		hook_fail(t, "out of memory", -ENOMEM);
-		return 0;
-	}
-	return idx;
+	*slot = t->nthreads++;
+	return 0;
 }
 
 /* Slow path: the event comes from another thread than the previous one, or
- * this thread's name is still unknown. */
-void thread_switch(struct tracer *t, uint64_t tid)
+ * this thread's name is still unknown. With heap tracing the table is
+ * shared with the allocator hooks of every thread (thread_native()): it
+ * changes under the lock, and Python is called outside it. */
+void thread_switch(struct tracer *t, uint64_t serial)
 {
-	t->last_tid = tid;
+	t->last_serial = serial;
 	t->name_pending = false;
 	heap_lock(t);
-	uint32_t idx = pmt_hash_get(&t->ttab, tid, 0);
-	bool retry = idx && !t->threads[idx - 1].name && t->threads[idx - 1].retries < NAME_RETRIES;
+	uint32_t s1 = pmt_hash_get(&t->ttab, serial, 0);
+	bool retry = false;
+	if (s1) {
+		struct thread_info *ti = &t->threads[s1 - 1];
+		t->cur_thread = ti->idx;
+		t->cur_slot = s1 - 1;
+		retry = !ti->named && ti->retries < NAME_RETRIES;
+		if (!ti->ts_id)
+			ti->ts_id = PyThreadState_Get()->id; /* first seen by the heap hooks */
+	}
 	heap_unlock(t);
-	if (idx) {
-		t->cur_thread = idx;
+	if (s1) {
 		if (retry) {
 			t->name_pending = true;
-			name_retry(t, idx);
+			name_retry(t, s1 - 1);
 		}
-		if (t->heap && tls_heap) {
-			tls_heap->thread = idx;
-			tls_heap->gen = t->gen;
-		}
-		return;
+		goto heap;
 	}
 	struct pmt_exc exc;
 	pmt_exc_save(&exc);
 	char *name = thread_name();
 	pmt_exc_restore(&exc);
-	if (!name && tid == (uint64_t)getpid())
+	if (!name && tls_tid == (uint64_t)getpid())
 		name = strdup("MainThread");
-	t->name_pending = !name;
 	heap_lock(t);
-	idx = thread_add(t, tid, name);
-	heap_unlock(t);
-	if (!idx)
+	uint32_t slot;
+	if (thread_slot_new(t, &slot) < 0) {
+		heap_unlock(t);
+		free(name);
+		hook_fail(t, "out of memory", -ENOMEM);
 		return;
-	t->cur_thread = idx;
+	}
+	t->threads[slot] = (struct thread_info){
+	    .tid = tls_tid,
+	    .serial = serial,
+	    .ts_id = PyThreadState_Get()->id,
+	    .idx = ++t->next_thread,
+	    .name = name,
+	    .named = name != NULL,
+	};
+	int r = pmt_hash_put(&t->ttab, serial, 0, slot + 1);
+	heap_unlock(t);
+	t->name_pending = !name;
+	if (r < 0) {
+		hook_fail(t, "out of memory", -ENOMEM);
+		return;
+	}
+	t->cur_thread = t->threads[slot].idx;
+	t->cur_slot = slot;
+heap:
 	if (t->heap && tls_heap) {
-		tls_heap->thread = idx;
+		tls_heap->thread = t->cur_thread;
 		tls_heap->gen = t->gen;
 	}
+}
+
+/* Heap tracing, under the lock, on a thread that allocates before its first
+ * event in this log (a native thread, or one just started): its slot + 1,
+ * made if need be with no name (a SITE tail names it), or 0 with the hook
+ * failed. Allocates (the caller's allocator calls are not recorded). */
+uint32_t thread_native(struct tracer *t, uint64_t serial, uint64_t tid)
+{
+	uint32_t s1 = pmt_hash_get(&t->ttab, serial, 0);
+	if (s1)
+		return s1;
+	uint32_t slot;
+	if (thread_slot_new(t, &slot) < 0) {
+		hook_fail(t, "out of memory", -ENOMEM);
+		return 0;
+	}
+	t->threads[slot] =
+	    (struct thread_info){.tid = tid, .serial = serial, .idx = ++t->next_thread};
+	if (pmt_hash_put(&t->ttab, serial, 0, slot + 1) < 0) {
+		hook_fail(t, "out of memory", -ENOMEM);
+		return 0;
+	}
+	return slot + 1;
+}
+
+uint32_t thread_index_of(struct tracer *t, uint64_t ts_id, uint32_t *slot)
+{
+	for (uint32_t i = 0; i < t->nthreads; i++) {
+		if (t->threads[i].serial && t->threads[i].ts_id == ts_id) {
+			*slot = i;
+			return t->threads[i].idx;
+		}
+	}
+	return 0;
 }
 
 void threads_reset(struct tracer *t)
@@ -274,10 +415,11 @@ void threads_reset(struct tracer *t)
 		free(t->threads[i].name);
 	free(t->threads);
 	t->threads = NULL;
-	t->nthreads = t->threads_cap = 0;
+	t->nthreads = t->threads_cap = t->next_thread = t->nfree = 0;
+	t->sweep_at = 64;
 	pmt_hash_clear(&t->ttab);
-	t->last_tid = 0;
-	t->cur_thread = t->written_thread = 0;
+	t->last_serial = 0;
+	t->cur_thread = t->cur_slot = t->written_thread = 0;
 	t->name_pending = false;
 }
 

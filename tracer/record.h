@@ -5,19 +5,24 @@
 #include "tracer.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The OS tid of the calling thread, cached; reset in a fork child.
- * initial-exec: one %fs-relative load on the hot path. */
+/* The calling OS thread: its tid, and a serial that no other thread of this
+ * process ever gets (tids are reused as soon as a thread ends). Both are
+ * set at its first event and reset in a fork child. initial-exec: one
+ * %fs-relative load on the hot path. */
 extern _Thread_local uint64_t tls_tid __attribute__((tls_model("initial-exec")));
+extern _Thread_local uint64_t tls_serial __attribute__((tls_model("initial-exec")));
+uint64_t thread_tls_init(void);
 
 /* Slow paths (record.c): the first sight of a code object, C function or
  * thread. */
 uint32_t intern_py(struct tracer *t, PyCodeObject *co);
 uint32_t intern_c(struct tracer *t, const void *key, uint32_t caller, PyObject *f,
 		  PyObject *bound_self, PyCodeObject *co);
-void thread_switch(struct tracer *t, uint64_t tid);
+void thread_switch(struct tracer *t, uint64_t serial);
 
 static inline uint32_t py_code_id(struct tracer *t, PyCodeObject *co)
 {
@@ -48,15 +53,20 @@ static inline const void *cfunc_key(PyObject *f)
 }
 
 static inline int emit(struct tracer *t, int what, uint32_t code, uint32_t line, uint64_t tns,
-		       int64_t rss, uint32_t thread)
+		       int64_t rss, uint32_t thread, uint32_t slot)
 {
 	if (__builtin_expect(thread != t->written_thread, 0)) {
-		struct thread_info *ti = &t->threads[thread - 1];
+		struct thread_info *ti = &t->threads[slot];
 		int r = pmt_writer_thread(t->w, thread, ti->tid,
 					  ti->announced ? NULL : (ti->name ? ti->name : ""));
 		if (r < 0)
 			return r;
-		ti->announced = true;
+		if (!ti->announced) {
+			/* written: the name is not needed any more */
+			free(ti->name);
+			ti->name = NULL;
+			ti->announced = true;
+		}
 		t->written_thread = thread;
 	}
 	return pmt_writer_event(t->w, (unsigned)what, code, line, tns, rss);
@@ -77,11 +87,15 @@ record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co,
 	     long pos, PyObject *cfunc, PyObject *bound_self)
 {
 	t->seen++;
-	if (__builtin_expect(t->failed | t->fork_pending, 0))
+	if (__builtin_expect(t->failed | t->fork_pending | !t->active, 0))
 		return 0;
+	if (__builtin_expect((t->seen & GUARD_TICK_MASK) == 0, 0))
+		guard_tick(t, true);
 	int64_t rss = t->rss_start;
 	if (t->calc != CALC_NONE) {
 		rss = pmt_rss_pages(&t->rss);
+		if (__builtin_expect(t->rss.fd_changes != t->rss_fd_changes, 0))
+			guard_rss_notice(t);
 		if (t->calc == CALC_RSS && !t->log_events)
 			return 0;
 	} else if (!t->log_events) {
@@ -96,11 +110,11 @@ record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co,
 			return 0;
 		}
 	}
-	uint64_t tid = tls_tid;
-	if (__builtin_expect(!tid, 0))
-		tid = tls_tid = (uint64_t)syscall(SYS_gettid);
-	if (__builtin_expect(tid != t->last_tid || t->name_pending, 0)) {
-		thread_switch(t, tid);
+	uint64_t serial = tls_serial;
+	if (__builtin_expect(!serial, 0))
+		serial = thread_tls_init();
+	if (__builtin_expect(serial != t->last_serial || t->name_pending, 0)) {
+		thread_switch(t, serial);
 		if (t->failed)
 			return 0;
 	}
@@ -141,7 +155,7 @@ record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co,
 		if (t->heap)
 			r = pmt_writer_skip(t->w, heap_pending(t, t->seen - 1));
 		if (r == 0)
-			r = emit(t, what, code, line, now, rss, t->cur_thread);
+			r = emit(t, what, code, line, now, rss, t->cur_thread, t->cur_slot);
 		heap_unlock(t);
 	} else {
 		int64_t d = rss - t->trig_rss;
@@ -157,9 +171,9 @@ record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co,
 			r = pmt_writer_skip(t->w, skip);
 			if (r == 0 && t->have_prev)
 				r = emit(t, t->pev.what, t->pev.code, t->pev.line, t->pev.t,
-					 t->pev.rss, t->pev.thread);
+					 t->pev.rss, t->pev.thread, t->pev.slot);
 			if (r == 0)
-				r = emit(t, what, code, line, now, rss, t->cur_thread);
+				r = emit(t, what, code, line, now, rss, t->cur_thread, t->cur_slot);
 			heap_unlock(t);
 			t->trig_rss = rss;
 			t->unwritten = 0;
@@ -167,8 +181,8 @@ record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co,
 		} else {
 			t->unwritten++;
 			if (t->prev) {
-				t->pev =
-				    (struct raw_event){what, code, line, t->cur_thread, now, rss};
+				t->pev = (struct raw_event){what,	 code, line, t->cur_thread,
+							    t->cur_slot, now,  rss};
 				t->have_prev = true;
 			}
 			return 0;

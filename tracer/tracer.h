@@ -6,6 +6,11 @@
  *                        interning (slow, first sight only), the legacy hook
  *   monitoring.c         the sys.monitoring callbacks (3.12+) and their install
  *   log.c                log life cycle: paths, open, close, signals
+ *   guard.c, guard.h     the hook's guard: a hook taken away by another tool
+ *                        (sys.setprofile/settrace users, cProfile) is seen,
+ *                        said and re-armed; guard-mon.c the same for other
+ *                        sys.monitoring tools; guard-say.c its MESSAGE
+ *                        records (and the RSS source's fd changes)
  *   module.c             the Tracer type, installing hooks, module functions
  *   heap.c               heap tracing: the sink of libpmt_heap.so (--heap, the
  *                        ABI is heap-abi.h) and the Python allocator hooks
@@ -45,20 +50,36 @@ extern const char *const tracer_hook_names[];
 #define ID_MASK ((((uintptr_t)1) << ID_BITS) - 1)
 #define MAX_ID ((uint32_t)ID_MASK)
 
+/* One OS thread seen in this log. OS tids are reused, so a thread is known
+ * by its serial (tls_serial, unique for the process's life); the slot of a
+ * thread that has ended is reused (see thread_switch), so the table is as
+ * large as the threads alive at once, not every thread ever seen. */
 struct thread_info {
-	uint64_t tid;
-	char *name;	  /* threading name, or NULL */
-	bool announced;	  /* name written to this log */
-	bool sited;	  /* announced by a SITE tail (heap tracing) */
+	uint64_t tid;	  /* OS tid, written in THREAD records */
+	uint64_t serial;  /* 0: free slot */
+	uint64_t ts_id;	  /* its PyThreadState's id, for the guard's thread walks */
+	uint32_t idx;	  /* its index in the log (1..) */
 	uint32_t retries; /* name lookups that found nothing */
+	char *name;	  /* threading name not written yet, or NULL */
+	bool announced;	  /* THREAD record with the name (or none to find) written */
+	bool named;	  /* the name is known (written or pending) */
+	bool sited;	  /* announced by a SITE tail (heap tracing: a native thread) */
 };
 
 /* An event not written (yet): what --prev writes when the next one triggers. */
 struct raw_event {
 	int what;
-	uint32_t code, line, thread;
+	uint32_t code, line, thread, slot;
 	uint64_t t;
 	int64_t rss;
+};
+
+/* A thread whose hook slot another tool holds (legacy hook). */
+struct displaced {
+	PyThreadState *ts;
+	uint64_t ts_id;
+	uint64_t since; /* mono_ns() when seen */
+	bool seen;	/* still there in the current walk */
 };
 
 struct mod_state {
@@ -82,16 +103,21 @@ struct tracer {
 	bool have_prev;
 	struct raw_event pev;
 	uint64_t start_mono;
-	uint64_t last_tid;   /* OS tid of the previous event's thread */
-	uint32_t cur_thread; /* its index (1..) */
+	uint64_t last_serial; /* tls_serial of the previous event's thread */
+	uint32_t cur_thread;  /* its index in the log (1..) */
+	uint32_t cur_slot;    /* and in threads[] */
 	uint32_t written_thread;
-	bool name_pending; /* the current thread's name is still unknown */
+	bool name_pending;	 /* the current thread's name is still unknown */
+	unsigned rss_fd_changes; /* t->rss.fd_changes already said in the log */
 	uint64_t gen;
 	Py_ssize_t extra_index;
 	uint32_t next_id;
-	struct pmt_hash ctab, ttab;
+	struct pmt_hash ctab, ttab; /* ttab: serial -> slot + 1 */
 	struct thread_info *threads;
-	uint32_t nthreads, threads_cap;
+	uint32_t nthreads, threads_cap; /* slots in use (free ones included), allocated */
+	uint32_t nfree;			/* free slots among them */
+	uint32_t next_thread;		/* the last thread index given in the log */
+	uint32_t sweep_at;		/* look for ended threads when nthreads reaches it */
 
 	/* heap tracing (heap.c); with HEAP_LIBC every append to the writer, and
 	 * the thread table, are under the interposer's mutex */
@@ -107,6 +133,18 @@ struct tracer {
 	/* sys.monitoring (hook HOOK_MONITORING) */
 	PyObject *mon_missing, *mon_disable; /* sys.monitoring.MISSING, DISABLE */
 	int tool_id;			     /* ours while installed, else -1 */
+	long mon_mask;			     /* the events we set */
+
+	/* guard.c: the hook taken away and given back */
+	struct displaced *disp;
+	uint32_t ndisp, disp_cap;
+	uint32_t displaced;	  /* displacements seen (events may be missing) */
+	uint32_t rearmed_at_once; /* hook removed and re-armed before any event */
+	uint64_t displaced_ns;	  /* thread time spent displaced */
+	uint32_t guard_msgs;	  /* MESSAGE records the guard wrote */
+	uint32_t guard_msgs_lost; /* ... and those over the cap */
+	uint32_t rss_reopens;	  /* RSS source fd found not ours and reopened */
+	bool rss_lost;		  /* the RSS source cannot be read: values are stale */
 
 	/* configuration */
 	PyObject *module;
@@ -240,13 +278,46 @@ static inline uint64_t heap_pending(struct tracer *t, uint64_t upto)
 /* record.c */
 void hook_fail(struct tracer *t, const char *what, int err);
 void threads_reset(struct tracer *t);
-uint32_t thread_add(struct tracer *t, uint64_t tid, char *name);
+/* Heap tracing, under the lock: the slot + 1 of the calling thread by its
+ * serial, made for a thread with no event yet; 0 with the hook failed. */
+uint32_t thread_native(struct tracer *t, uint64_t serial, uint64_t tid);
 int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
+/* The log index of the thread whose PyThreadState id is ts_id, or 0. */
+uint32_t thread_index_of(struct tracer *t, uint64_t ts_id, uint32_t *slot);
+
+/* guard.c. Every function: GIL held, never raises (a pending exception is
+ * kept). */
+#define GUARD_TICK_MASK 0xffffu /* a look every 65536 events */
+void guard_reset(struct tracer *t);
+/* Installs the wrappers of sys/threading (and sys.monitoring) hook setters,
+ * and the audit hook, once per process. -1 with an exception set. */
+int guard_setup(struct tracer *t);
+/* A look at every thread's hook (or our tool id), re-arming what can be:
+ * from the hook every GUARD_TICK_MASK+1 events, at suspend and stop. */
+void guard_tick(struct tracer *t, bool in_hook);
+/* The RSS source's fd changed (t->rss.fd_changes moved): say so. */
+void guard_rss_notice(struct tracer *t);
+/* threading's hook for new threads, saved before ours replaces it and given
+ * back when no tracer of that mode uses the legacy hook any more. */
+int guard_threading_install(struct tracer *t, PyObject *hook);
+void guard_threading_uninstall(struct tracer *t);
+/* Legacy hook removal, in the threads that hold ours only. */
+void guard_uninstall_legacy(struct tracer *t);
+/* The unwrapped function `name` of module `mod` (new reference), for our
+ * own calls; NULL with an exception set. */
+PyObject *guard_original(PyObject *mod, const char *modname, const char *name);
+/* For the Tracer's tp_call and _thread_start: a new thread starts (or a
+ * Python-level copy of our hook was installed); returns the new reference
+ * to return to CPython's trampoline. */
+PyObject *guard_thread_start(struct tracer *t, PyObject *frame, const char *event, PyObject *arg);
 
 /* monitoring.c: install returns 0, 1 when every tool id we may use is taken
- * (nothing installed, no exception), or -1 with an exception set. */
-int mon_install(struct tracer *t);
+ * (nothing installed, no exception), or -1 with an exception set. `avoid`
+ * is an id not to take (-1: none). */
+int mon_install(struct tracer *t, int avoid);
 void mon_uninstall(struct tracer *t);
+/* Our tool id still ours, with our events set: 1; 0 when not. */
+int mon_intact(struct tracer *t);
 
 /* log.c */
 char *expand_path(const char *tmpl, bool child);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -424,6 +425,10 @@ static void check_fallback_unprivileged(void)
 			_exit(21);
 		if (pmt_rss_open(&r, PMT_RSS_AUTO) || r.kind != PMT_RSS_STATM)
 			_exit(22);
+		/* and it says which check failed, and what would fix it */
+		const char *hint = NULL;
+		if (r.why == PMT_RSS_WHY_NONE || !pmt_rss_why_text(&r, &hint) || !hint)
+			_exit(24);
 		char first_bad[160];
 		long changes;
 		long bad = run_sequence(&r, 20000, &changes, first_bad, sizeof(first_bad));
@@ -442,6 +447,133 @@ static void check_fallback_unprivileged(void)
 		 "unprivileged: perf refused with -errno, auto is statm and exact (status %d)",
 		 WIFEXITED(status) ? WEXITSTATUS(status) : -status);
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, msg);
+}
+
+/* ---- a program that closes our fds and opens its own files ---- */
+
+/* What the program put on the source's old fd number must be left exactly
+ * as it was: still open, same content, same offset. */
+static bool file_intact(int fd, const char *want, off_t off)
+{
+	char buf[128];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0 || lseek(fd, 0, SEEK_CUR) != off)
+		return false;
+	buf[n] = '\0';
+	return strcmp(buf, want) == 0;
+}
+
+/* Puts a file of the program's on `num`: a regular file that looks exactly
+ * like a statm, a regular file of text, or another process's statm. */
+static int put_on(int num, int kind, const char *tmpl, char *path, size_t plen)
+{
+	int fd = -1;
+	if (kind == 2) {
+		snprintf(path, plen, "/proc/%d/statm", (int)getppid());
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} else {
+		snprintf(path, plen, "%s", tmpl);
+		fd = mkstemp(path);
+		const char *text = kind == 0 ? "200000 100000 50 10 0 900 0\n" : "hello, world\n";
+		if (fd >= 0 && (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+				lseek(fd, 3, SEEK_SET) != 3))
+			return -1;
+	}
+	if (fd < 0)
+		return -1;
+	if (fd != num) {
+		if (dup2(fd, num) != num)
+			return -1;
+		close(fd);
+	}
+	return num;
+}
+
+static void check_hostile_fds(enum pmt_rss_kind kind)
+{
+	static const char *const what[] = {"a statm-shaped regular file", "a text file",
+					   "the parent's statm"};
+	char msg[256];
+	for (int k = 0; k < 3; k++) {
+		struct pmt_rss r;
+		if (pmt_rss_open(&r, kind)) {
+			snprintf(msg, sizeof(msg), "%s: %s on the statm fd", pmt_rss_name(kind),
+				 what[k]);
+			check(0, msg);
+			continue;
+		}
+		int num = r.statm_fd;
+		/* the program closes everything it did not open... */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != ref_fd)
+				close(fd);
+		/* ...and opens its own file, which lands on our old number */
+		char path[64], before[128] = "";
+		bool ok = put_on(num, k, "/tmp/pmt-test-rss-XXXXXX", path, sizeof(path)) == num;
+		if (ok && k == 2) {
+			ssize_t n = pread(num, before, sizeof(before) - 1, 0);
+			before[n > 0 ? n : 0] = '\0';
+		}
+		/* RSS changes, so the gates move and statm must be read */
+		size_t len = 64 * (size_t)page_size;
+		char *p =
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		touch(p, len);
+		bool same = ok && equals_fscanf(&r, false);
+		munmap(p, len);
+		same = same && equals_fscanf(&r, false) && equals_fscanf(&r, true);
+		bool moved = r.statm_fd != num && r.reopens >= 1 && r.lost == 0;
+		pmt_rss_close(&r);
+		/* closing the source leaves the program's file alone */
+		bool intact = ok && (k == 2 ? fcntl(num, F_GETFD) >= 0
+					    : file_intact(num,
+							  k == 0 ? "200000 100000 50 10 0 900 0\n"
+								 : "hello, world\n",
+							  3));
+		snprintf(msg, sizeof(msg),
+			 "%s: %s on the statm fd: RSS stays exact, reopened elsewhere, the "
+			 "program's file untouched (same %d moved %d intact %d)",
+			 pmt_rss_name(kind), what[k], same, moved, intact);
+		check(same && moved && intact, msg);
+		if (ok) {
+			close(num);
+			if (k != 2)
+				unlink(path);
+		}
+	}
+}
+
+/* statm reopened with no fd to spare: the source says it is lost, keeps its
+ * last value and recovers once a number is free again. */
+static void check_fd_exhaustion(void)
+{
+	struct pmt_rss r;
+	struct rlimit old;
+	if (pmt_rss_open(&r, PMT_RSS_STATM) || getrlimit(RLIMIT_NOFILE, &old)) {
+		check(0, "statm with no fd left");
+		return;
+	}
+	long before = pmt_rss_read_statm(&r);
+	close(r.statm_fd);
+	struct rlimit low = old;
+	low.rlim_cur = 64;
+	int fill[64], nfill = 0;
+	bool ok = setrlimit(RLIMIT_NOFILE, &low) == 0;
+	while (ok && nfill < 64 && (fill[nfill] = open("/dev/null", O_RDONLY)) >= 0)
+		nfill++;
+	long lost = pmt_rss_read_statm(&r);
+	long kept = pmt_rss_pages(&r);
+	bool says = lost == -EMFILE && r.lost == -EMFILE && kept == before;
+	while (nfill > 0)
+		close(fill[--nfill]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	bool back = equals_fscanf(&r, true) && r.lost == 0 && r.reopens == 1;
+	pmt_rss_close(&r);
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+		 "statm with no fd left: -EMFILE, last value kept, recovered after (%ld %d %d)",
+		 lost, says, back);
+	check(says && back, msg);
 }
 
 /* ---- RSS changed by another task, not by any of our threads ---- */
@@ -515,7 +647,7 @@ int main(void)
 		printf("1..0 # SKIP no /proc/self/statm\n");
 		return 0;
 	}
-	printf("1..19\n");
+	printf("1..28\n");
 
 	/* names */
 	check(!strcmp(pmt_rss_name(PMT_RSS_AUTO), "auto") &&
@@ -569,6 +701,16 @@ int main(void)
 	check_fallback_unprivileged();
 	check_threads(PMT_RSS_STATM, n / 20, "statm threads");
 	check_fork(PMT_RSS_STATM, n / 20);
+	check_hostile_fds(PMT_RSS_STATM);
+	check_fd_exhaustion();
+	{
+		struct pmt_rss w;
+		const char *hint = "x";
+		check(pmt_rss_open(&w, PMT_RSS_STATM) == 0 && w.why == PMT_RSS_WHY_NONE &&
+			  pmt_rss_why_text(&w, &hint) == NULL && hint == NULL,
+		      "statm asked for: no fallback reason");
+		pmt_rss_close(&w);
+	}
 
 	if (perr) {
 		printf("# %s\n", why);
@@ -579,7 +721,11 @@ int main(void)
 				       "perf fork child",
 				       "perf fork parent",
 				       "perf another process",
-				       "perf close/reopen"};
+				       "perf close/reopen",
+				       "perf: a statm-shaped regular file on the statm fd",
+				       "perf: a text file on the statm fd",
+				       "perf: the parent's statm on the statm fd",
+				       "perf keeps no fd"};
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			skip(names[i], why);
 		return failures ? 1 : 0;
@@ -604,5 +750,21 @@ int main(void)
 		pmt_rss_close(&r);
 	}
 	check(again, "perf close/reopen 20 times");
+	check_hostile_fds(PMT_RSS_PERF);
+	/* the rings alone keep the events: every fd but statm's closed */
+	err = pmt_rss_open(&r, PMT_RSS_PERF);
+	int open_fds = 0;
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != ref_fd && fd != r.statm_fd && fcntl(fd, F_GETFD) >= 0)
+			open_fds++;
+	char first_bad[160] = "", msg[240];
+	long changes = 0,
+	     bad = err ? -1 : run_sequence(&r, n / 10, &changes, first_bad, sizeof(first_bad));
+	snprintf(msg, sizeof(msg),
+		 "perf keeps no fd but statm's, and stays exact: %d other fds, %ld changes, %ld "
+		 "mismatches %s",
+		 open_fds, changes, bad, first_bad);
+	check(!err && open_fds == 0 && bad == 0 && changes > 0, msg);
+	pmt_rss_close(&r);
 	return failures ? 1 : 0;
 }

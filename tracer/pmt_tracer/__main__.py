@@ -5,6 +5,7 @@ Runs the program as `python` would (sys.argv, __main__, exit status and
 uncaught exceptions unchanged) while every call and return of every thread is
 recorded with the process RSS in a pmt log.
 """
+import _thread
 import argparse
 import builtins
 import importlib.machinery
@@ -186,12 +187,18 @@ def _user_traceback(tb):
     return tb
 
 
-def _run_script(path):
+def _run_script(path, probe=None):
     """Runs a script file as `python path` does: a fresh __main__ module,
-    __file__ absolute from 3.9 on, sys.argv[0] as given."""
+    __file__ absolute from 3.9 on, sys.argv[0] as given. With probe, runs
+    that instead, at the depth the program's first frame would have."""
     if not os.path.isfile(path):
         # A directory or zip file with __main__.py.
+        if probe:
+            return _frames(3, *probe)   # run_path, _run_module_code, _run_code
         runpy.run_path(path, run_name='__main__')
+        return
+    if probe:
+        exec(*probe)
         return
     file = os.path.abspath(path) if sys.version_info >= (3, 9) else path
     with io.open_code(path) as f:
@@ -209,6 +216,91 @@ def _run_script(path):
         exec(code, main_mod.__dict__)
     finally:
         sys.modules['__main__'] = saved
+
+
+def _run_command(cmd, probe=None):
+    if probe:
+        exec(*probe)
+        return
+    main_mod = types.ModuleType('__main__')
+    main_mod.__builtins__ = builtins
+    saved_main = sys.modules.get('__main__')
+    sys.modules['__main__'] = main_mod
+    try:
+        exec(compile(cmd, '<string>', 'exec'), main_mod.__dict__)
+    finally:
+        sys.modules['__main__'] = saved_main
+
+
+def _run_target(ns, target, probe=None):
+    if ns.cmd is not None:
+        _run_command(ns.cmd, probe)
+    elif ns.module is not None:
+        if probe:
+            return _frames(3, *probe)   # run_module, _run_module_code, _run_code
+        runpy.run_module(ns.module, run_name='__main__', alter_sys=True)
+    else:
+        _run_script(target, probe)
+
+
+# ---- the program's recursion limit: where it would be untraced ------------
+#
+# The program runs a few frames below the launcher's (runpy, main, exec...),
+# so it would reach RecursionError that many frames earlier. The depth left
+# to its first frame is measured twice, with a recursion probe: as untraced
+# (in a fresh thread, the probe's frame first, or below runpy's two frames
+# for -m and directories) and at the very place the program's first frame
+# will be; the main thread then gets the difference back
+# (_pmt_tracer._shift_recursion). sys.getrecursionlimit() is unchanged, and
+# so are other threads.
+
+def _down(n):
+    try:
+        return _down(n + 1)
+    except RecursionError:
+        return n
+
+
+def _frames(n, code, g):
+    if n > 1:
+        return _frames(n - 1, code, g)
+    exec(code, g)
+
+
+_PROBE = '_pmt_r.append(_pmt_down(0))\n'
+
+
+def _untraced_depth(runpy_frames):
+    res = []
+    done = _thread.allocate_lock()
+    done.acquire()
+    g = {'_pmt_r': res, '_pmt_down': _down, '_pmt_done': done}
+    if runpy_frames:
+        code = compile(_PROBE + '_pmt_done.release()\n', '<pmt probe>', 'exec')
+        _thread.start_new_thread(_frames, (runpy_frames, code, g))
+    else:
+        def first_frame():
+            res.append(_down(0))
+            done.release()
+        _thread.start_new_thread(first_frame, ())
+    done.acquire()
+    return res[0]
+
+
+def _probe():
+    res = []
+    return (compile(_PROBE, '<pmt probe>', 'exec'), {'_pmt_r': res, '_pmt_down': _down}), res
+
+
+def _recursion_shift(ns, target, here):
+    """Frames the program's first frame is short of, against untraced;
+    `here` is what the probe found there."""
+    try:
+        runpy_frames = 2 if ns.module is not None or (
+            ns.cmd is None and not os.path.isfile(target)) else 0
+        return _untraced_depth(runpy_frames) - here[0]
+    except Exception:   # never worth failing the program for
+        return 0
 
 
 def _exit_status(e):
@@ -268,6 +360,36 @@ def _children_line(records):
         text += '; %d child log%s in %s' % (len(traced), 's' if len(traced) != 1 else '',
                                             ', '.join(dirs))
     return text
+
+
+# What each RSS source adds per event, measured with bench/tracer.py on the
+# development machines (README, Performance).
+STATM_NS, PERF_NS = 2250, 270
+
+
+def _notes(tracer, path, ns, launcher_pid):
+    """At exit, on stderr: what the log misses (always), and what the RSS
+    source costs when auto could not use perf (once per run, not with -q)."""
+    n, secs, _ = tracer.displaced
+    if n:
+        sys.stderr.write('%s: the hook was displaced %d time%s by another profiler or tracer '
+                         '(%s of thread time without events in the log); see the MESSAGE '
+                         'records: pmt-filter %s | grep MSG:\n'
+                         % (PROG, n, '' if n == 1 else 's',
+                            '%.3g s' % secs if secs >= 1 else '%.3g ms' % (secs * 1e3), path))
+    why, hint, reopens, lost = tracer.rss_notes
+    if reopens or lost:
+        sys.stderr.write('%s: the program closed or reused the RSS source\'s fd%s%s; see the '
+                         'MESSAGE records\n'
+                         % (PROG, ' (reopened %d times)' % reopens if reopens else '',
+                            ', RSS values are stale from the last one' if lost else ''))
+    if (why and not ns.quiet and ns.rss_source == 'auto' and tracer.rss_source == 'statm'
+            and os.getpid() == launcher_pid):
+        sys.stderr.write('%s: RSS read from /proc/self/statm at every event, about %s ns each '
+                         'where perf would cost about %d (measured on the development '
+                         'machines): perf cannot be used: %s; %s\n'
+                         % (PROG, '{:,}'.format(STATM_NS), PERF_NS, why,
+                            'to enable it: ' + hint if hint else 'nothing enables it here'))
 
 
 def main(argv=None):
@@ -342,6 +464,14 @@ def main(argv=None):
     summary = _ExecSummary(obj) if not ns.quiet else None
     if summary is not None:
         pmt_tracer._exec_hooks.append(summary)
+    launcher_pid = os.getpid()
+    target = None if ns.module is not None or ns.cmd is not None else target
+    probe, here = _probe()
+    try:
+        _run_target(ns, target, probe)   # from here, as the program below
+    except Exception:
+        pass
+    shift = _recursion_shift(ns, target, here)
     try:
         try:
             obj.start()
@@ -367,19 +497,11 @@ def main(argv=None):
     exc = None
     try:
         try:
-            if ns.cmd is not None:
-                main_mod = types.ModuleType('__main__')
-                main_mod.__builtins__ = builtins
-                saved_main = sys.modules.get('__main__')
-                sys.modules['__main__'] = main_mod
-                try:
-                    exec(compile(ns.cmd, '<string>', 'exec'), main_mod.__dict__)
-                finally:
-                    sys.modules['__main__'] = saved_main
-            elif ns.module is not None:
-                runpy.run_module(ns.module, run_name='__main__', alter_sys=True)
-            else:
-                _run_script(target)
+            _pmt_tracer._shift_recursion(shift)
+            try:
+                _run_target(ns, target)
+            finally:
+                _pmt_tracer._shift_recursion(-shift)
         finally:
             _join_threads()
     except SystemExit as e:
@@ -398,7 +520,11 @@ def main(argv=None):
     tracer = obj.tracer
     if process is not None:
         try:
-            process.stop()
+            mon = process.stop()
+            if mon is not None and mon.reopens:
+                sys.stderr.write('%s: process log: the program closed or reused its fds %d '
+                                 'times; reopened %s each time\n'
+                                 % (PROG, mon.reopens, ns.process_log))
         except Exception as e:
             sys.stderr.write('%s: process log: %s\n' % (PROG, e))
 
@@ -408,6 +534,8 @@ def main(argv=None):
     if err:
         # The log failed, not the program: say so, and keep its exit status.
         sys.stderr.write('%s\n' % err)
+    if tracer is not None:
+        _notes(tracer, path, ns, launcher_pid)
     if not ns.quiet and tracer is not None and not err:
         n, b = tracer.events, tracer.bytes
         per = b / n if n else 0.0

@@ -68,8 +68,11 @@ class ProcessMonitor:
         elif fd is None:
             fd = sys.stderr.fileno() if sys.stderr is not None else 2
         try:
+            # The path too: if the program closes the monitor's fd, the
+            # monitor reopens the log by its path (in append mode).
             self._monitor = _pmt_process.Monitor(int(pid), float(interval), fd,
-                                                 _level_name(log_level))
+                                                 _level_name(log_level),
+                                                 path=None if path is None else os.fspath(path))
         finally:
             if opened is not None:
                 os.close(opened)  # the monitor keeps its own duplicate
@@ -82,6 +85,12 @@ class ProcessMonitor:
     @property
     def interval(self):
         return self._monitor.interval
+
+    @property
+    def reopens(self):
+        """Times the log's or /proc/PID's fd was found closed or reused by the
+        program and reopened (read it after stop())."""
+        return self._monitor.reopens
 
     @property
     def running(self):
@@ -165,9 +174,13 @@ def start(path, interval=1.0, log_level=logging.INFO):
 
 
 def stop():
-    """Stops the monitor started by start() (or the innermost active one)."""
+    """Stops the monitor started by start() (or the innermost active one);
+    returns it."""
     if _current:
-        _current[-1].__exit__(None, None, None)
+        mon = _current[-1]
+        mon.__exit__(None, None, None)
+        return mon
+    return None
 
 
 def _exit_status(returncode):
