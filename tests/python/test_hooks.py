@@ -316,8 +316,9 @@ class TestHooks(TmpDirCase):
     def test_program_saves_and_restores_the_hook(self):
         """test.support.no_tracing, debuggers and coverage tools save
         sys.gettrace()/getprofile(), set their own or None and restore the
-        saved one. With the legacy hook that is the Tracer: restoring it must
-        neither break the program nor lose the events after it."""
+        saved one. The guard answers None where the slot is ours, as untraced,
+        and re-arms a slot set to None before its next event: restoring the
+        saved hook must neither break the program nor lose any event."""
         hooks = ['legacy', 'monitoring'] if HAVE_MONITORING else ['legacy']
         for hook in hooks:
             for mode, get, set_ in (('profile', 'getprofile', 'setprofile'),
@@ -358,11 +359,10 @@ class TestHooks(TmpDirCase):
                         thread = log.threads.get(e.thread, (0, None))[1] or 'MainThread'
                         key = (log.name_of(e), thread)
                         calls[key] = calls.get(key, 0) + 1
-                # With the legacy hook the program turned tracing off around
-                # off(); sys.monitoring is not affected by sys.settrace.
-                want = {('after', 'MainThread'): 2, ('after', 't1'): 1}
-                if hook == 'monitoring':
-                    want[('off', 'MainThread')] = 1
+                # Setting None lets go of a slot that the guard re-arms at
+                # once (legacy); sys.monitoring is not affected by settrace.
+                want = {('off', 'MainThread'): 1, ('after', 'MainThread'): 2,
+                        ('after', 't1'): 1}
                 self.assertEqual(calls, want, (mode, hook))
 
     def test_each_hook_with_nesting_profile_and_trace(self):
