@@ -519,6 +519,46 @@ static PyObject *mod_page_size(PyObject *module, PyObject *unused)
 	return PyLong_FromLong(sysconf(_SC_PAGESIZE));
 }
 
+/* Runs in the forking thread right before fork(): each writer thread writes
+ * what it was handed and stops, so that CPython 3.12+ does not find a thread
+ * of ours and warn the program about a multi-threaded fork. Only with the
+ * GIL, which excludes the hook (the heap lock excludes allocator records). */
+static int resume_writers(void *unused)
+{
+	(void)unused;
+	if (!tracer_the_state)
+		return 0;
+	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open) {
+		if (!t->w || t->fork_pending)
+			continue;
+		heap_lock(t);
+		pmt_writer_resume(t->w);
+		heap_unlock(t);
+	}
+	return 0;
+}
+
+static void atfork_prepare(void)
+{
+	if (!tracer_the_state || !PyGILState_Check())
+		return;
+	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open) {
+		if (!t->w || t->fork_pending)
+			continue;
+		heap_lock(t);
+		pmt_writer_pause(t->w);
+		heap_unlock(t);
+	}
+}
+
+/* In the parent: the threads start again once fork() has returned (CPython
+ * counts threads after it), or at the next hand-over of records. */
+static void atfork_parent(void)
+{
+	if (tracer_the_state && PyGILState_Check())
+		Py_AddPendingCall(resume_writers, NULL);
+}
+
 /* Runs in the child right after fork(), before any Python code: the Python
  * at-fork handlers that run before ours must not reach the parent's writer,
  * which could end a frame into the parent's file. */
@@ -662,7 +702,7 @@ static int mod_exec(PyObject *module)
 	tracer_the_module = module;
 	tracer_the_state = st;
 	static bool atfork_done;
-	if (!atfork_done && pthread_atfork(NULL, NULL, atfork_child) == 0)
+	if (!atfork_done && pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0)
 		atfork_done = true;
 	for (int i = 0; i < 2; i++) {
 		st->extra_index[i] = pmt_code_extra_index(NULL);

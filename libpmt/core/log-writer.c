@@ -79,10 +79,10 @@ struct pmt_writer_priv {
 
 	/* the thread */
 	pthread_t thread;
-	bool running, forked;
+	bool running, forked, paused;
 	sem_t ready, free_sem;
 	pthread_mutex_t lock;
-	int abandon, sig, done; /* atomic */
+	int abandon, sig, done, pause; /* atomic */
 	struct pmt_trailer sig_trailer;
 };
 
@@ -345,6 +345,12 @@ static void *writer_main(void *arg)
 		sem_clockwait(&p->ready, CLOCK_MONOTONIC, &ts);
 		if (__atomic_load_n(&p->abandon, __ATOMIC_ACQUIRE))
 			break;
+		if (__atomic_load_n(&p->pause, __ATOMIC_ACQUIRE)) {
+			if (consume_sealed(w))
+				break; /* closed meanwhile */
+			__atomic_store_n(&p->pause, 0, __ATOMIC_RELAXED);
+			return NULL; /* pmt_writer_pause: started again later */
+		}
 		if (__atomic_load_n(&p->sig, __ATOMIC_ACQUIRE)) {
 			signal_finish(w);
 			break;
@@ -360,6 +366,24 @@ static void *writer_main(void *arg)
 	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
 	sem_post(&p->free_sem); /* a producer waiting for a chunk sees it */
 	return NULL;
+}
+
+/* Starts the writer thread (again, after pmt_writer_pause). */
+static int spawn(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	/* No signal is ever handled on the writer thread: a handler that
+	 * closes the log (close_async) waits for this thread. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&p->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	p->running = true;
+	p->paused = false;
+	return 0;
 }
 
 /* ---- the producer ------------------------------------------------------- */
@@ -391,6 +415,13 @@ static int seal(struct pmt_writer *w, unsigned flags, uint8_t *end)
 	if (p->forked) {
 		pmt_writer_publish(w, c->data); /* the child's copy: dropped */
 		return w->error;
+	}
+	if (p->paused) {
+		int r = spawn(w);
+		if (r < 0) {
+			fail(p, r);
+			return producer_error(w);
+		}
 	}
 	c->len = (size_t)(end - c->data);
 	c->flags = flags;
@@ -612,17 +643,7 @@ static int start_thread(struct pmt_writer *w)
 	struct pmt_writer_priv *p = w->priv;
 	if (sem_init(&p->ready, 0, 0) < 0 || sem_init(&p->free_sem, 0, p->nch - 1) < 0)
 		return -errno;
-	/* No signal is ever handled on the writer thread: a handler that
-	 * closes the log (close_async) waits for this thread. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&p->thread, NULL, writer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r)
-		return -r;
-	p->running = true;
-	return 0;
+	return spawn(w);
 }
 
 int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_opts *o,
@@ -708,6 +729,11 @@ int pmt_writer_site(struct pmt_writer *w, uint32_t idx, uint32_t code, uint32_t 
 int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t)
 {
 	struct pmt_writer_priv *p = w->priv;
+	if (p->paused) {
+		int r = spawn(w);
+		if (r < 0)
+			return r; /* no thread to be had: the log stays cut */
+	}
 	if (p->forked || (p->threaded && !p->running))
 		return -EBADF;
 	p->trailer = *t;
@@ -726,7 +752,7 @@ int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t)
 int pmt_writer_close_async(struct pmt_writer *w, const struct pmt_trailer *t)
 {
 	struct pmt_writer_priv *p = w->priv;
-	if (!p->threaded || p->forked)
+	if (!p->threaded || p->forked || p->paused)
 		return -EINVAL;
 	if (__atomic_load_n(&p->sig, __ATOMIC_ACQUIRE))
 		return 0;
@@ -738,7 +764,32 @@ int pmt_writer_close_async(struct pmt_writer *w, const struct pmt_trailer *t)
 
 bool pmt_writer_done(const struct pmt_writer *w)
 {
-	return !w->priv->threaded || __atomic_load_n(&w->priv->done, __ATOMIC_ACQUIRE);
+	return !w->priv->threaded || w->priv->paused ||
+	       __atomic_load_n(&w->priv->done, __ATOMIC_ACQUIRE);
+}
+
+int pmt_writer_pause(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	if (!p->threaded || !p->running || p->forked)
+		return 0;
+	__atomic_store_n(&p->pause, 1, __ATOMIC_RELEASE);
+	sem_post(&p->ready);
+	pthread_join(p->thread, NULL);
+	p->running = false;
+	p->paused = !__atomic_load_n(&p->done, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+int pmt_writer_resume(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	if (!p->paused || p->forked)
+		return 0;
+	int r = spawn(w);
+	if (r < 0)
+		fail(p, r);
+	return r;
 }
 
 void pmt_writer_after_fork_child(struct pmt_writer *w)

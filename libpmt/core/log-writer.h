@@ -234,6 +234,15 @@ int pmt_writer_close_async(struct pmt_writer *w, const struct pmt_trailer *t);
  * after close or close_async). */
 bool pmt_writer_done(const struct pmt_writer *w);
 
+/* Before a fork (a pthread_atfork prepare handler, producers excluded):
+ * the writer thread writes what was handed over and stops, so that the
+ * process has no thread of ours when it forks (CPython 3.12+ warns about a
+ * fork in a multi-threaded process). Appends go on; the thread is started
+ * again at the next hand-over, at close, or by pmt_writer_resume(). While
+ * paused, pmt_writer_close_async() has no thread to ask (-EINVAL). */
+int pmt_writer_pause(struct pmt_writer *w);
+/* Starts a paused writer's thread again (a producer, under its lock). */
+int pmt_writer_resume(struct pmt_writer *w);
 /* In a fork child, from a pthread_atfork child handler: see above. */
 void pmt_writer_after_fork_child(struct pmt_writer *w);
 /* Frees the writer; without pmt_writer_close() nothing more is written

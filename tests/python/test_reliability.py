@@ -362,6 +362,53 @@ class Hostile(TmpDirCase):
             counts.append(sum(1 for e in log.events if e.what == 'CALL' and log.name_of(e) == 'f'))
         self.assertEqual(sorted(counts), [100, 5000])
 
+    def test_fork_is_not_a_fork_of_a_multithreaded_process(self):
+        """The writer thread is stopped across fork(): CPython 3.12+ warns a
+        program that forks with other threads running, and would warn the
+        traced program where the untraced one was not. The parent's events
+        after the fork are all in its log."""
+        write(self.dir, 'pfork.py', '''
+            import os, sys
+            def f(i):
+                return i
+            for i in range(100000):     # records handed to the writer thread
+                f(i)
+            for n in range(3):
+                pid = os.fork()
+                if pid == 0:
+                    f(0)
+                    os._exit(0)
+                _, st = os.waitpid(pid, 0)
+                assert st == 0, st
+                for i in range(20000):
+                    f(i)
+            print('forked', file=sys.stderr)
+        ''')
+        plain = run(['pfork.py'], self.dir)
+        self.assertEqual((plain.returncode, plain.stderr), (0, 'forked\n'))
+        for extra in ([], ['--heap']):
+            r = trace(['-q', '-o', 'p_%p.log.zst'] + extra + ['pfork.py'], self.dir)
+            self.assertEqual((r.returncode, r.stderr), (0, 'forked\n'), extra)
+            top = self.read_log('p_%d.log.zst' % self.pid_of_top(extra))
+            self.assertFalse(top.truncated)
+            calls = sum(1 for e in top.events if e.what == 'CALL' and top.name_of(e) == 'f')
+            self.assertEqual(calls, 160000, extra)
+            for name in os.listdir(self.dir):
+                if name.endswith('.log.zst'):
+                    os.unlink(os.path.join(self.dir, name))
+
+    def pid_of_top(self, extra):
+        """The pid of the log with the most events (the parent's)."""
+        best = None
+        for name in os.listdir(self.dir):
+            m = re.match(r'p_(\d+)\.log\.zst$', name)
+            if m:
+                n = os.path.getsize(os.path.join(self.dir, name))
+                if best is None or n > best[0]:
+                    best = (n, int(m.group(1)))
+        self.assertIsNotNone(best, extra)
+        return best[1]
+
     def test_chdir_then_fork_with_a_relative_output(self):
         write(self.dir, 'cdfork.py', '''
             import os
