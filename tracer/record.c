@@ -427,6 +427,11 @@ void threads_reset(struct tracer *t)
  * every event of every thread it is installed in, with the GIL held. */
 int pmt_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
+	/* A frame whose f_trace_opcodes a program's own tracer set sends OPCODE
+	 * events to whatever trace function is there, ours once re-armed: not
+	 * asked for, not recorded. */
+	if (what == PyTrace_OPCODE)
+		return 0;
 	bool c = what >= PyTrace_C_CALL && what <= PyTrace_C_RETURN && arg;
 	return record((struct tracer *)obj, what, frame, NULL, POS_FRAME, 0, c ? arg : NULL, NULL);
 }
