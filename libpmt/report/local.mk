@@ -10,6 +10,7 @@ libpmt_report_libpmt_report_la_SOURCES = \
 	libpmt/report/summary.h libpmt/report/summary.c \
 	libpmt/report/logs.h libpmt/report/logs.c \
 	libpmt/report/run.h libpmt/report/run.c \
+	libpmt/report/run-diff.h libpmt/report/run-diff.c \
 	libpmt/report/pprof.h libpmt/report/pprof.c \
 	libpmt/report/timeline.h libpmt/report/timeline.c \
 	libpmt/report/table.h libpmt/report/table.c \
