@@ -97,8 +97,9 @@ static int list_dir(struct entries *e, const char *d)
 	}
 	closedir(dir);
 	if (r >= 0) {
-		qsort(names, n, sizeof(*names), cmp_str);
-		if (!n)
+		if (n) /* qsort's base may not be NULL, even for no element */
+			qsort(names, n, sizeof(*names), cmp_str);
+		else
 			r = push(e, strdup(d), PMT_E_EMPTY);
 	}
 	size_t i = 0;
