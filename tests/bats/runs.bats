@@ -109,6 +109,11 @@ PYEOF
 	# the interpreter by its name, not where it is installed
 	assert_output --partial " python3 -B -c from multiprocessing.spawn import spawn_main"
 	refute_output --partial "/bin/python3 -B"
+	# -o FILE: the same as standard output
+	pmt-summarise --format csv -o out.csv "$R" 2>/dev/null
+	assert_equal "$(cat out.csv)" "$(pmt-summarise --format csv "$R" 2>/dev/null)"
+	run -2 --separate-stderr pmt-summarise -o no/such/dir/out.csv "$R"
+	stderr_match "^pmt-summarise: no/such/dir/out\.csv: no such file or directory"
 	# --each: each log's own tables too
 	run -0 --separate-stderr pmt-summarise --each "$R"
 	[ "$(grep -c ': Events by kind$' <<<"$output")" -eq 5 ]
