@@ -144,13 +144,16 @@ void pmt_run_entries_free(struct pmt_run_entry *v, size_t n)
 
 /* ---- the run -------------------------------------------------------------- */
 
-/* A MESSAGE naming a child: "pmt: child pid=N how=H log=PATH". */
+/* A MESSAGE naming a child: "pmt: child pid=N how=H log=PATH"; or, in the
+ * log of an exec'd image, the log of the image before it: "pmt: exec of pid
+ * N; this image continues PATH" (cont: log is the parent's, parent the
+ * index of the process that said it). */
 struct child {
 	size_t parent; /* index of the process whose log said it */
 	uint32_t pid;
 	char how[8];
 	char *log; /* basename of the child's log */
-	bool found;
+	bool found, cont;
 };
 
 struct pmt_run {
@@ -215,8 +218,9 @@ static const char *base(const char *p, size_t *len)
 /* Notes "pmt: child pid=N how=H log=PATH" (not "... not traced: why"). */
 static int note_child(struct pmt_run *run, const char *t, size_t len)
 {
-	static const char pre[] = "pmt: child pid=";
-	if (len < sizeof(pre) || memcmp(t, pre, sizeof(pre) - 1))
+	static const char pre[] = "pmt: child pid=", pre_exec[] = "pmt: exec of pid ";
+	bool cont = len >= sizeof(pre_exec) && !memcmp(t, pre_exec, sizeof(pre_exec) - 1);
+	if (!cont && (len < sizeof(pre) || memcmp(t, pre, sizeof(pre) - 1)))
 		return 0;
 	char buf[4096];
 	if (len >= sizeof(buf))
@@ -224,11 +228,15 @@ static int note_child(struct pmt_run *run, const char *t, size_t len)
 	memcpy(buf, t, len);
 	buf[len] = 0;
 	unsigned long pid;
-	char how[8];
+	char how[8] = "exec";
 	int at = 0;
-	if (sscanf(buf + sizeof(pre) - 1, "%lu how=%7s log=%n", &pid, how, &at) != 2 || !at)
+	if (cont
+		? sscanf(buf + sizeof(pre_exec) - 1, "%lu; this image continues %n", &pid, &at) != 1
+		: sscanf(buf + sizeof(pre) - 1, "%lu how=%7s log=%n", &pid, how, &at) != 2)
 		return 0;
-	const char *path = buf + sizeof(pre) - 1 + at;
+	if (!at)
+		return 0;
+	const char *path = buf + (cont ? sizeof(pre_exec) : sizeof(pre)) - 1 + at;
 	size_t plen = strlen(path);
 	const char *b = base(path, &plen);
 	if (run->nchildren == run->capchildren) {
@@ -240,7 +248,8 @@ static int note_child(struct pmt_run *run, const char *t, size_t len)
 		run->capchildren = cap;
 	}
 	struct child *c = &run->children[run->nchildren];
-	*c = (struct child){.parent = run->nprocs, .pid = (uint32_t)pid, .log = strndup(b, plen)};
+	*c = (struct child){
+	    .parent = run->nprocs, .pid = (uint32_t)pid, .log = strndup(b, plen), .cont = cont};
 	if (!c->log)
 		return -ENOMEM;
 	memcpy(c->how, how, sizeof(how));
@@ -473,6 +482,21 @@ int pmt_run_add(struct pmt_run *run, const char *name, struct pmt_source *src,
 unsigned pmt_run_finish(struct pmt_run *run)
 {
 	unsigned missing = 0;
+	/* an exec'd image names the log it continues */
+	for (size_t i = 0; i < run->nchildren; i++) {
+		struct child *c = &run->children[i];
+		struct pmt_run_proc *self = &run->procs[c->parent];
+		for (size_t k = 0; c->cont && k < run->nprocs && !c->found; k++) {
+			size_t len = strlen(run->procs[k].log);
+			const char *b = base(run->procs[k].log, &len);
+			if (k != c->parent && !self->parent && !strcmp(b, c->log)) {
+				self->parent = (uint32_t)k + 1;
+				self->how = "exec";
+				c->found = true;
+			}
+		}
+		c->found |= c->cont; /* not given: not a child log missing */
+	}
 	/* by the log's name first: an exec keeps its pid, not its log */
 	for (size_t i = 0; i < run->nchildren; i++) {
 		struct child *c = &run->children[i];

@@ -94,6 +94,30 @@ assert lc[0]["self_bytes"] >= 40 * 1000 * 1000, lc
 PYEOF
 }
 
+@test "a run: an exec'd image under the image it replaced, a child that fails under its parent" {
+	cat >e.py <<'PYEOF'
+import os, subprocess, sys
+subprocess.run([sys.executable, '-c', 'import sys; x = bytes(1 << 22); sys.exit(3)'])
+os.execv(sys.executable, [sys.executable, '-c', 'y = [bytes(100) for _ in range(1000)]'])
+PYEOF
+	mkdir l
+	TMPDIR="$BATS_TEST_TMPDIR" "$PY" -m pmt_tracer -q --follow-children -o 'l/%p.log.zst' e.py
+	run -0 --separate-stderr pmt-summarise --format json l
+	printf '%s\n' "$output" >e.json
+	"$PY" - e.json <<'PYEOF'
+import json, sys
+procs = json.load(open(sys.argv[1]))["processes"]
+assert len(procs) == 3, procs
+top = [p for p in procs if p["parent"] is None]
+assert len(top) == 1 and top[0]["program"] == "e.py", procs
+ex = [p for p in procs if p["how"] == "exec"]
+assert len(ex) == 1 and ex[0]["pid"] == ex[0]["parent"] == top[0]["pid"], procs
+assert ex[0]["log"].endswith("-2.log.zst"), ex
+sp = [p for p in procs if p["how"] == "spawn"]
+assert len(sp) == 1 and sp[0]["parent"] == top[0]["pid"] and "sys.exit(3)" in sp[0]["program"], procs
+PYEOF
+}
+
 @test "a run in every table format; several files are a run too" {
 	for f in text csv json markdown rst; do
 		run -0 --separate-stderr pmt-summarise --format "$f" "$R"
