@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libpmt/core/errors.h>
 #include <libpmt/read/source.h>
@@ -15,6 +16,8 @@
 #include <libpmt/report/names.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
+#include <libpmt/report/run-diff.h>
+#include <libpmt/report/run.h>
 #include <libpmt/report/table.h>
 
 struct diff_opts {
@@ -47,6 +50,10 @@ static void usage(void)
 	       "calls and the self and inclusive RSS growth, largest increase first. Heap\n"
 	       "logs (--heap) also: allocator calls, bytes allocated, the live heap's peak\n"
 	       "and bytes leaked, overall and per function.\n"
+	       "OLD and NEW may each be a directory holding the logs of a run (*.log.zst,\n"
+	       "*.log, *.zst; e.g. those of pmt_tracer --follow-children): then the sums over\n"
+	       "the processes, the processes matched by command line (exactly, then with\n"
+	       "digits ignored) and the functions over all processes.\n"
 	       "For process JSON logs, the Summary table: time and ratio against the baseline.\n"
 	       "\n"
 	       "      --format FMT     text (default), csv, json, markdown or rst\n"
@@ -491,6 +498,99 @@ out:
 	return status;
 }
 
+/* One side of a run comparison: every log of the directory or file, read
+ * one at a time. Returns the exit status so far. */
+static int read_side(const char *arg, struct pmt_run *run, const struct diff_opts *o)
+{
+	struct pmt_run_entry *ent;
+	size_t n;
+	unsigned dirs;
+	int status = PMT_EXIT_OK, r = pmt_run_expand((char *const *)&arg, 1, &ent, &n, &dirs);
+	if (r < 0) {
+		pmt_cli_errno(NULL, r, NULL);
+		return PMT_EXIT_ERROR;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pmt_source *src = NULL;
+		struct pmt_profile *prof = NULL;
+		if (ent[i].err || (r = pmt_source_open(ent[i].path, &src)) < 0) {
+			r = ent[i].err ? ent[i].err : r;
+			pmt_cli_errno(ent[i].path, r,
+				      r == PMT_E_EMPTY && ent[i].err
+					  ? "no logs (*.log.zst, *.log, *.zst)"
+					  : NULL);
+			status = PMT_EXIT_ERROR;
+			continue;
+		}
+		int err = pmt_run_read(run, src, 0, &prof);
+		if (prof && (r = pmt_run_add(run, ent[i].path, src, prof, err)) < 0)
+			err = r;
+		if (err) {
+			pmt_cli_errno(ent[i].path, err, pmt_source_detail(src));
+			status = PMT_EXIT_ERROR;
+		} else if (pmt_source_truncated(src)) {
+			pmt_cli_truncated(ent[i].path, pmt_source_detail(src),
+					  "compared what was readable");
+		}
+		pmt_profile_free(prof);
+		pmt_source_free(src);
+	}
+	pmt_run_entries_free(ent, n);
+	pmt_run_finish(run);
+	return status;
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return strcmp(p, "-") && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int run_diff(char **args, const struct diff_opts *o)
+{
+	struct pmt_run_opts ro = {
+	    .full_path = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON,
+	    .all_frames = o->all_frames,
+	};
+	struct pmt_run *runs[2] = {NULL, NULL};
+	int status = PMT_EXIT_OK;
+	bool worse = false;
+	for (int i = 0; i < 2; i++) {
+		if (pmt_run_new(&ro, &runs[i]) < 0) {
+			pmt_cli_errno(NULL, -ENOMEM, NULL);
+			status = PMT_EXIT_ERROR;
+			goto out;
+		}
+		if (read_side(args[i], runs[i], o) != PMT_EXIT_OK)
+			status = PMT_EXIT_ERROR;
+	}
+	if (!pmt_run_procs(runs[0]) || !pmt_run_procs(runs[1])) {
+		pmt_cli_error(NULL, "nothing to compare: a side has no readable log");
+		status = PMT_EXIT_ERROR;
+		goto out;
+	}
+	struct pmt_run_diff_opts d = {
+	    .format = o->format | (o->bytes ? PMT_FMT_EXACT : 0),
+	    .top = o->top,
+	    .has_threshold = o->has_threshold,
+	    .threshold = o->threshold,
+	};
+	int r = pmt_run_diff(runs[0], runs[1], &d, stdout, &worse);
+	if (fflush(stdout) || ferror(stdout) || r < 0) {
+		pmt_cli_error(NULL, "%s", r < 0 ? pmt_strerror(r) : "write error");
+		status = PMT_EXIT_ERROR;
+	} else if (worse) {
+		pmt_cli_note(NULL, "RSS growth got worse by more than %lld bytes",
+			     (long long)o->threshold);
+		if (status == PMT_EXIT_OK)
+			status = PMT_EXIT_NO;
+	}
+out:
+	pmt_run_free(runs[0]);
+	pmt_run_free(runs[1]);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct diff_opts o = {0};
@@ -503,6 +603,8 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	unsigned n = (unsigned)(argc - optind);
+	if (n == 2 && (is_dir(argv[optind]) || is_dir(argv[optind + 1])))
+		return run_diff(argv + optind, &o);
 
 	struct pmt_input *in0;
 	int r = pmt_input_open(argv[optind], &in0);

@@ -6,15 +6,19 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpmt/core/errors.h>
 #include <libpmt/core/log-format.h>
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
 #include <libpmt/report/flame.h>
+#include <libpmt/report/logs.h>
 #include <libpmt/report/names.h>
+#include <libpmt/report/pprof.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
+#include <libpmt/report/run.h>
 #include <libpmt/report/summary.h>
 #include <libpmt/report/table.h>
 
@@ -25,6 +29,8 @@ struct summarise_opts {
 	enum pmt_summary_sort sort;
 	bool bytes, full_path, all_frames;
 	enum pmt_weight weight;
+	bool each, pprof;
+	const char *output;
 };
 
 enum {
@@ -35,7 +41,8 @@ enum {
 	OPT_BYTES,
 	OPT_FULL_PATH,
 	OPT_ALL_FRAMES,
-	OPT_WEIGHT
+	OPT_WEIGHT,
+	OPT_EACH
 };
 
 static const struct option longopts[] = {
@@ -47,6 +54,8 @@ static const struct option longopts[] = {
     {"bytes", no_argument, NULL, OPT_BYTES},
     {"full-path", no_argument, NULL, OPT_FULL_PATH},
     {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
+    {"each", no_argument, NULL, OPT_EACH},
+    {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -61,10 +70,20 @@ static void usage(void)
 	    "functions and threads the RSS grew in. A heap log (--heap) adds allocator\n"
 	    "calls, the live heap's peak, leaks by site and the functions that allocated,\n"
 	    "beside their RSS growth. For a process JSON log, pymemtrace's\n"
-	    "per-PID table. Several logs: one row each in the first table.\n"
+	    "per-PID table.\n"
+	    "Several logs, or a directory (its *.log.zst, *.log and *.zst files): a run,\n"
+	    "such as the logs of pmt_tracer --follow-children: one row per log, one per\n"
+	    "process (under its parent, where the parent's log names it), and the events\n"
+	    "and functions over all of them; the logs are read one at a time.\n"
 	    "LOG may be zstd-compressed; - is standard input.\n"
 	    "\n"
-	    "      --format FMT     text (default), csv, json, markdown or rst\n"
+	    "      --format FMT     text (default), csv, json, markdown or rst; or pprof:\n"
+	    "                       a gzipped pprof profile (go tool pprof, speedscope,\n"
+	    "                       Pyroscope) of the folded stacks of every log, sample\n"
+	    "                       types rss_growth and calls (and the heap weights of\n"
+	    "                       heap logs), a pid label on each sample\n"
+	    "  -o, --output FILE    write to FILE instead of standard output\n"
+	    "      --each           several logs: each log's own tables too, as it is read\n"
 	    "      --top N          functions to list (default 20, 0 for all)\n"
 	    "      --sort KEY       order functions by self (default), inclusive or calls\n"
 	    "      --folded         print folded stacks weighted by positive RSS growth\n"
@@ -86,10 +105,19 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 {
 	int c;
 	o->top = 20;
-	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
-			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_TABLE_FORMATS);
+			o->pprof = !strcmp(optarg, "pprof");
+			if (!o->pprof)
+				o->format =
+				    (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_TABLE_FORMATS);
+			break;
+		case OPT_EACH:
+			o->each = true;
+			break;
+		case 'o':
+			o->output = optarg;
 			break;
 		case OPT_TOP:
 			o->top = (unsigned)pmt_cli_range("top", optarg, 0, UINT32_MAX);
@@ -131,6 +159,10 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 	}
 	if (optind >= argc)
 		pmt_cli_usage_error("no log given");
+	if (o->pprof && o->folded)
+		pmt_cli_usage_error("--folded and --format pprof are two outputs: choose one");
+	if (o->pprof && !o->output && isatty(STDOUT_FILENO))
+		pmt_cli_usage_error("--format pprof writes a binary file: give -o FILE");
 }
 
 /* One log read to its end (or to its first error). */
@@ -143,106 +175,7 @@ struct result {
 	bool truncated;
 };
 
-static int read_log(struct result *res, unsigned weights)
-{
-	const struct pmt_header *h = pmt_source_header(res->src);
-	int r = pmt_profile_new(h->page_size, weights, &res->prof);
-	if (r < 0)
-		return r;
-	struct pmt_item it;
-	while ((r = pmt_source_next(res->src, &it)) > 0) {
-		int k = pmt_profile_item(res->prof, &it);
-		if (k < 0)
-			return k;
-	}
-	pmt_profile_finish(res->prof);
-	if (r == 0)
-		res->truncated = pmt_source_truncated(res->src);
-	return r;
-}
-
 static double seconds(uint64_t ns) { return (double)ns / 1e9; }
-
-/* The tracer stopped writing before the program ended (a write failed, or
- * its hook did), and said so in the trailer. */
-static bool cut(const struct result *x)
-{
-	const struct pmt_trailer *t = pmt_source_trailer(x->src);
-	return t && (t->flags & (PMT_TRL_CUT | PMT_TRL_HOOK_ERROR));
-}
-
-static int overview(struct result *res, unsigned n, struct pmt_table **out)
-{
-	struct pmt_table *t;
-	int r = pmt_table_new("Logs", &t);
-	if (r < 0)
-		return r;
-	static const struct {
-		const char *name;
-		enum pmt_align a;
-	} cols[] = {
-	    {"log", PMT_ALIGN_LEFT},	     {"type", PMT_ALIGN_LEFT},
-	    {"events", PMT_ALIGN_RIGHT},     {"written", PMT_ALIGN_RIGHT},
-	    {"duration_s", PMT_ALIGN_RIGHT}, {"events_per_s", PMT_ALIGN_RIGHT},
-	    {"rss_start", PMT_ALIGN_RIGHT},  {"rss_end", PMT_ALIGN_RIGHT},
-	    {"rss_peak", PMT_ALIGN_RIGHT},   {"rss_min", PMT_ALIGN_RIGHT},
-	    {"page_jumps", PMT_ALIGN_RIGHT}, {"one_in", PMT_ALIGN_RIGHT},
-	    {"log_bytes", PMT_ALIGN_RIGHT},  {"bytes_per_event", PMT_ALIGN_RIGHT},
-	    {"rss_source", PMT_ALIGN_LEFT},  {"complete", PMT_ALIGN_LEFT},
-	};
-	for (unsigned i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-		pmt_table_column(t, cols[i].name, cols[i].a);
-	for (unsigned i = 0; i < n; i++) {
-		struct result *x = &res[i];
-		const struct pmt_totals *tot = pmt_profile_totals(x->prof);
-		const struct pmt_header *h = pmt_source_header(x->src);
-		const struct pmt_trailer *trl = pmt_source_trailer(x->src);
-		struct pmt_input *in = pmt_source_input(x->src);
-		uint64_t events = pmt_source_events(x->src);
-		uint64_t dur = tot->last_ns - tot->first_ns;
-		/* the trailer knows when the program stopped, not just the last event */
-		if (trl && trl->end_wall_ns > h->start_wall_ns && h->start_wall_ns)
-			dur = trl->end_wall_ns - h->start_wall_ns;
-		uint64_t bytes = pmt_input_file_size(in);
-		if (!bytes)
-			bytes = pmt_input_raw_bytes(in);
-		pmt_table_str(t, x->name);
-		pmt_table_str(t, pmt_input_type_name(pmt_source_type(x->src)));
-		pmt_table_int(t, (int64_t)events);
-		pmt_table_int(t, (int64_t)tot->written);
-		pmt_table_num(t, seconds(dur), 6);
-		if (dur)
-			pmt_table_num(t, (double)events / seconds(dur), 0);
-		else
-			pmt_table_null(t);
-		if (tot->any) {
-			pmt_table_bytes(t, tot->rss_start);
-			pmt_table_bytes(t, tot->rss_end);
-			pmt_table_bytes(t, tot->rss_peak);
-			pmt_table_bytes(t, tot->rss_min);
-		} else {
-			for (int k = 0; k < 4; k++)
-				pmt_table_null(t);
-		}
-		pmt_table_int(t, (int64_t)tot->jumps);
-		if (tot->jumps)
-			pmt_table_num(t, (double)events / (double)tot->jumps, 0);
-		else
-			pmt_table_null(t);
-		pmt_table_bytes(t, (int64_t)bytes);
-		if (events)
-			pmt_table_num(t, (double)bytes / (double)events, 2);
-		else
-			pmt_table_null(t);
-		pmt_table_str(t, h->rss_source ? h->rss_source : "");
-		pmt_table_str(t, x->err		? "error"
-				 : x->truncated ? "truncated"
-				 : cut(x)	? "cut"
-						: "yes");
-	}
-	*out = t;
-	return 0;
-}
 
 /* ---- heap logs ------------------------------------------------------------ */
 
@@ -574,57 +507,176 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 	return 0;
 }
 
-/* The stacks of every log, merged as pmt-flamegraph draws them. */
-static int folded(struct result *res, unsigned n, const struct summarise_opts *o)
+/* What is said of a log, after the results. */
+static int diag_print(struct pmt_log_status *d)
 {
-	struct pmt_flame *f;
-	int r = pmt_flame_new(o->weight, &f);
-	for (unsigned i = 0; r >= 0 && i < n; i++) {
+	int status = PMT_EXIT_OK;
+	const char *name = d->name ? d->name : "(log)", *detail = d->detail ? d->detail : "";
+	if (d->err) {
+		pmt_cli_errno(name, d->err, detail);
+		status = PMT_EXIT_ERROR;
+	} else if (d->truncated) {
+		pmt_cli_truncated(name, detail, "summary of what was readable");
+	} else if (d->cut) {
+		pmt_cli_warn(name,
+			     "log is cut: the tracer stopped writing after event %llu of "
+			     "%llu (%s); summary of what was written",
+			     (unsigned long long)d->events, (unsigned long long)d->total,
+			     d->flags & PMT_TRL_CUT ? "a write failed" : "its hook failed");
+	}
+	pmt_log_status_clear(d);
+	return status;
+}
+
+/* A run (several logs, a directory, --folded or --format pprof): each log
+ * is read, added and closed before the next. */
+struct run_out {
+	struct pmt_table *logs;
+	struct pmt_run *run;
+	struct pmt_flame *flame;
+	struct pmt_pprof *pprof;
+	unsigned logs_read;
+};
+
+static int run_log(struct run_out *ro, struct printer *p, struct result *x, unsigned idx,
+		   unsigned n, const struct summarise_opts *o)
+{
+	int r = 0;
+	ro->logs_read++;
+	if (ro->flame || ro->pprof) {
 		struct pmt_names *names = NULL;
-		if (pmt_profile_totals(res[i].prof)->cut_paths)
+		if (pmt_profile_totals(x->prof)->cut_paths)
 			pmt_cli_note(
-			    res[i].name,
+			    x->name,
 			    "more than %u call paths: the rarest are charged to their callers",
 			    PMT_PROFILE_MAX_PATHS);
-		r = pmt_names_new(res[i].src, o->full_path, &names);
-		if (r >= 0)
-			r = pmt_flame_add(f, res[i].prof, res[i].src, names, 0, o->all_frames);
+		r = pmt_names_new(x->src, o->full_path, &names);
+		if (r >= 0 && ro->flame)
+			r = pmt_flame_add(ro->flame, x->prof, x->src, names, 0, o->all_frames);
+		if (r >= 0 && ro->pprof)
+			r = pmt_pprof_add(ro->pprof, x->prof, x->src, names, o->all_frames);
 		pmt_names_free(names);
+		return r;
 	}
-	if (r >= 0)
-		r = pmt_flame_finish(f);
-	if (r >= 0)
-		r = pmt_flame_folded(f, 0, stdout);
-	if (r < 0)
-		pmt_cli_errno(NULL, r, NULL);
-	pmt_flame_free(f);
+	pmt_logs_table_row(ro->logs, x->name, x->src, x->prof, x->err, x->truncated);
+	if (o->each && (r = print_details(p, x, idx, n, o)) < 0)
+		return r;
+	return pmt_run_add(ro->run, x->name, x->src, x->prof, x->err);
+}
+
+static int run_print(struct run_out *ro, struct printer *p, const struct summarise_opts *o)
+{
+	int r;
+	if (ro->flame) {
+		if ((r = pmt_flame_finish(ro->flame)) < 0)
+			return r;
+		return pmt_flame_folded(ro->flame, 0, stdout);
+	}
+	if (ro->pprof)
+		return pmt_pprof_write(ro->pprof, stdout);
+	unsigned missing = pmt_run_finish(ro->run);
+	size_t np = pmt_run_procs(ro->run);
+	char title[256];
+	struct pmt_table *t;
+	r = emit(p, "logs", ro->logs);
+	ro->logs = NULL;
+	snprintf(title, sizeof(title),
+		 "Processes (%zu; each under its parent, where a parent's log names it)", np);
+	if (r >= 0 && (r = pmt_run_processes_table(ro->run, title, &t)) >= 0)
+		r = emit(p, "processes", t);
+	snprintf(title, sizeof(title), "Events by kind, all %zu processes", np);
+	if (r >= 0 && (r = pmt_run_kinds_table(ro->run, title, &t)) >= 0)
+		r = emit(p, "kinds", t);
+	snprintf(title, sizeof(title), "Top functions by RSS growth over all %zu processes (%s)",
+		 np,
+		 o->sort == PMT_SORT_INCLUSIVE ? "by inclusive"
+		 : o->sort == PMT_SORT_CALLS   ? "by calls"
+					       : "by self");
+	if (r >= 0 && (r = pmt_run_functions_table(ro->run, (int)o->sort, o->top, title, &t)) >= 0)
+		r = emit(p, "functions", t);
+	if (p->f == PMT_FMT_JSON && p->count)
+		fputs("}\n", stdout);
+	if (missing)
+		pmt_cli_note(NULL,
+			     "%u child log%s named in the logs' messages not among those given",
+			     missing, missing == 1 ? "" : "s");
 	return r;
+}
+
+static int run_new(struct run_out *ro, const struct summarise_opts *o)
+{
+	struct pmt_run_opts ropts = {
+	    .full_path = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON,
+	    .all_frames = o->all_frames,
+	};
+	if (o->folded)
+		return pmt_flame_new(o->weight, &ro->flame);
+	if (o->pprof)
+		return pmt_pprof_new(&ro->pprof);
+	int r = pmt_logs_table_new(&ro->logs);
+	return r < 0 ? r : pmt_run_new(&ropts, &ro->run);
+}
+
+static void run_free(struct run_out *ro)
+{
+	pmt_table_free(ro->logs);
+	pmt_run_free(ro->run);
+	pmt_flame_free(ro->flame);
+	pmt_pprof_free(ro->pprof);
+}
+
+static void free_result(struct result *x)
+{
+	pmt_profile_free(x->prof);
+	pmt_source_free(x->src);
+	*x = (struct result){0};
 }
 
 int main(int argc, char **argv)
 {
 	struct summarise_opts o = {0};
-	int status = PMT_EXIT_OK;
+	int status = PMT_EXIT_OK, r;
 	static char obuf[1 << 16];
 
 	pmt_cli_set_prog(argv[0]);
 	argv[0] = (char *)pmt_cli_prog(); /* getopt says "pmt-x: ...", not the path */
 	parse_args(argc, argv, &o);
-	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-
-	unsigned n = (unsigned)(argc - optind);
-	struct result *res = calloc(n, sizeof(*res));
-	if (!res) {
-		pmt_cli_errno(NULL, -ENOMEM, NULL);
+	if (o.output && strcmp(o.output, "-") && !freopen(o.output, "w", stdout)) {
+		pmt_cli_errno(o.output, -errno, NULL);
 		return PMT_EXIT_ERROR;
 	}
-	unsigned nev = 0; /* event logs read, packed at the front of res */
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+
+	struct pmt_run_entry *ent;
+	size_t n;
+	unsigned dirs;
+	if ((r = pmt_run_expand(argv + optind, (unsigned)(argc - optind), &ent, &n, &dirs)) < 0) {
+		pmt_cli_errno(NULL, r, NULL);
+		return PMT_EXIT_ERROR;
+	}
+	/* one log's tables keep it open to the end; anything else streams */
+	bool as_run = n > 1 || dirs || o.folded || o.pprof;
+	struct run_out ro = {0};
+	struct result one = {0}, cur;
+	struct printer p = {.f = o.format, .exact = o.bytes};
+	struct pmt_log_status *diags = calloc(n ? n : 1, sizeof(*diags));
+	unsigned nd = 0, weights = o.folded ? 1u << o.weight : o.pprof ? PMT_PPROF_WEIGHTS : 0;
+	if (!diags || (as_run && (r = run_new(&ro, &o)) < 0)) {
+		pmt_cli_errno(NULL, diags ? r : -ENOMEM, NULL);
+		return PMT_EXIT_ERROR;
+	}
 	for (unsigned i = 0; i < n; i++) {
-		const char *arg = argv[optind + i];
+		const char *arg = ent[i].path;
 		const char *shown = strcmp(arg, "-") ? arg : "(stdin)";
 		struct pmt_input *in;
-		int r = pmt_input_open(arg, &in);
-		if (r < 0) {
+		if (ent[i].err) {
+			pmt_cli_errno(
+			    shown, ent[i].err,
+			    ent[i].err == PMT_E_EMPTY ? "no logs (*.log.zst, *.log, *.zst)" : NULL);
+			status = PMT_EXIT_ERROR;
+			continue;
+		}
+		if ((r = pmt_input_open(arg, &in)) < 0) {
 			pmt_cli_errno(shown, r, NULL);
 			status = PMT_EXIT_ERROR;
 			continue;
@@ -644,11 +696,8 @@ int main(int argc, char **argv)
 			pmt_input_free(in);
 			continue;
 		}
-		struct result *x = &res[nev];
-		x->arg = arg;
-		x->name = shown;
-		r = pmt_source_new(in, &x->src);
-		if (r < 0) {
+		cur = (struct result){.arg = arg, .name = shown};
+		if ((r = pmt_source_new(in, &cur.src)) < 0) {
 			pmt_cli_error(shown, "%s%s", pmt_strerror(r),
 				      r == PMT_E_TYPE ? " (not a pmt, pymemtrace or process log)"
 						      : "");
@@ -656,55 +705,58 @@ int main(int argc, char **argv)
 			status = PMT_EXIT_ERROR;
 			continue;
 		}
-		nev++;
-		r = read_log(x, o.folded ? 1u << o.weight : 0);
-		if (r < 0)
-			x->err = r;
-	}
-
-	struct printer p = {.f = o.format, .exact = o.bytes};
-	if (nev && o.folded) {
-		if (folded(res, nev, &o) < 0)
+		if ((r = pmt_run_read(ro.run, cur.src, weights, &cur.prof)) < 0)
+			cur.err = r;
+		else
+			cur.truncated = pmt_source_truncated(cur.src);
+		if (!cur.prof) { /* no memory for even a profile */
+			pmt_cli_errno(shown, r, NULL);
+			pmt_source_free(cur.src);
 			status = PMT_EXIT_ERROR;
-	} else if (nev) {
-		struct pmt_table *t;
-		int r = overview(res, nev, &t);
-		if (r >= 0)
-			r = emit(&p, "logs", t);
-		for (unsigned i = 0; r >= 0 && i < nev; i++)
-			r = print_details(&p, &res[i], i, nev, &o);
-		if (p.f == PMT_FMT_JSON && p.count)
-			fputs("}\n", stdout);
-		if (r < 0) {
-			pmt_cli_errno(NULL, r, NULL);
+			continue;
+		}
+		if (!as_run) {
+			one = cur;
+			continue;
+		}
+		if ((r = run_log(&ro, &p, &cur, i, (unsigned)n, &o)) < 0) {
+			pmt_cli_errno(shown, r, NULL);
 			status = PMT_EXIT_ERROR;
 		}
+		pmt_log_status_take(&diags[nd++], cur.name, cur.src, cur.err, cur.truncated);
+		free_result(&cur);
+	}
+
+	r = 0;
+	if (as_run && ro.logs_read) {
+		r = run_print(&ro, &p, &o);
+	} else if (one.src) {
+		struct pmt_table *t;
+		if ((r = pmt_logs_table_new(&t)) >= 0) {
+			pmt_logs_table_row(t, one.name, one.src, one.prof, one.err, one.truncated);
+			r = emit(&p, "logs", t);
+		}
+		if (r >= 0)
+			r = print_details(&p, &one, 0, 1, &o);
+		if (p.f == PMT_FMT_JSON && p.count)
+			fputs("}\n", stdout);
+		pmt_log_status_take(&diags[nd++], one.name, one.src, one.err, one.truncated);
+	}
+	if (r < 0) {
+		pmt_cli_errno(NULL, r, NULL);
+		status = PMT_EXIT_ERROR;
 	}
 	if (fflush(stdout) || ferror(stdout)) {
-		pmt_cli_error(NULL, "write error");
+		pmt_cli_error(o.output, "write error");
 		status = PMT_EXIT_ERROR;
 	}
 	/* messages after the results, so what was readable is already out */
-	for (unsigned i = 0; i < nev; i++) {
-		struct result *x = &res[i];
-		const char *d = pmt_source_detail(x->src);
-		if (x->err) {
-			pmt_cli_errno(x->name, x->err, d);
+	for (unsigned i = 0; i < nd; i++)
+		if (diag_print(&diags[i]) != PMT_EXIT_OK)
 			status = PMT_EXIT_ERROR;
-		} else if (x->truncated) {
-			pmt_cli_truncated(x->name, d, "summary of what was readable");
-		} else if (cut(x)) {
-			const struct pmt_trailer *t = pmt_source_trailer(x->src);
-			pmt_cli_warn(x->name,
-				     "log is cut: the tracer stopped writing after event %llu of "
-				     "%llu (%s); summary of what was written",
-				     (unsigned long long)pmt_source_events(x->src),
-				     (unsigned long long)t->total_events,
-				     t->flags & PMT_TRL_CUT ? "a write failed" : "its hook failed");
-		}
-		pmt_profile_free(x->prof);
-		pmt_source_free(x->src);
-	}
-	free(res);
+	free_result(&one);
+	run_free(&ro);
+	free(diags);
+	pmt_run_entries_free(ent, n);
 	return status;
 }

@@ -15,7 +15,7 @@ plot/assets.c: $(PLOT_ASSETS:%=$(srcdir)/%) $(srcdir)/plot/embed.sh
 	  pmt_flamegraph_js=$(srcdir)/plot/flamegraph.js \
 	  pmt_report_js=$(srcdir)/plot/report.js \
 	  pmt_report_css=$(srcdir)/plot/report.css >$@.tmp && mv $@.tmp $@
-BUILT_SOURCES = plot/assets.c
+BUILT_SOURCES += plot/assets.c
 CLEANFILES += plot/assets.c
 
 bin_PROGRAMS += plot/pmt-flamegraph

@@ -14,6 +14,7 @@
 #include <libpmt/report/flame.h>
 #include <libpmt/report/names.h>
 #include <libpmt/report/profile.h>
+#include <libpmt/report/run.h>
 
 #include "flame-svg.h"
 
@@ -56,6 +57,8 @@ static void usage(void)
 {
 	printf("Usage: %s [OPTION]... LOG... [-o OUT.svg]\n"
 	       "   or: %s --diff [OPTION]... OLD NEW [-o OUT.svg]\n"
+	       "A LOG, OLD or NEW may be a directory: the logs of a run in it (*.log.zst,\n"
+	       "*.log, *.zst; e.g. those of pmt_tracer --follow-children), merged.\n"
 	       "Draw a flame graph of where RSS grew: each frame is as wide as the positive\n"
 	       "RSS growth of its call path (the stacks of pmt-summarise --folded; several\n"
 	       "logs are merged). One SVG file with no external parts: hover for details,\n"
@@ -216,11 +219,35 @@ int main(int argc, char **argv)
 		pmt_cli_errno(NULL, r, NULL);
 		return PMT_EXIT_ERROR;
 	}
+	/* a directory stands for the logs in it (a run): each read in turn */
 	unsigned n = (unsigned)(argc - optind);
 	int64_t readable = 0;
-	for (unsigned i = 0; i < n; i++)
-		if (add_log(f, argv[optind + i], o.diff ? i : 0, &o, &readable))
-			status = PMT_EXIT_ERROR;
+	for (unsigned i = 0; i < n; i++) {
+		struct pmt_run_entry *ent;
+		size_t ne;
+		unsigned dirs;
+		if ((r = pmt_run_expand(argv + optind + i, 1, &ent, &ne, &dirs)) < 0) {
+			pmt_cli_errno(NULL, r, NULL);
+			pmt_flame_free(f);
+			return PMT_EXIT_ERROR;
+		}
+		int64_t before = readable;
+		for (size_t k = 0; k < ne; k++) {
+			if (ent[k].err) {
+				pmt_cli_errno(ent[k].path, ent[k].err,
+					      ent[k].err == PMT_E_EMPTY
+						  ? "no logs (*.log.zst, *.log, *.zst)"
+						  : NULL);
+				status = PMT_EXIT_ERROR;
+			} else if (add_log(f, ent[k].path, o.diff ? i : 0, &o, &readable)) {
+				status = PMT_EXIT_ERROR;
+			}
+		}
+		/* --diff: a side counts once, however many logs it has */
+		if (o.diff && readable > before)
+			readable = before + 1;
+		pmt_run_entries_free(ent, ne);
+	}
 	/* a comparison needs both sides */
 	if (!readable || (o.diff && readable < 2) || (r = pmt_flame_finish(f)) < 0) {
 		if (r < 0)
