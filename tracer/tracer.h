@@ -104,7 +104,7 @@ struct tracer {
 	bool have_prev;
 	struct raw_event pev;
 	uint64_t start_mono;
-	struct evclock clk; /* the events' time (clock.h) */
+	struct evclock clk;   /* the events' time (clock.h) */
 	uint64_t last_serial; /* tls_serial of the previous event's thread */
 	uint32_t cur_thread;  /* its index in the log (1..) */
 	uint32_t cur_slot;    /* and in threads[] */
