@@ -55,40 +55,41 @@ struct pmt_frames {
 	bool failed;
 };
 
-/* Decompresses a whole frame into job->out; redo when that fails for any
- * reason (an error, more than PMT_FRAMES_MAX_OUT, memory). */
+/* Decompresses a whole frame into job->out, in one call straight into it
+ * (streaming would decode into zstd's window first, then copy); redo when
+ * that fails for any reason but room (an error, more than
+ * PMT_FRAMES_MAX_OUT, memory). */
 static void decode(ZSTD_DCtx *d, struct job *j)
 {
-	ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
 	j->out_len = 0;
 	j->redo = false;
-	ZSTD_inBuffer in = {j->in, j->in_len, 0};
+	unsigned long long size = ZSTD_getFrameContentSize(j->in, j->in_len);
+	size_t want = size <= PMT_FRAMES_MAX_OUT ? (size_t)size : j->in_len * 8;
+	if (want < OUT_MIN)
+		want = OUT_MIN;
 	for (;;) {
-		if (j->out_len == j->out_cap) {
-			size_t cap = j->out_cap ? j->out_cap * 2 : OUT_MIN;
-			while (cap < j->in_len * 4 && cap < PMT_FRAMES_MAX_OUT)
-				cap *= 2;
-			uint8_t *b = j->out_cap >= PMT_FRAMES_MAX_OUT ? NULL : realloc(j->out, cap);
+		if (want > PMT_FRAMES_MAX_OUT)
+			want = PMT_FRAMES_MAX_OUT;
+		if (j->out_cap < want) {
+			uint8_t *b = realloc(j->out, want);
 			if (!b) {
 				j->redo = true;
 				return;
 			}
 			j->out = b;
-			j->out_cap = cap;
+			j->out_cap = want;
 		}
-		ZSTD_outBuffer o = {j->out, j->out_cap, j->out_len};
-		size_t r = ZSTD_decompressStream(d, &o, &in);
-		j->out_len = o.pos;
-		if (ZSTD_isError(r)) {
+		size_t r = ZSTD_decompressDCtx(d, j->out, j->out_cap, j->in, j->in_len);
+		if (!ZSTD_isError(r)) {
+			j->out_len = r;
+			return;
+		}
+		if (ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall ||
+		    j->out_cap >= PMT_FRAMES_MAX_OUT) {
 			j->redo = true;
 			return;
 		}
-		if (r == 0)
-			return;
-		if (in.pos == in.size && o.pos < o.size) {
-			j->redo = true; /* cannot happen with a whole frame */
-			return;
-		}
+		want = j->out_cap * 2;
 	}
 }
 
@@ -126,7 +127,7 @@ struct pmt_frames *pmt_frames_new(unsigned threads, pmt_frames_read_fn rd, void 
 	if (!f)
 		return NULL;
 	f->nthreads = threads;
-	f->njobs = threads + 2;
+	f->njobs = threads + 1;
 	f->rd = rd;
 	f->rd_ctx = ctx;
 	f->jobs = calloc(f->njobs, sizeof(*f->jobs));

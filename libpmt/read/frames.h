@@ -12,7 +12,7 @@
  * same byte for byte, errors included, whatever the number of threads.
  *
  * Memory is bounded whatever the log's size: a fixed number of frames in
- * flight (threads + 2), each at most PMT_FRAMES_MAX_IN compressed and
+ * flight (threads + 1), each at most PMT_FRAMES_MAX_IN compressed and
  * PMT_FRAMES_MAX_OUT decompressed (a larger frame is streamed instead).
  * Not thread-safe itself: one reading thread calls these. */
 #include <stdbool.h>
