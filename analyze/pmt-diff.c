@@ -37,6 +37,7 @@ static const struct option longopts[] = {
     {"bytes", no_argument, NULL, OPT_BYTES},
     {"full-path", no_argument, NULL, OPT_FULL_PATH},
     {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
+    PMT_CLI_THREADS_OPTION,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -65,6 +66,8 @@ static void usage(void)
 	       "      --bytes          sizes as exact byte counts (csv and json always are)\n"
 	       "      --full-path      file names in full (csv and json always are)\n"
 	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
+	       "      --threads N      threads that decompress a pmt log ahead of reading it\n"
+	       "                       (default: one per CPU; 1: the reading thread alone)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -97,6 +100,9 @@ static void parse_args(int argc, char **argv, struct diff_opts *o)
 			break;
 		case OPT_ALL_FRAMES:
 			o->all_frames = true;
+			break;
+		case PMT_CLI_OPT_THREADS:
+			pmt_cli_threads(optarg);
 			break;
 		default:
 			pmt_cli_common_option(c, usage);

@@ -63,6 +63,7 @@ static const struct option longopts[] = {
     {"output", required_argument, NULL, 'o'},
     {"force", no_argument, NULL, OPT_FORCE},
     {"size-min", required_argument, NULL, OPT_SIZE_MIN},
+    PMT_CLI_THREADS_OPTION,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -97,6 +98,8 @@ static void usage(void)
 	    "  -o, --output FILE    write a pmt log (zstd) instead; dropped events become\n"
 	    "                       SKIP records, so event numbers stay exact\n"
 	    "      --force          overwrite FILE if it exists\n"
+	    "      --threads N      threads that decompress a pmt log ahead of reading it\n"
+	    "                       (default: one per CPU; 1: the reading thread alone)\n"
 	    "  -h, --help           show this help and exit\n"
 	    "  -V, --version        show the version and exit\n"
 	    "\n"
@@ -173,6 +176,9 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 		case OPT_SIZE_MIN:
 			if (pmt_cli_parse_bytes(optarg, &o->size_min) < 0 || o->size_min < 0)
 				pmt_cli_usage_error("invalid --size-min '%s'", optarg);
+			break;
+		case PMT_CLI_OPT_THREADS:
+			pmt_cli_threads(optarg);
 			break;
 		default:
 			pmt_cli_common_option(c, usage);

@@ -33,6 +33,7 @@ static const struct option longopts[] = {
     {"context", required_argument, NULL, OPT_CONTEXT},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"full-path", no_argument, NULL, OPT_FULL_PATH},
+    PMT_CLI_THREADS_OPTION,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -52,6 +53,8 @@ static void usage(void)
 	       "      --context K      print up to K events before each (default 1)\n"
 	       "      --format FMT     text (default), csv or json (one object per line)\n"
 	       "      --full-path      text: file names in full (csv and json always are)\n"
+	       "      --threads N      threads that decompress a pmt log ahead of reading it\n"
+	       "                       (default: one per CPU; 1: the reading thread alone)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -78,6 +81,9 @@ static void parse_args(int argc, char **argv, struct prev_opts *o, const char **
 			break;
 		case OPT_FORMAT:
 			o->format = (enum pmt_format)pmt_cli_format(optarg, PMT_CLI_EVENT_FORMATS);
+			break;
+		case PMT_CLI_OPT_THREADS:
+			pmt_cli_threads(optarg);
 			break;
 		default:
 			pmt_cli_common_option(c, usage);

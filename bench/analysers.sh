@@ -3,7 +3,8 @@
 # Analyser throughput and memory: pmt-filter --drss 4096 and pmt-summarise on
 # a 2 M and a 20 M event log made by the deterministic generator, against
 # `zstdcat | awk` running the same query over the same events in pymemtrace's
-# text layout, in the same run. Peak RSS must not grow with the log.
+# text layout, in the same run. Peak RSS must not grow with the log. Then
+# parallel decode on a real tracer log against zstd -d (below).
 #
 #   bench/analysers.sh [BUILDDIR]      (default: the current directory)
 # Not a timed test: prints a table for the README.
@@ -67,3 +68,50 @@ for n in 2000000 20000000; do
 	echo "# $n events: pmt log $(stat -c %s "$log") bytes, text $(stat -c %s "$txt") bytes (zstd -1); $a kept"
 	rm -f "$log" "$txt"
 done
+
+# Parallel decode: a real tracer log of bench/calls.py (about 37 M events),
+# read with --threads 1 and the default (one per CPU), against `zstd -d` of
+# the same file; medians of interleaved runs, ratios to zstd -d. Needs the
+# tracer built (pylib/) and Python; PMT_BENCH_CALLS_SCALE sets its size.
+PY=${PYTHON:-python3}
+REPS=${BENCH_REPS:-7}
+[ "$REPS" -ge 3 ] || REPS=3
+log="$W/calls.log.zst"
+PYTHONPATH="$B/pylib" "$PY" -m pmt_tracer -q -f -o "$log" \
+	"$(dirname "$0")/calls.py" --scale "${PMT_BENCH_CALLS_SCALE:-1.4}" >/dev/null
+events=$("$SUMMARISE" --format csv "$log" | awk -F, 'NR == 2 { print $3; exit }')
+cpus=$(getconf _NPROCESSORS_ONLN)
+echo
+echo "# parallel decode: $events events of bench/calls.py, $(stat -c %s "$log") bytes, $cpus CPUs, median of $REPS interleaved runs"
+set -- "zstd -d" "zstd -d -c '$log'" \
+	"pmt-filter --drss 4096 --threads 1" "'$FILTER' --drss 4096 --threads 1 '$log'" \
+	"pmt-filter --drss 4096" "'$FILTER' --drss 4096 '$log'" \
+	"pmt-summarise --threads 1" "'$SUMMARISE' --threads 1 '$log'" \
+	"pmt-summarise" "'$SUMMARISE' '$log'"
+: >"$W/runs"
+for r in $(seq "$REPS"); do
+	i=0
+	while [ $i -lt $# ]; do
+		eval "name=\${$((i + 1))}; cmd=\${$((i + 2))}"
+		/usr/bin/time -f '%e %M' -o "$W/t" sh -c "$cmd >/dev/null"
+		echo "$name|$(cat "$W/t")" >>"$W/runs"
+		i=$((i + 2))
+	done
+done
+awk -F'|' '
+	{ split($2, v, " "); n[$1]++; t[$1, n[$1]] = v[1]; if (v[2] > k[$1]) k[$1] = v[2]
+	  if (!($1 in seen)) { seen[$1] = 1; order[++m] = $1 } }
+	function median(name,   i, j, c, x) {
+		c = n[name]
+		for (i = 1; i <= c; i++) x[i] = t[name, i]
+		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (x[j] < x[i]) { y = x[i]; x[i] = x[j]; x[j] = y }
+		return (c % 2) ? x[(c + 1) / 2] : (x[c / 2] + x[c / 2 + 1]) / 2
+	}
+	END {
+		z = median("zstd -d")
+		printf "%-36s %8s %10s %10s\n", "tool", "seconds", "/ zstd -d", "peak_kib"
+		for (i = 1; i <= m; i++) {
+			s = median(order[i])
+			printf "%-36s %8.2f %10s %10d\n", order[i], s, sprintf("x%.2f", s / z), k[order[i]]
+		}
+	}' "$W/runs"

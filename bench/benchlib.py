@@ -101,13 +101,52 @@ def calls_workload(env, scale=1.0):
                     thread_cpu=True)
 
 
+# Runs a program under pymemtrace's cPyMemTrace.Profile:
+#   python -c PEER_RUNNER D_RSS_TRIGGER LOG PROGRAM [ARGS...]
+PEER_RUNNER = r"""
+import runpy, sys
+try:
+    from pymemtrace import cPyMemTrace
+except ImportError:
+    import cPyMemTrace
+trigger, log = int(sys.argv[1]), sys.argv[2]
+sys.argv = sys.argv[3:]
+with cPyMemTrace.Profile(trigger, filepath=log):
+    runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def peer_path():
+    """$PMT_BENCH_PEER_PATH: a directory where pymemtrace's cPyMemTrace is
+    importable (as pymemtrace.cPyMemTrace or cPyMemTrace), or None."""
+    d = os.environ.get('PMT_BENCH_PEER_PATH')
+    return os.path.abspath(d) if d else None
+
+
+def peer_works(env):
+    """cPyMemTrace imports with $PMT_BENCH_PEER_PATH: (True, '') or (False, why)."""
+    d = peer_path()
+    if not d:
+        return False, 'PMT_BENCH_PEER_PATH is not set'
+    e = dict(env.env)
+    e['PYTHONPATH'] = d + os.pathsep + e['PYTHONPATH']
+    p = subprocess.run([env.python, '-c', 'try:\n from pymemtrace import cPyMemTrace\n'
+                        'except ImportError:\n import cPyMemTrace'], env=e,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if p.returncode:
+        return False, (p.stderr.decode(errors='replace').strip().splitlines() or ['?'])[-1]
+    return True, ''
+
+
 class Config:
-    """One way of running a workload: untraced, or pmt_tracer with options."""
+    """One way of running a workload: untraced, pmt_tracer with options, or
+    (peer_trigger not None) under cPyMemTrace.Profile(peer_trigger)."""
 
     def __init__(self, label, tracer_args=None, source=None, trace='Yes', calculate='',
-                 log=''):
+                 log='', peer_trigger=None):
         self.label = label
         self.tracer_args = tracer_args  # None: untraced
+        self.peer_trigger = peer_trigger
         self.source = source
         self.trace, self.calculate, self.log = trace, calculate, log
         self.times = []
@@ -117,12 +156,18 @@ class Config:
 
     @property
     def traced(self):
-        return self.tracer_args is not None
+        return self.tracer_args is not None or self.peer_trigger is not None
 
 
 def run_once(env, wl, cfg, index):
     log = os.path.join(env.tmp, 'run%d.log.zst' % index)
-    if cfg.traced:
+    run_env = env.env
+    if cfg.peer_trigger is not None:
+        log = os.path.join(env.tmp, 'run%d.log' % index)
+        argv = [env.python, '-c', PEER_RUNNER, str(cfg.peer_trigger), log] + wl.argv
+        run_env = dict(env.env)
+        run_env['PYTHONPATH'] = peer_path() + os.pathsep + run_env['PYTHONPATH']
+    elif cfg.traced:
         argv = [env.python, '-m', 'pmt_tracer', '-q', '-f', '-o', log]
         argv += cfg.tracer_args
         if cfg.source:
@@ -134,7 +179,7 @@ def run_once(env, wl, cfg, index):
     if wl.thread_cpu:
         argv += ['--thread-cpu', cpu_file]
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     t = time.perf_counter() - t0

@@ -6,6 +6,10 @@
 #   make bench-heap       bench/heap.py, the DTrace note and heap tracing's
 #                         overhead beside tracemalloc: docs/bench-heap.{md,rst}
 # BENCH_REPS=N sets the repetitions (median of interleaved runs).
+# PMT_BENCH_PEER_PATH=DIR (a directory where pymemtrace's cPyMemTrace imports)
+# adds cPyMemTrace.Profile at d_rss_trigger 0 and -1 to bench-tracer's run.
+#   make bench-analysers  bench/analysers.sh: the readers, and parallel decode
+#                         against zstd -d on a real 37 M-event log
 EXTRA_DIST += bench/analysers.sh bench/pictures.sh
 EXTRA_DIST += bench/benchlib.py bench/calls.py bench/tracer.py bench/technote.py bench/heap.py
 EXTRA_DIST += docs/bench-heap.md docs/bench-heap.rst
@@ -18,6 +22,8 @@ bench-tracer: all
 	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/tracer.py --reps $(BENCH_REPS)
 bench-technote: all
 	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/technote.py --reps $(BENCH_REPS)
+bench-analysers: all
+	$(BENCH_ENV) BENCH_REPS=$(BENCH_REPS) sh $(top_srcdir)/bench/analysers.sh '$(abs_top_builddir)'
 bench-heap: all
 	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/heap.py --reps $(BENCH_REPS)
-.PHONY: bench bench-tracer bench-technote bench-heap
+.PHONY: bench bench-tracer bench-technote bench-heap bench-analysers

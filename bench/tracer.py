@@ -10,8 +10,15 @@ trailer, through pmt-summarise); then, per workload and source, what the hook
 alone, RSS and the full log add per event and the ratio of the full log's
 cost to the hook's (what writing the log costs on top of being called).
 
+Where pymemtrace's cPyMemTrace is importable from $PMT_BENCH_PEER_PATH (a
+directory; pymemtrace is not built or shipped here), the call-dense workload
+also runs at --peer-scale (cPyMemTrace writes about 200 bytes of text per
+event) untraced, with the hook alone, RSS, the full log and under
+cPyMemTrace.Profile at d_rss_trigger 0 (every event) and -1 (one page), all
+in the same interleaved run.
+
     bench/tracer.py [--builddir DIR] [--reps N] [--workload sample|calls|both]
-                    [--sources statm,perf] [--markdown FILE]
+                    [--sources statm,perf] [--peer-scale F] [--markdown FILE]
 
 Run from the build directory (or give --builddir): it uses pylib/ and
 analyze/pmt-summarise there."""
@@ -26,6 +33,8 @@ def main(argv=None):
     ap = bl.parser(__doc__)
     ap.add_argument('--workload', choices=('sample', 'calls', 'both'), default='both')
     ap.add_argument('--calls-scale', type=float, default=1.0)
+    ap.add_argument('--peer-scale', type=float, default=0.05,
+                    help='call-dense workload scale beside cPyMemTrace (default 0.05)')
     ap.add_argument('--markdown', help='also write the table to FILE')
     return bl.run_main(ap, run, argv)
 
@@ -37,6 +46,15 @@ def run(env, args):
         workloads.append(bl.sample_workload(env))
     if args.workload in ('calls', 'both'):
         workloads.append(bl.calls_workload(env, args.calls_scale))
+    peer_ok, why = bl.peer_works(env)
+    if peer_ok and args.workload in ('calls', 'both'):
+        wl = bl.calls_workload(env, args.peer_scale)
+        wl.name = 'calls x%g, beside cPyMemTrace' % args.peer_scale
+        wl.peer = True
+        workloads.append(wl)
+    elif bl.peer_path():
+        print('bench: cPyMemTrace not importable from %s: %s' % (bl.peer_path(), why),
+              file=sys.stderr)
 
     headings = ['Workload', 'Configuration', 'RSS source', 'Time (s)', 'Ratio', 'Events',
                 'Written', 'ns/event added', 'bytes/event', 'Log bytes']
@@ -44,6 +62,9 @@ def run(env, args):
     split_head = ['Workload', 'RSS source', 'measured', 'hook alone (ns/event)',
                   'RSS read (ns/event)', 'full log (ns/event)', 'full log / hook']
     split = []
+    peer_head = ['Workload', 'Configuration', 'RSS source', 'wall (ns/event)',
+                 'CPU (ns/event)', 'wall / hook alone', 'bytes/event']
+    peer_rows = []
     for wl in workloads:
         base = bl.Config('untraced')
         hook = bl.Config('hook alone', ['--calculate', 'none', '--log', 'none'])
@@ -54,6 +75,11 @@ def run(env, args):
             full = bl.Config('--log all', ['--log', 'all'], s)
             configs += [rss, full, bl.Config('--drss -1 --prev', ['--drss', '-1', '--prev'], s)]
             by_source[s] = (rss, full)
+        peers = []
+        if getattr(wl, 'peer', False):
+            peers = [bl.Config('cPyMemTrace Profile(0)', peer_trigger=0),
+                     bl.Config('cPyMemTrace Profile(-1)', peer_trigger=-1)]
+            configs += peers
         bl.measure(env, wl, configs, args.reps)
         t0 = bl.median(base)
 
@@ -67,6 +93,19 @@ def run(env, args):
                 h, f = added(hook, what), added(full, what)
                 split.append([wl.name, s, label, '%.0f' % h, '%.0f' % added(rss, what),
                               '%.0f' % f, 'x%.2f' % (f / h) if h > 0 else ''])
+        if peers:
+            events = hook.summary['events']
+            for c in configs[1:]:
+                if c.label.startswith('--drss'):
+                    continue
+                # the same program: per event of the hook's count, so that
+                # every row divides by the same number
+                w = (bl.median(c) - bl.median(base)) / events * 1e9
+                cpu = (bl.median(c, 'cpu') - bl.median(base, 'cpu')) / events * 1e9
+                h = (bl.median(hook) - bl.median(base)) / events * 1e9
+                peer_rows.append([wl.name, c.label, c.summary['source'] or '', '%.0f' % w,
+                                  '%.0f' % cpu, 'x%.2f' % (w / h) if h > 0 else '',
+                                  '%.2f' % (c.summary['bytes'] / events)])
         rows.append([wl.name, 'untraced', '', '%.3f' % t0, 'x1.00', '', '', '', '', ''])
         for c in configs[1:]:
             t = bl.median(c)
@@ -83,6 +122,11 @@ def run(env, args):
             'program feels; CPU time of all threads includes the writer thread\'s '
             'compression; the main thread\'s is the hook\'s own path.\n\n'
             + bl.markdown(split_head, split))
+    if peer_rows:
+        text += ('\nBeside pymemtrace\'s cPyMemTrace.Profile (d_rss_trigger 0: every event '
+                 'written; -1: events where RSS moved by a page), the same program in the same '
+                 'interleaved run; added cost per event of the program (the hook\'s count).\n\n'
+                 + bl.markdown(peer_head, peer_rows))
     print(text)
     if args.markdown:
         with open(args.markdown, 'w') as f:

@@ -48,6 +48,7 @@ static const struct option longopts[] = {
     {"width", required_argument, NULL, OPT_WIDTH},
     {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
     {"full-path", no_argument, NULL, OPT_FULL_PATH},
+    PMT_CLI_THREADS_OPTION,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -79,6 +80,8 @@ static void usage(void)
 	       "      --width PX       picture width (default 1200)\n"
 	       "      --full-path      file names in full\n"
 	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
+	       "      --threads N      threads that decompress a pmt log ahead of reading it\n"
+	       "                       (default: one per CPU; 1: the reading thread alone)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -127,6 +130,9 @@ static void parse_args(int argc, char **argv, struct flamegraph_opts *o)
 			break;
 		case OPT_FULL_PATH:
 			o->full_path = true;
+			break;
+		case PMT_CLI_OPT_THREADS:
+			pmt_cli_threads(optarg);
 			break;
 		default:
 			pmt_cli_common_option(c, usage);

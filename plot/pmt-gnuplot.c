@@ -308,6 +308,8 @@ static void usage(void)
 	    "      --png             also write a PNG\n"
 	    "  -n, --top=N           event logs: mark the N largest rises and falls (default 5)\n"
 	    "      --max-points=N    event logs: at most about N points (default 100000)\n"
+	    "      --threads N      threads that decompress a pmt log ahead of reading it\n"
+	    "                       (default: one per CPU; 1: the reading thread alone)\n"
 	    "  -h, --help            display this help and exit\n"
 	    "  -V, --version         output version information and exit\n"
 	    "\n"
@@ -404,6 +406,7 @@ int main(int argc, char **argv)
 	    {"png", no_argument, NULL, OPT_PNG},
 	    {"top", required_argument, NULL, 'n'},
 	    {"max-points", required_argument, NULL, OPT_MAX_POINTS},
+	    PMT_CLI_THREADS_OPTION,
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -423,6 +426,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAX_POINTS:
 			o.max_points = pmt_cli_range("max-points", optarg, 2, 100000000);
+			break;
+		case PMT_CLI_OPT_THREADS:
+			pmt_cli_threads(optarg);
 			break;
 		default:
 			pmt_cli_common_option(c, usage);

@@ -42,6 +42,7 @@ static const struct option longopts[] = {
     {"min-width", required_argument, NULL, OPT_MIN_WIDTH},
     {"all-frames", no_argument, NULL, OPT_ALL},
     {"full-path", no_argument, NULL, OPT_FULL},
+    PMT_CLI_THREADS_OPTION,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -64,6 +65,8 @@ static void usage(void)
 	       "      --min-width PX   flame graph frames narrower than PX left out (default 0.1)\n"
 	       "      --full-path      file names in full\n"
 	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
+	       "      --threads N      threads that decompress a pmt log ahead of reading it\n"
+	       "                       (default: one per CPU; 1: the reading thread alone)\n"
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
@@ -111,6 +114,9 @@ static void parse_args(int argc, char **argv, struct report_opts *o)
 			break;
 		case OPT_FULL:
 			o->full_path = true;
+			break;
+		case PMT_CLI_OPT_THREADS:
+			pmt_cli_threads(optarg);
 			break;
 		default:
 			pmt_cli_common_option(c, usage);

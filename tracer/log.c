@@ -196,6 +196,7 @@ int tracer_open_log(struct tracer *t, bool child)
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0';
 	t->start_mono = mono_ns();
+	evclock_init(&t->clk, t->start_mono);
 	struct pmt_header h = {
 	    .version = PMT_FORMAT_VERSION,
 	    .pid = (uint32_t)getpid(),

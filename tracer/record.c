@@ -20,6 +20,23 @@ uint64_t thread_tls_init(void)
 	return tls_serial;
 }
 
+int emit_thread(struct tracer *t, uint32_t thread, uint32_t slot)
+{
+	struct thread_info *ti = &t->threads[slot];
+	int r = pmt_writer_thread(t->w, thread, ti->tid,
+				  ti->announced ? NULL : (ti->name ? ti->name : ""));
+	if (r < 0)
+		return r;
+	if (!ti->announced) {
+		/* written: the name is not needed any more */
+		free(ti->name);
+		ti->name = NULL;
+		ti->announced = true;
+	}
+	t->written_thread = thread;
+	return 0;
+}
+
 /* ---- failures inside the hook ------------------------------------------ */
 
 void hook_fail(struct tracer *t, const char *what, int err)

@@ -52,22 +52,17 @@ static inline const void *cfunc_key(PyObject *f)
 	return Py_TYPE(f);
 }
 
-static inline int emit(struct tracer *t, int what, uint32_t code, uint32_t line, uint64_t tns,
-		       int64_t rss, uint32_t thread, uint32_t slot)
+/* The THREAD record before the first event of another thread (record.c). */
+int emit_thread(struct tracer *t, uint32_t thread, uint32_t slot);
+
+static inline __attribute__((always_inline)) int emit(struct tracer *t, int what, uint32_t code,
+						      uint32_t line, uint64_t tns, int64_t rss,
+						      uint32_t thread, uint32_t slot)
 {
 	if (__builtin_expect(thread != t->written_thread, 0)) {
-		struct thread_info *ti = &t->threads[slot];
-		int r = pmt_writer_thread(t->w, thread, ti->tid,
-					  ti->announced ? NULL : (ti->name ? ti->name : ""));
+		int r = emit_thread(t, thread, slot);
 		if (r < 0)
 			return r;
-		if (!ti->announced) {
-			/* written: the name is not needed any more */
-			free(ti->name);
-			ti->name = NULL;
-			ti->announced = true;
-		}
-		t->written_thread = thread;
 	}
 	return pmt_writer_event(t->w, (unsigned)what, code, line, tns, rss);
 }
@@ -118,7 +113,7 @@ record_event(struct tracer *t, int what, PyFrameObject *frame, PyCodeObject *co,
 		if (t->failed)
 			return 0;
 	}
-	uint64_t now = mono_ns() - t->start_mono;
+	uint64_t now = evclock_now(&t->clk) - t->start_mono;
 	uint32_t code = 0, line = 0, pycode = 0;
 	if (pk == POS_FRAME && frame)
 		co = pmt_frame_code(frame);

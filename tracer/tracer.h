@@ -16,6 +16,7 @@
  *                        ABI is heap-abi.h) and the Python allocator hooks
  *                        (--heap=python)
  * Every non-static symbol is hidden: the module exports PyInit_* only. */
+#include "clock.h"
 #include "compat.h"
 
 #include <pthread.h>
@@ -103,6 +104,7 @@ struct tracer {
 	bool have_prev;
 	struct raw_event pev;
 	uint64_t start_mono;
+	struct evclock clk;   /* the events' time (clock.h) */
 	uint64_t last_serial; /* tls_serial of the previous event's thread */
 	uint32_t cur_thread;  /* its index in the log (1..) */
 	uint32_t cur_slot;    /* and in threads[] */

@@ -10,6 +10,7 @@
 
 #include <libpmt/core/errors.h>
 #include <libpmt/core/log-format.h>
+#include <libpmt/read/frames.h>
 #include <libpmt/read/input.h>
 
 #define BUF_CAP (1024 * 1024 + 64 * 1024) /* longest line + one read */
@@ -35,6 +36,13 @@ struct pmt_input {
 	size_t zin_cap, zin_pos, zin_len;
 	size_t zret; /* last ZSTD_decompressStream result: 0 at a frame end */
 
+	int pending; /* an error to give once the bytes before it are out */
+
+	/* parallel decode (frames.h): on between two frames unless hold, which
+	 * keeps the stream here until a frame ends with the pool's rest gone */
+	struct pmt_frames *frames;
+	bool frames_on, hold;
+
 	/* decompressed bytes not yet consumed: buf[start, end) */
 	char *buf;
 	size_t start, end;
@@ -56,7 +64,31 @@ const char *pmt_input_type_name(enum pmt_input_type t)
 	}
 }
 
+static unsigned default_threads;
+
+void pmt_input_set_threads(unsigned n) { default_threads = n; }
+
+unsigned pmt_input_threads(void)
+{
+	if (default_threads)
+		return default_threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 1 ? (unsigned)n : 1;
+}
+
+static long read_fd(struct pmt_input *in, void *dst, size_t n);
+
 static long raw_read(struct pmt_input *in, void *dst, size_t n)
+{
+	/* what the decode pool read and gave back comes first */
+	if (in->frames && pmt_frames_has_rest(in->frames))
+		return (long)pmt_frames_take_rest(in->frames, dst, n);
+	return read_fd(in, dst, n);
+}
+
+static long frames_read(void *ctx, void *dst, size_t n) { return read_fd(ctx, dst, n); }
+
+static long read_fd(struct pmt_input *in, void *dst, size_t n)
 {
 	if (in->raw_eof)
 		return 0;
@@ -78,6 +110,11 @@ static long raw_read(struct pmt_input *in, void *dst, size_t n)
 /* Produces up to n decompressed bytes at dst; 0 only at the end. */
 static long produce(struct pmt_input *in, void *dst, size_t n)
 {
+	if (in->pending) {
+		long e = in->pending;
+		in->pending = 0;
+		return e;
+	}
 	if (in->eof || !n)
 		return 0;
 	if (!in->compressed) {
@@ -85,6 +122,23 @@ static long produce(struct pmt_input *in, void *dst, size_t n)
 		if (k == 0)
 			in->eof = true;
 		return k;
+	}
+	if (in->frames && !in->hold && in->zret == 0) {
+		if (!in->frames_on) {
+			int r = pmt_frames_feed(in->frames, in->zin + in->zin_pos,
+						in->zin_len - in->zin_pos);
+			if (r < 0)
+				return r;
+			in->zin_pos = in->zin_len;
+			in->frames_on = true;
+		}
+		long k = pmt_frames_produce(in->frames, dst, n);
+		if (k < 0)
+			in->eof = true;
+		if (k != 0)
+			return k;
+		in->frames_on = false;
+		in->hold = true;
 	}
 	ZSTD_outBuffer out = {dst, n, 0};
 	while (out.pos == 0) {
@@ -109,10 +163,18 @@ static long produce(struct pmt_input *in, void *dst, size_t n)
 		size_t r = ZSTD_decompressStream(in->dctx, &out, &zi);
 		in->zin_pos = zi.pos;
 		if (ZSTD_isError(r)) {
+			/* the bytes decoded before the error first, so that what is
+			 * read does not depend on how it is read */
 			in->eof = true;
+			if (out.pos) {
+				in->pending = PMT_E_ZSTD;
+				break;
+			}
 			return PMT_E_ZSTD;
 		}
 		in->zret = r;
+		if (r == 0 && in->hold && !pmt_frames_has_rest(in->frames) && !in->raw_eof)
+			in->hold = false;
 	}
 	return (long)out.pos;
 }
@@ -225,6 +287,9 @@ int pmt_input_open(const char *path, struct pmt_input **out)
 			break;
 	}
 	in->type = sniff(in->buf, in->end);
+	unsigned threads = pmt_input_threads();
+	if (in->compressed && in->type == PMT_INPUT_PMT && threads > 1)
+		in->frames = pmt_frames_new(threads, frames_read, in); /* NULL: one thread */
 	*out = in;
 	return 0;
 fail:
@@ -236,6 +301,7 @@ void pmt_input_free(struct pmt_input *in)
 {
 	if (!in)
 		return;
+	pmt_frames_free(in->frames);
 	if (in->fd >= 0)
 		close(in->fd);
 	ZSTD_freeDCtx(in->dctx);

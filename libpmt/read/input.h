@@ -19,6 +19,13 @@ const char *pmt_input_type_name(enum pmt_input_type t);
 
 struct pmt_input;
 
+/* Threads that decompress a pmt log's frames ahead of its reader, for the
+ * inputs opened from now on: 0 (the default) is the number of online CPUs;
+ * 1 decodes in the reading thread alone. The bytes read are the same,
+ * errors included, whatever the number. */
+void pmt_input_set_threads(unsigned n);
+unsigned pmt_input_threads(void); /* what 0 means here, or n */
+
 /* Opens path ("-" is stdin), decompresses if it starts with the zstd magic
  * and sniffs the first 64 KiB. Returns 0 or -errno (a zstd stream that fails
  * at its first bytes is PMT_E_ZSTD). */

@@ -234,6 +234,11 @@ void pmt_cli_progress(struct pmt_input *in)
 	pmt_input_set_progress(in, show_progress, p);
 }
 
+void pmt_cli_threads(const char *arg)
+{
+	pmt_input_set_threads((unsigned)pmt_cli_range("threads", arg, 1, 256));
+}
+
 int pmt_cli_format(const char *arg, int which)
 {
 	int f = pmt_format_parse(arg);

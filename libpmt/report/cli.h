@@ -47,6 +47,17 @@ struct pmt_input;
  * line is cleared at the end of the input. */
 void pmt_cli_progress(struct pmt_input *in);
 
+/* --threads N, taken by every tool that reads logs: the threads that
+ * decompress a pmt log's frames ahead of reading it (pmt_input_set_threads;
+ * 1: none). The longopts entry, the getopt value, and what the option
+ * does (a bad value is a usage error, exit 2). */
+#define PMT_CLI_OPT_THREADS 0x7468
+#define PMT_CLI_THREADS_OPTION                                                                     \
+	{                                                                                          \
+		"threads", required_argument, NULL, PMT_CLI_OPT_THREADS                            \
+	}
+void pmt_cli_threads(const char *arg);
+
 /* Byte counts: "4096", "4k", "4KiB", "1M" (binary multiples), and "-1",
  * which stays -1 in *out: it means "one page", and the caller resolves it
  * against the log's own page size. 0 or -EINVAL. */

@@ -24,7 +24,8 @@ BATS_TESTS = \
 	tests/bats/browser.bats \
 	tests/bats/process-monitor.bats \
 	tests/bats/heap-logs.bats \
-	tests/bats/runs.bats
+	tests/bats/runs.bats \
+	tests/bats/threads.bats
 TESTS += $(BATS_TESTS)
 EXTRA_DIST += $(BATS_TESTS) \
 	tests/bats/helpers/grow.pymt \
