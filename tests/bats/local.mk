@@ -23,7 +23,8 @@ BATS_TESTS = \
 	tests/bats/pmt-report.bats \
 	tests/bats/browser.bats \
 	tests/bats/process-monitor.bats \
-	tests/bats/heap-logs.bats
+	tests/bats/heap-logs.bats \
+	tests/bats/object-logs.bats
 TESTS += $(BATS_TESTS)
 EXTRA_DIST += $(BATS_TESTS) \
 	tests/bats/helpers/grow.pymt \
