@@ -92,7 +92,8 @@ def _split_argv(argv):
     """Our options end at the script (the first non-option), -m X or -c X:
     everything after belongs to the program."""
     takes_value = {'-o', '--output', '--mode', '--drss', '--calculate', '--log',
-                   '--rss-source', '--hook', '--process-log', '--process-interval'}
+                   '--rss-source', '--hook', '--process-log', '--process-interval',
+                  '--exclude-type', '--include-type'}
     i = 0
     while i < len(argv):
         a = argv[i]
