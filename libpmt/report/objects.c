@@ -20,6 +20,21 @@ struct pmt_objects {
 	uint64_t records;
 };
 
+/* Sets (a, b) to val: pmt_hash_put() adds an entry, this replaces it. */
+static int hset(struct pmt_hash *t, uint64_t a, uint32_t b, uint32_t val)
+{
+	if (t->cap) {
+		for (size_t i = pmt_hash_index(a, b) & (t->cap - 1); t->s[i].val;
+		     i = (i + 1) & (t->cap - 1)) {
+			if (t->s[i].a == a && t->s[i].b == b) {
+				t->s[i].val = val;
+				return 0;
+			}
+		}
+	}
+	return pmt_hash_put(t, a, b, val);
+}
+
 int pmt_objects_new(struct pmt_objects **out)
 {
 	*out = calloc(1, sizeof(**out));
@@ -101,11 +116,11 @@ int pmt_objects_item(struct pmt_objects *o, const struct pmt_item *it)
 		if (r < 0)
 			return r;
 		o->sites[s - 1].live++;
-		return pmt_hash_put(&o->live, ob->addr, 0, s);
+		return hset(&o->live, ob->addr, 0, s);
 	}
 	t->destroyed++;
 	t->live--;
-	return old ? pmt_hash_put(&o->live, ob->addr, 0, NOT_LIVE) : 0;
+	return old ? hset(&o->live, ob->addr, 0, NOT_LIVE) : 0;
 }
 
 static int by_created(const void *a, const void *b)
