@@ -99,3 +99,16 @@ PYEOF
 	run -0 --separate-stderr pmt-summarise --format json "$f"
 	[[ "$output" == *BytesWrapper* ]]
 }
+
+@test "pmt-filter --type: pymemtrace's NEW:/DEL: layout, LiveCnt per type" {
+	mk_reftrace
+	run -0 --separate-stderr pmt-filter --type '^Node$' rt.log
+	[ "$(grep -c '^NEW:' <<<"$output")" = 3 ]
+	[ "$(grep -c '^DEL:' <<<"$output")" = 2 ]
+	! grep -q Leaf <<<"$output"
+	# the last DEL leaves one Node alive
+	[ "$(grep '^DEL:' <<<"$output" | tail -1 | awk '{print $4}')" = 1 ]
+	grep -q '^HDR: .*LiveCnt' <<<"$output"
+	run -2 --separate-stderr pmt-filter --type '(' rt.log
+	run -1 --separate-stderr pmt-filter --type '^Nothing$' rt.log
+}
