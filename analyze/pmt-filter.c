@@ -34,6 +34,8 @@ struct filter_opts {
 	bool force;
 	enum pmt_format format;
 	int64_t size_min; /* allocator calls of at least this many bytes; -1 off */
+	bool objects;	  /* print object records (--objects, --type) */
+	const char *type; /* --type REGEX */
 };
 
 enum {
@@ -48,6 +50,8 @@ enum {
 	OPT_FORMAT,
 	OPT_FORCE,
 	OPT_SIZE_MIN,
+	OPT_OBJECTS,
+	OPT_TYPE,
 };
 
 static const struct option longopts[] = {
@@ -64,6 +68,8 @@ static const struct option longopts[] = {
     {"force", no_argument, NULL, OPT_FORCE},
     {"size-min", required_argument, NULL, OPT_SIZE_MIN},
     PMT_CLI_THREADS_OPTION,
+    {"objects", no_argument, NULL, OPT_OBJECTS},
+    {"type", required_argument, NULL, OPT_TYPE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -92,6 +98,11 @@ static void usage(void)
 	    "                       least N bytes instead of events (0: every call, frees\n"
 	    "                       included); --match, --file, --thread, --from and --to\n"
 	    "                       then apply to the call's site\n"
+	    "      --objects        object logs (--objects, ReferenceTracing): print the\n"
+	    "                       objects created and destroyed, in pymemtrace's NEW:/DEL:\n"
+	    "                       layout; --match, --file, --thread, --from, --to apply to\n"
+	    "                       the site\n"
+	    "      --type REGEX     with --objects (implied): only types matching REGEX\n"
 	    "\n"
 	    "Output:\n"
 	    "      --format FMT     text (default), csv or json (one object per line)\n"
@@ -173,6 +184,13 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 		case OPT_FORCE:
 			o->force = true;
 			break;
+		case OPT_OBJECTS:
+			o->objects = true;
+			break;
+		case OPT_TYPE:
+			o->objects = true;
+			o->type = optarg;
+			break;
 		case OPT_SIZE_MIN:
 			if (pmt_cli_parse_bytes(optarg, &o->size_min) < 0 || o->size_min < 0)
 				pmt_cli_usage_error("invalid --size-min '%s'", optarg);
@@ -189,6 +207,10 @@ static void parse_args(int argc, char **argv, struct filter_opts *o, const char 
 	*path = optind < argc ? argv[optind] : "-";
 	if (o->from > o->to)
 		pmt_cli_usage_error("--from is after --to");
+	if (o->objects && (o->has_drss || o->kinds || o->prev || o->size_min >= 0 || o->output ||
+			   o->format != PMT_FMT_TEXT))
+		pmt_cli_usage_error("--objects and --type print object records as text: not with "
+				    "--drss, --event, --prev, --size-min, --output or --format");
 	if (o->size_min >= 0 && (o->has_drss || o->kinds || o->prev))
 		pmt_cli_usage_error("--size-min selects allocator calls: not with --drss, --event "
 				    "or --prev");
@@ -372,6 +394,61 @@ static int run_allocs(struct filter *f)
 	return r;
 }
 
+/* --objects: pymemtrace's ReferenceTracing lines, LiveCnt per type name
+ * and dRSS against the previous line printed. */
+static int run_objects(struct filter *f, struct pmt_regex *type)
+{
+	struct pmt_item it;
+	const struct filter_opts *o = f->o;
+	int64_t *live = NULL, last_rss = 0;
+	uint32_t cap = 0;
+	bool any = false;
+	int r;
+	while ((r = pmt_source_next(f->src, &it)) > 0) {
+		if (it.type != PMT_ITEM_OBJECT)
+			continue;
+		const struct pmt_object *ob = &it.obj;
+		if (ob->type >= cap) {
+			uint32_t n = cap ? cap : 64;
+			while (n <= ob->type)
+				n *= 2;
+			int64_t *l = realloc(live, n * sizeof(*l));
+			if (!l) {
+				r = -ENOMEM;
+				break;
+			}
+			memset(l + cap, 0, (n - cap) * sizeof(*l));
+			live = l, cap = n;
+		}
+		live[ob->type] += ob->op == PMT_OBJECT_NEW ? 1 : -1;
+		if (it.ev.number < o->from)
+			continue;
+		if (it.ev.number > o->to)
+			break;
+		const char *name = pmt_source_name(f->src, ob->type);
+		if (type && !pmt_regex_match(type, name, strlen(name)))
+			continue;
+		if (o->thread && !thread_ok(f, ob->site.thread))
+			continue;
+		if ((o->match || o->file) && !code_ok(f, ob->site.code))
+			continue;
+		const struct pmt_code *c =
+		    ob->site.code ? pmt_source_code(f->src, ob->site.code) : NULL;
+		char addr[32];
+		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)ob->addr);
+		printf("%s %12.6f %16s %16lld %-32s %-80s %4u %-40s %16lld %16lld\n",
+		       ob->op == PMT_OBJECT_NEW ? "NEW:" : "DEL:", (double)ob->time_ns / 1e9, addr,
+		       (long long)live[ob->type], name, c ? c->file : "", ob->site.line,
+		       c ? c->name : "", (long long)ob->rss,
+		       (long long)(any ? ob->rss - last_rss : 0));
+		last_rss = ob->rss;
+		any = true;
+		f->kept++;
+	}
+	free(live);
+	return r;
+}
+
 static int run(struct filter *f)
 {
 	struct pmt_item it;
@@ -508,13 +585,21 @@ int main(int argc, char **argv)
 		else
 			pmt_evfmt_csv_header(stdout);
 	} else if (o.format == PMT_FMT_TEXT) {
-		if (o.size_min >= 0)
+		if (o.objects)
+			printf("HDR: %12s %16s %16s %-32s %-80s %4s %-40s %16s %16s\n", "Clock",
+			       "Address", "LiveCnt", "Type", "File", "Line", "Function", "RSS",
+			       "dRSS");
+		else if (o.size_min >= 0)
 			pmt_evfmt_alloc_header(stdout);
 		else
 			pmt_evfmt_header(stdout);
 	}
 
-	r = run(&f);
+	struct pmt_regex *type = NULL;
+	if (o.type && pmt_regex_new(o.type, &type, err, sizeof(err)) < 0)
+		pmt_cli_usage_error("--type: %s", err);
+	r = o.objects ? run_objects(&f, type) : run(&f);
+	pmt_regex_free(type);
 	bool truncated = r >= 0 && pmt_source_truncated(f.src);
 	if (o.output && r >= 0) {
 		/* the whole log, so SKIP brings the count to the input's */

@@ -15,6 +15,7 @@
 #include <libpmt/report/flame.h>
 #include <libpmt/report/logs.h>
 #include <libpmt/report/names.h>
+#include <libpmt/report/objects.h>
 #include <libpmt/report/pprof.h>
 #include <libpmt/report/process-report.h>
 #include <libpmt/report/profile.h>
@@ -473,6 +474,67 @@ out:
 	return r;
 }
 
+/* An object log (--objects, ReferenceTracing): objects by type, and those
+ * alive at the end by type and creation site, largest first. */
+static int print_objects(struct printer *p, struct result *x, unsigned idx, unsigned n,
+			 const struct summarise_opts *o)
+{
+	char title[512], key[64];
+	struct pmt_table *t;
+	const struct pmt_objects *ob = pmt_profile_objects(x->prof);
+	const char *pp = n > 1 ? x->name : "", *sep = n > 1 ? ": " : "";
+	struct pmt_names *names = NULL;
+	bool full = o->full_path || o->format == PMT_FMT_CSV || o->format == PMT_FMT_JSON;
+	int r = pmt_names_new(x->src, full, &names);
+	if (r < 0)
+		return r;
+	uint32_t nt, ns;
+	const struct pmt_obj_type *types = pmt_objects_types(ob, &nt);
+	const struct pmt_obj_site *sites = pmt_objects_sites(ob, &ns);
+	snprintf(title, sizeof(title), "%s%sObjects by type", pp, sep);
+	snprintf(key, sizeof(key), n > 1 ? "objects_%u" : "objects", idx + 1);
+	if ((r = pmt_table_new(title, &t)) < 0)
+		goto out;
+	pmt_table_column(t, "type", PMT_ALIGN_LEFT);
+	static const char *const cols[] = {"created", "destroyed", "live_end", "peak_live"};
+	for (unsigned i = 0; i < 4; i++)
+		pmt_table_column(t, cols[i], PMT_ALIGN_RIGHT);
+	for (uint32_t i = 0; i < nt && (!o->top || i < o->top); i++) {
+		const char *name = pmt_source_name(x->src, types[i].type);
+		pmt_table_str(t, name ? name : "?");
+		pmt_table_int(t, (int64_t)types[i].created);
+		pmt_table_int(t, (int64_t)types[i].destroyed);
+		pmt_table_int(t, types[i].live);
+		pmt_table_int(t, types[i].peak_live);
+	}
+	if ((r = emit(p, key, t)) < 0)
+		goto out;
+	snprintf(title, sizeof(title),
+		 "%s%sObjects alive at the end (leaks) by type and creation site", pp, sep);
+	snprintf(key, sizeof(key), n > 1 ? "object_leaks_%u" : "object_leaks", idx + 1);
+	if ((r = pmt_table_new(title, &t)) < 0)
+		goto out;
+	pmt_table_column(t, "type", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "function", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "file", PMT_ALIGN_LEFT);
+	pmt_table_column(t, "line", PMT_ALIGN_RIGHT);
+	pmt_table_column(t, "live", PMT_ALIGN_RIGHT);
+	for (uint32_t i = 0; i < ns && (!o->top || i < o->top); i++) {
+		const char *name = pmt_source_name(x->src, sites[i].type);
+		const struct pmt_code *c =
+		    sites[i].code ? pmt_source_code(x->src, sites[i].code) : NULL;
+		pmt_table_str(t, name ? name : "?");
+		pmt_table_str(t, c ? c->name : "<no Python code>");
+		file_cell(t, names, c);
+		pmt_table_int(t, sites[i].line);
+		pmt_table_int(t, sites[i].live);
+	}
+	r = emit(p, key, t);
+out:
+	pmt_names_free(names);
+	return r;
+}
+
 static int print_details(struct printer *p, struct result *x, unsigned idx, unsigned n,
 			 const struct summarise_opts *o)
 {
@@ -507,6 +569,8 @@ static int print_details(struct printer *p, struct result *x, unsigned idx, unsi
 	snprintf(title, sizeof(title), "%s%sThreads", pre ? pre : "", pre ? ": " : "");
 	snprintf(key, sizeof(key), n > 1 ? "threads_%u" : "threads", idx + 1);
 	if ((r = pmt_summary_threads(x->prof, x->src, title, &t)) < 0 || (r = emit(p, key, t)) < 0)
+		return r;
+	if (pmt_profile_objects(x->prof) && (r = print_objects(p, x, idx, n, o)) < 0)
 		return r;
 	if (pmt_profile_heap(x->prof))
 		return print_heap(p, x, idx, n, o);

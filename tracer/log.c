@@ -211,7 +211,8 @@ int tracer_open_log(struct tracer *t, bool child)
 	    .drss_trigger = t->log_all ? 0 : t->trig_pages * t->page_size,
 	    .flags = (t->prev ? PMT_HDR_PREV : 0) | (t->calc == CALC_NONE ? PMT_HDR_CALC_NONE : 0) |
 		     (t->heap == HEAP_LIBC ? PMT_HDR_HEAP_LIBC : 0) |
-		     (t->heap == HEAP_PYTHON ? PMT_HDR_HEAP_PYTHON : 0),
+		     (t->heap == HEAP_PYTHON ? PMT_HDR_HEAP_PYTHON : 0) |
+		     (t->obj ? PMT_HDR_OBJECTS : 0) | (t->events ? 0 : PMT_HDR_NO_EVENTS),
 	    .rss_start = (uint64_t)t->rss_start,
 	    .cwd = cwd,
 	    .stdlib_dir = stdlib_dir,
@@ -239,6 +240,7 @@ int tracer_open_log(struct tracer *t, bool child)
 	t->errmsg[0] = 0;
 	pmt_hash_clear(&t->ctab);
 	threads_reset(t);
+	objects_reset(t);
 	t->is_open = true;
 	return 0;
 }
@@ -270,7 +272,8 @@ int tracer_close_log(struct tracer *t)
 	if (!t->is_open)
 		return 0;
 	tracer_uninstall(t);
-	heap_stop(t); /* no allocator record is written after this */
+	heap_stop(t);	 /* no allocator record is written after this */
+	objects_stop(t); /* nor any object record */
 	if (t->w) {
 		uint64_t pending = t->log_events ? t->unwritten : t->seen;
 		if (t->heap)

@@ -63,8 +63,25 @@ static void free_argv(struct tracer *t)
 static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	struct tracer *t = (struct tracer *)self;
-	static char *kwlist[] = {"path",       "mode", "trigger", "prev", "calculate", "log",
-				 "rss_source", "argv", "force",	  "hook", "heap",      NULL};
+	static char *kwlist[] = {"path",
+				 "mode",
+				 "trigger",
+				 "prev",
+				 "calculate",
+				 "log",
+				 "rss_source",
+				 "argv",
+				 "force",
+				 "hook",
+				 "heap",
+				 "objects",
+				 "events",
+				 "include_builtins",
+				 "exclude_tp_names",
+				 "include_tp_names",
+				 NULL};
+	int objects = 0, events = 1, include_builtins = 0;
+	PyObject *exclude = Py_None, *include = Py_None;
 	PyObject *path = NULL, *argv = Py_None;
 	const char *mode = "profile", *calc = "all", *rss_source = "auto", *hook = "auto";
 	const char *heap = "off";
@@ -74,9 +91,10 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "tracer is open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpspsOpss:Tracer", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpspsOpssppp$OO:Tracer", kwlist,
 					 PyUnicode_FSConverter, &path, &mode, &trigger, &prev,
-					 &calc, &log, &rss_source, &argv, &force, &hook, &heap))
+					 &calc, &log, &rss_source, &argv, &force, &hook, &heap,
+					 &objects, &events, &include_builtins, &exclude, &include))
 		return -1;
 	int ret = -1;
 	PyObject *module = pmt_type_module(Py_TYPE(self), tracer_the_module);
@@ -124,7 +142,8 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 	}
 	t->hook = t->hook_want == HOOK_AUTO ? HOOK_MONITORING : t->hook_want;
 	t->tool_id = -1;
-	t->extra_index = mod_state(module)->extra_index[t->mode];
+	t->events = events;
+	t->extra_index = mod_state(module)->extra_index[events ? t->mode : 2];
 	int k = pmt_rss_parse(rss_source);
 	if (k < 0) {
 		PyErr_Format(PyExc_ValueError, "unknown rss source '%s'", rss_source);
@@ -161,6 +180,26 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 				"heap tracing needs the event log (log must not be 'none')");
 		goto out;
 	}
+	if (!events && !objects) {
+		PyErr_SetString(PyExc_ValueError, "events=False needs objects=True");
+		goto out;
+	}
+	if (!events && !log) {
+		PyErr_SetString(PyExc_ValueError, "events=False needs the log (log must be True)");
+		goto out;
+	}
+	if (objects && t->heap) {
+		PyErr_SetString(PyExc_ValueError,
+				"object tracing cannot be combined with heap tracing");
+		goto out;
+	}
+	if (objects && !log) {
+		PyErr_SetString(PyExc_ValueError,
+				"object tracing needs the log (log must not be 'none')");
+		goto out;
+	}
+	if (objects_configure(t, objects, include_builtins, exclude, include) < 0)
+		goto out;
 	free(t->template_path);
 	t->template_path = strdup(PyBytes_AS_STRING(path));
 	free_argv(t);
@@ -207,7 +246,7 @@ static PyObject *tracer_start(PyObject *self, PyObject *unused)
 		return NULL;
 	guard_reset(t);
 	open_list_add(t);
-	if (tracer_install(t) < 0 || heap_start(t) < 0) {
+	if ((t->events && tracer_install(t) < 0) || heap_start(t) < 0 || objects_start(t) < 0) {
 		struct pmt_exc exc;
 		pmt_exc_save(&exc);
 		tracer_close_log(t);
@@ -238,8 +277,9 @@ static PyObject *tracer_stop(PyObject *self, PyObject *unused)
 static PyObject *tracer_suspend(PyObject *self, PyObject *unused)
 {
 	struct tracer *t = (struct tracer *)self;
-	if (t->is_open && t->active) {
+	if (t->is_open && (t->active || (!t->events && !t->suspended))) {
 		tracer_uninstall(t);
+		objects_stop(t);
 		t->suspended = true;
 	}
 	Py_RETURN_NONE;
@@ -249,7 +289,7 @@ static PyObject *tracer_resume(PyObject *self, PyObject *unused)
 {
 	struct tracer *t = (struct tracer *)self;
 	if (t->is_open && t->suspended) {
-		if (tracer_install(t) < 0)
+		if ((t->events && tracer_install(t) < 0) || objects_start(t) < 0)
 			return NULL;
 		t->suspended = false;
 	}
@@ -419,6 +459,7 @@ static void tracer_dealloc(PyObject *self)
 	/* Open tracers are kept alive by the open list: nothing to close. */
 	pmt_hash_clear(&t->ctab);
 	threads_reset(t);
+	objects_dealloc(t);
 	free(t->template_path);
 	free(t->child_template);
 	free(t->path);
@@ -438,6 +479,8 @@ static PyMethodDef tracer_methods[] = {
     {"suspend", tracer_suspend, METH_NOARGS, "Remove the hook, keeping the log open."},
     {"resume", tracer_resume, METH_NOARGS, "Install the hook again after suspend()."},
     {"write_message", tracer_write_message, METH_O, "Write a MESSAGE record."},
+    {"live_object_counts", objects_py_counts, METH_NOARGS,
+     "{type name: objects created minus destroyed} of the objects recorded."},
     {"_thread_start", tracer_thread_start, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -457,6 +500,9 @@ static PyGetSetDef tracer_getset[] = {
      NULL},
     {"heap", tracer_get_heap, NULL, "what heap tracing records: 'off', 'libc' or 'python'", NULL},
     {"heap_calls", tracer_get_heap_calls, NULL, "allocator calls recorded", NULL},
+    {"objects", objects_py_get_on, NULL, "objects are recorded", NULL},
+    {"object_stats", objects_py_get_stats, NULL,
+     "(created, destroyed, records) of the objects recorded", NULL},
     {"error", tracer_get_error, NULL, "what made the hook fail, or None", NULL},
     {"displaced", tracer_get_displaced, NULL,
      "(times another tool took the hook away, seconds of thread time without our hook, "
@@ -473,8 +519,9 @@ static PyGetSetDef tracer_getset[] = {
 static PyType_Slot tracer_slots[] = {
     {Py_tp_doc,
      "Tracer(path, mode='profile', trigger=0, prev=False, calculate='all', "
-     "log=True, rss_source='statm', argv=None, force=False, hook='auto', heap='off'): one pmt "
-     "log."},
+     "log=True, rss_source='statm', argv=None, force=False, hook='auto', heap='off', "
+     "objects=False, events=True, *, "
+     "include_builtins=False, exclude_tp_names=None, include_tp_names=None): one pmt log."},
     {Py_tp_init, tracer_init},
     {Py_tp_call, tracer_call},
     {Py_tp_new, PyType_GenericNew},
@@ -685,6 +732,8 @@ static PyMethodDef mod_methods[] = {
     {"heap_library", mod_heap_library, METH_NOARGS,
      "Path of libpmt_heap.so, the allocator interposer that --heap preloads."},
     {"rss", mod_rss, METH_NOARGS, "Resident set size now, in bytes."},
+    {"objects_supported", objects_py_supported, METH_NOARGS,
+     "True when object tracing works here (CPython 3.13+: PyRefTracer_SetTracer)."},
     {"rss_peak", mod_rss_peak, METH_NOARGS, "Peak resident set size (getrusage), in bytes."},
     {"page_size", mod_page_size, METH_NOARGS, "The page size in bytes."},
     {"expand_path", mod_expand_path, METH_O, "Expand %p, %t and %% in a log path."},
@@ -704,7 +753,7 @@ static int mod_exec(PyObject *module)
 	static bool atfork_done;
 	if (!atfork_done && pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0)
 		atfork_done = true;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		st->extra_index[i] = pmt_code_extra_index(NULL);
 		if (st->extra_index[i] < 0) {
 			PyErr_SetString(PyExc_RuntimeError, "no co_extra index left");

@@ -15,6 +15,8 @@
  *   heap.c               heap tracing: the sink of libpmt_heap.so (--heap, the
  *                        ABI is heap-abi.h) and the Python allocator hooks
  *                        (--heap=python)
+ *   objects.c            object tracing (3.13+): PyRefTracer_SetTracer's
+ *                        callback, its filters and the OBJECT records
  * Every non-static symbol is hidden: the module exports PyInit_* only. */
 #include "clock.h"
 #include "compat.h"
@@ -85,7 +87,8 @@ struct displaced {
 
 struct mod_state {
 	PyTypeObject *tracer_type;
-	Py_ssize_t extra_index[2]; /* per mode: one profile and one trace log at a time */
+	Py_ssize_t extra_index[3]; /* per mode: one profile and one trace log at a time,
+				    * and one log of objects alone (events=False) */
 	struct tracer *open;	   /* open tracers; each holds a reference to itself */
 };
 
@@ -131,6 +134,10 @@ struct tracer {
 		uint32_t thread, code, line;
 	} heap_site;	     /* the last SITE written */
 	uint64_t heap_calls; /* ALLOC records written */
+
+	/* object tracing (objects.c); NULL when off */
+	struct objects *obj;
+	bool events; /* the hook is installed (False: objects alone) */
 
 	/* sys.monitoring (hook HOOK_MONITORING) */
 	PyObject *mon_missing, *mon_disable; /* sys.monitoring.MISSING, DISABLE */
@@ -276,6 +283,26 @@ static inline uint64_t heap_pending(struct tracer *t, uint64_t upto)
 	uint64_t acc = t->w->events + t->w->skipped;
 	return upto > acc ? upto - acc : 0;
 }
+
+/* objects.c. Room reserved by an OBJECT record: tag + four varints. */
+#define PMT_OBJECT_MAX (1 + 4 * PMT_VARINT_MAX)
+/* PyRefTracer_SetTracer exists (3.13+). */
+bool objects_supported(void);
+/* Object tracing on or off for t's next log, with pymemtrace's filters;
+ * -1 with an exception (a bad filter, or before 3.13). */
+int objects_configure(struct tracer *t, bool on, bool include_builtins, PyObject *exclude,
+		      PyObject *include);
+void objects_dealloc(struct tracer *t);
+/* The callback installed / removed (suspend, resume, stop). */
+int objects_start(struct tracer *t);
+void objects_stop(struct tracer *t);
+/* A new log: names, bases and counts start again. */
+void objects_reset(struct tracer *t);
+/* The Tracer's attributes and methods of object tracing (module.c's tables). */
+PyObject *objects_py_get_on(PyObject *self, void *c);
+PyObject *objects_py_get_stats(PyObject *self, void *c);
+PyObject *objects_py_counts(PyObject *self, PyObject *unused);
+PyObject *objects_py_supported(PyObject *module, PyObject *unused);
 
 /* record.c */
 void hook_fail(struct tracer *t, const char *what, int err);

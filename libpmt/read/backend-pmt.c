@@ -27,6 +27,9 @@ struct lr {
 	bool ended;	      /* trailer seen */
 	struct pmt_site site; /* the last SITE (version 2) */
 	uint64_t last_addr;   /* the base of the next ALLOC's address delta */
+	/* the bases of the next OBJECT's deltas: address, time (ns), RSS (pages) */
+	uint64_t obj_addr, obj_t;
+	int64_t obj_rss;
 };
 
 static void lr_free(void *state)
@@ -240,6 +243,12 @@ static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t
 			return pmt_symtab_set_thread(&s->syms, r->site.thread, v, a, an);
 		}
 		return 0;
+	case PMT_TAG_NAME:
+		if (get_u32(&p, end, &kind) || get_u32(&p, end, &id) || get_str(&p, end, &a, &an))
+			return PMT_E_CORRUPT;
+		if (kind != PMT_NAME_TYPE)
+			return 0; /* a later version's kind of name */
+		return pmt_symtab_set_name(&s->syms, id, a, an);
 	case PMT_TAG_TRAILER:
 		if (get_u(&p, end, &s->trl.total_events) || get_u(&p, end, &s->trl.end_wall_ns) ||
 		    get_u(&p, end, &s->trl.peak_rss) || get_u32(&p, end, &s->trl.flags))
@@ -328,6 +337,46 @@ static int alloc_record(struct pmt_source *s, struct lr *r, unsigned t, const ui
 	return 1;
 }
 
+/* An OBJECT record (tag t, fields at p): 1 with the item filled in, 0 when
+ * the input ends inside it, PMT_E_CORRUPT. */
+static int object_record(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t *p,
+			 const uint8_t *end, struct pmt_item *it)
+{
+	unsigned op = t & 15;
+	uint64_t type = 0, da = 0, dt = 0, dr = 0;
+	if (op > PMT_OBJECT_DEL)
+		return PMT_E_CORRUPT;
+	int e = pmt_varint_get(&p, end, &type);
+	if (!e)
+		e = pmt_varint_get(&p, end, &da);
+	if (!e)
+		e = pmt_varint_get(&p, end, &dt);
+	if (!e)
+		e = pmt_varint_get(&p, end, &dr);
+	if (e == -1)
+		return 0;
+	if (e || type == 0 || type > UINT32_MAX || !pmt_symtab_name(&s->syms, (uint32_t)type))
+		return PMT_E_CORRUPT;
+	r->pos = (size_t)(p - r->buf);
+	r->obj_addr += (uint64_t)pmt_unzigzag(da);
+	r->obj_t += dt;
+	r->obj_rss += pmt_unzigzag(dr);
+	memset(it, 0, sizeof(*it));
+	it->type = PMT_ITEM_OBJECT;
+	it->ev.number = s->events;
+	it->ev.thread = r->site.thread;
+	it->ev.time_ns = r->obj_t;
+	it->ev.rss = r->obj_rss * (int64_t)r->page_size;
+	struct pmt_object *o = &it->obj;
+	o->op = (uint8_t)op;
+	o->site = r->site;
+	o->addr = r->obj_addr;
+	o->type = (uint32_t)type;
+	o->time_ns = r->obj_t;
+	o->rss = r->obj_rss * (int64_t)r->page_size;
+	return 1;
+}
+
 static int lr_next(struct pmt_source *s, struct pmt_item *it)
 {
 	struct lr *r = s->state;
@@ -393,8 +442,9 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 			ev->flags = 0;
 			return 1;
 		}
-		if (PMT_TAG_IS_ALLOC(t)) {
-			int k = alloc_record(s, r, t, p, end, it);
+		if (PMT_TAG_IS_ALLOC(t) || PMT_TAG_IS_OBJECT(t)) {
+			int k = PMT_TAG_IS_ALLOC(t) ? alloc_record(s, r, t, p, end, it)
+						    : object_record(s, r, t, p, end, it);
 			if (k < 0)
 				goto corrupt;
 			if (k == 0) {
@@ -486,5 +536,6 @@ int pmt_backend_pmt_init(struct pmt_source *s)
 	r->pos += head + (size_t)plen;
 	r->page_size = s->hdr.page_size ? s->hdr.page_size : 4096;
 	r->rss_pages = (int64_t)s->hdr.rss_start;
+	r->obj_rss = (int64_t)s->hdr.rss_start;
 	return 0;
 }

@@ -49,3 +49,4 @@ __attribute__((format(printf, 2, 3))) static inline void pmt_backend_detail(stru
 /* Backends: set s->ops and s->state and fill in s->hdr. 0 or -errno. */
 int pmt_backend_pmt_init(struct pmt_source *s);
 int pmt_backend_pymt_init(struct pmt_source *s);
+int pmt_backend_reftrace_init(struct pmt_source *s);

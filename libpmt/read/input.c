@@ -59,6 +59,8 @@ const char *pmt_input_type_name(enum pmt_input_type t)
 		return "process log";
 	case PMT_INPUT_EMPTY:
 		return "empty";
+	case PMT_INPUT_REFTRACE:
+		return "pymemtrace reference tracing log";
 	default:
 		return "unknown";
 	}
@@ -209,20 +211,27 @@ static enum pmt_input_type sniff(const char *b, size_t n)
 	if (n >= PMT_MAGIC_LEN && !memcmp(b, PMT_MAGIC, PMT_MAGIC_LEN))
 		return PMT_INPUT_PMT;
 	const char *p = b, *end = b + n;
+	bool sof = false;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl ? nl : end) - p);
-		if ((len == 3 && !memcmp(p, "SOF", 3)) || (len == 4 && !memcmp(p, "SOF\r", 4)) ||
-		    has_line_prefix(p, len, "HDR: ") || has_line_prefix(p, len, "FRST: ") ||
-		    has_line_prefix(p, len, "NEXT: "))
+		/* ReferenceTracing: its header names LiveCnt; its events NEW:/DEL: */
+		if ((has_line_prefix(p, len, "HDR: ") && memmem(p, len, " LiveCnt ", 9)) ||
+		    has_line_prefix(p, len, "NEW: ") || has_line_prefix(p, len, "DEL: "))
+			return PMT_INPUT_REFTRACE;
+		if ((len == 3 && !memcmp(p, "SOF", 3)) || (len == 4 && !memcmp(p, "SOF\r", 4))) {
+			sof = true; /* the next line says which */
+		} else if (has_line_prefix(p, len, "HDR: ") || has_line_prefix(p, len, "FRST: ") ||
+			   has_line_prefix(p, len, "NEXT: ") || sof) {
 			return PMT_INPUT_PYMEMTRACE;
+		}
 		if (memmem(p, len, "ProcessLoggingThread-JSON", 25) && len > 25)
 			return PMT_INPUT_PROCESS;
 		if (!nl)
 			break;
 		p = nl + 1;
 	}
-	return PMT_INPUT_UNKNOWN;
+	return sof ? PMT_INPUT_PYMEMTRACE : PMT_INPUT_UNKNOWN;
 }
 
 int pmt_input_open(const char *path, struct pmt_input **out)

@@ -14,6 +14,7 @@ enum pmt_input_type {
 	PMT_INPUT_PYMEMTRACE, /* cPyMemTrace Profile/Trace text log */
 	PMT_INPUT_PROCESS,    /* lines with ProcessLoggingThread-JSON records */
 	PMT_INPUT_EMPTY,      /* nothing at all (after decompression) */
+	PMT_INPUT_REFTRACE,   /* cPyMemTrace ReferenceTracing text log (NEW:/DEL: lines) */
 };
 const char *pmt_input_type_name(enum pmt_input_type t);
 

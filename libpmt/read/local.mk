@@ -5,8 +5,9 @@ noinst_LTLIBRARIES += libpmt/read/libpmt-read.la
 libpmt_read_libpmt_read_la_SOURCES = \
 	libpmt/read/input.h libpmt/read/input.c libpmt/read/frames.h libpmt/read/frames.c \
 	libpmt/read/source.h libpmt/read/source.c \
-	libpmt/read/symtab.h libpmt/read/symtab.c \
+	libpmt/read/symtab.h libpmt/read/symtab.c libpmt/read/symtab-names.c \
 	libpmt/read/backend.h libpmt/read/backend-pmt.c libpmt/read/backend-pymt.c \
+	libpmt/read/backend-reftrace.c \
 	libpmt/read/process-reader.h libpmt/read/process-reader.c \
 	libpmt/read/process-log.h libpmt/read/process-log.c \
 	libpmt/read/regex.h libpmt/read/regex.c

@@ -23,6 +23,9 @@ int pmt_source_new(struct pmt_input *in, struct pmt_source **out)
 	case PMT_INPUT_PYMEMTRACE:
 		r = pmt_backend_pymt_init(s);
 		break;
+	case PMT_INPUT_REFTRACE:
+		r = pmt_backend_reftrace_init(s);
+		break;
 	case PMT_INPUT_EMPTY:
 		/* nothing decoded: either really empty, or cut inside its first frame */
 		r = pmt_input_truncated(in) ? PMT_E_TRUNCATED : PMT_E_EMPTY;

@@ -176,6 +176,7 @@ void pmt_symtab_free(struct pmt_symtab *s)
 	for (uint32_t i = 0; i < s->nthreads; i++)
 		free((char *)s->threads[i].name);
 	free(s->threads);
+	pmt_symtab_free_names(s);
 	*s = (struct pmt_symtab){0};
 }
 

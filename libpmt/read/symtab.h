@@ -17,6 +17,10 @@ struct pmt_symtab {
 
 	struct pmt_thread *threads;
 	uint32_t nthreads, capthreads;
+
+	/* names[id - 1]: interned names (object types), NULL when undefined */
+	char **names;
+	uint32_t nnames, capnames;
 };
 
 void pmt_symtab_free(struct pmt_symtab *t);
@@ -34,6 +38,14 @@ int pmt_symtab_intern_code(struct pmt_symtab *t, unsigned kind, uint32_t firstli
 /* Defines or renames thread idx (name NULL keeps the old one). 0 or -errno. */
 int pmt_symtab_set_thread(struct pmt_symtab *t, uint32_t idx, uint64_t tid, const char *name,
 			  size_t name_len);
+
+/* Defines name id (>= 1), copying the bytes. 0, PMT_E_CORRUPT, -ENOMEM
+ * (symtab-names.c). */
+int pmt_symtab_set_name(struct pmt_symtab *t, uint32_t id, const char *name, size_t len);
+/* The id of name, made on first sight (text formats). 0 or -errno. */
+int pmt_symtab_intern_name(struct pmt_symtab *t, const char *name, size_t len, uint32_t *id);
+const char *pmt_symtab_name(const struct pmt_symtab *t, uint32_t id);
+void pmt_symtab_free_names(struct pmt_symtab *t);
 
 const struct pmt_code *pmt_symtab_code(const struct pmt_symtab *t, uint32_t id);
 const struct pmt_thread *pmt_symtab_thread(const struct pmt_symtab *t, uint32_t idx);

@@ -5,6 +5,7 @@ noinst_LTLIBRARIES += libpmt/report/libpmt-report.la
 libpmt_report_libpmt_report_la_SOURCES = \
 	libpmt/report/profile.h libpmt/report/profile.c \
 	libpmt/report/heap.h libpmt/report/heap.c \
+	libpmt/report/objects.h libpmt/report/objects.c \
 	libpmt/report/names.h libpmt/report/names.c \
 	libpmt/report/flame.h libpmt/report/flame.c \
 	libpmt/report/summary.h libpmt/report/summary.c \

@@ -7,6 +7,7 @@
 #include <libpmt/core/hash.h>
 #include <libpmt/core/log-format.h>
 #include <libpmt/report/heap.h>
+#include <libpmt/report/objects.h>
 #include <libpmt/report/profile.h>
 
 struct node {
@@ -87,7 +88,8 @@ struct pmt_profile {
 	struct pmt_hash children;	/* (parent, code) -> node index + 1 */
 	bool seen[PMT_ITEM_OBJECT + 1]; /* item types seen */
 
-	struct pmt_heap *heap; /* made at the first ALLOC item */
+	struct pmt_heap *heap;	  /* made at the first ALLOC item */
+	struct pmt_objects *objs; /* made at the first OBJECT item */
 };
 
 int pmt_profile_new(uint32_t page, unsigned weights, struct pmt_profile **out)
@@ -121,6 +123,7 @@ void pmt_profile_free(struct pmt_profile *p)
 	free(p->nodes);
 	pmt_hash_clear(&p->children);
 	pmt_heap_free(p->heap);
+	pmt_objects_free(p->objs);
 	free(p);
 }
 
@@ -248,6 +251,12 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 		p->seen[it->type] = true;
 	if (it->type == PMT_ITEM_ALLOC)
 		return heap_item(p, it);
+	if (it->type == PMT_ITEM_OBJECT) {
+		int r;
+		if (!p->objs && (r = pmt_objects_new(&p->objs)) < 0)
+			return r;
+		return pmt_objects_item(p->objs, it);
+	}
 	if (it->type == PMT_ITEM_MESSAGE) {
 		p->tot.messages++;
 		return 0;
@@ -392,6 +401,8 @@ void pmt_profile_finish(struct pmt_profile *p)
 	p->tot.open_calls = 0;
 	for (uint32_t i = 0; i < p->nthreads; i++)
 		p->tot.open_calls += p->th[i].depth;
+	if (p->objs)
+		pmt_objects_finish(p->objs);
 	if (!p->heap)
 		return;
 	pmt_heap_finish(p->heap);
@@ -404,6 +415,8 @@ void pmt_profile_finish(struct pmt_profile *p)
 }
 
 const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p) { return p->heap; }
+
+const struct pmt_objects *pmt_profile_objects(const struct pmt_profile *p) { return p->objs; }
 
 const struct pmt_totals *pmt_profile_totals(const struct pmt_profile *p) { return &p->tot; }
 

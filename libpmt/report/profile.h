@@ -125,3 +125,6 @@ void pmt_profile_node(const struct pmt_profile *p, uint32_t n, uint32_t *parent,
 bool pmt_profile_has_weight(const struct pmt_profile *p, enum pmt_weight w);
 /* The heap records' statistics, or NULL when the log had none. */
 const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p);
+/* The object statistics (objects.h) of a log with OBJECT items, else NULL. */
+struct pmt_objects;
+const struct pmt_objects *pmt_profile_objects(const struct pmt_profile *p);

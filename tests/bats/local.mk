@@ -25,7 +25,8 @@ BATS_TESTS = \
 	tests/bats/process-monitor.bats \
 	tests/bats/heap-logs.bats \
 	tests/bats/runs.bats \
-	tests/bats/threads.bats
+	tests/bats/threads.bats \
+	tests/bats/object-logs.bats
 TESTS += $(BATS_TESTS)
 EXTRA_DIST += $(BATS_TESTS) \
 	tests/bats/helpers/grow.pymt \

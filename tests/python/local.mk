@@ -13,7 +13,8 @@ PYTHON_TESTS = \
 	tests/python/test_pytest_plugin.py \
 	tests/python/test_guard.py \
 	tests/python/test_fds.py \
-	tests/python/test_clock.py
+	tests/python/test_clock.py \
+	tests/python/test_objects.py
 TESTS += $(PYTHON_TESTS)
 
 # A test-only library of known allocation patterns, loaded by test_heap.py

@@ -7,7 +7,8 @@ import subprocess
 MAGIC = b'\x89PMTLOG\n'
 KINDS = ['CALL', 'EXCEPTION', 'LINE', 'RETURN', 'C_CALL', 'C_EXCEPTION', 'C_RETURN', 'OPCODE']
 TAG_HEADER, TAG_CODE, TAG_THREAD, TAG_MESSAGE, TAG_SKIP, TAG_TRAILER = 1, 2, 3, 4, 5, 6
-TAG_SITE = 8
+TAG_NAME, TAG_SITE = 7, 8
+HDR_OBJECTS, HDR_NO_EVENTS = 0x20, 0x40
 HDR_PREV, HDR_CALC_NONE, HDR_HEAP_LIBC, HDR_HEAP_PYTHON = 1, 2, 8, 16
 # ALLOC ops (docs/FORMAT.md, "Heap records")
 OPS = ['malloc', 'calloc', 'realloc', 'free', 'free(NULL)', 'posix_memalign', 'aligned_alloc',
@@ -51,6 +52,22 @@ class Alloc:
             self.op, self.addr, self.size, self.num, self.thread, self.code, self.line)
 
 
+class Obj:
+    """An object created ('NEW') or destroyed ('DEL'): its type name, address,
+    time (ns since the start), RSS (pages), the event number it precedes,
+    and its site (thread, code, line)."""
+    __slots__ = ('op', 'type', 'addr', 't_ns', 'rss', 'num', 'thread', 'code', 'line')
+
+    def __init__(self, op, type, addr, t_ns, rss, num, site):
+        self.op, self.type, self.addr, self.t_ns, self.rss = op, type, addr, t_ns, rss
+        self.num = num
+        self.thread, self.code, self.line = site
+
+    def __repr__(self):
+        return 'Obj(%s %s %#x ev=%d thread=%d code=%d line=%d)' % (
+            self.op, self.type, self.addr, self.num, self.thread, self.code, self.line)
+
+
 class Code:
     __slots__ = ('id', 'kind', 'firstline', 'file', 'name')
 
@@ -64,6 +81,8 @@ class Log:
         self.codes = {}
         self.events = []
         self.allocs = []
+        self.objects = []
+        self.names = {}        # NAME id -> type name
         self.messages = []     # (event number, thread, text)
         self.threads = {}      # index -> (tid, name)
         self.skipped = 0
@@ -129,6 +148,8 @@ def parse(data, log=None):
     thread = 0
     site = (0, 0, 0)
     last_addr = 0
+    obj_addr = obj_t = 0
+    obj_rss = None
     M64 = (1 << 64) - 1
     while p < len(data):
         start = p
@@ -154,6 +175,22 @@ def parse(data, log=None):
                     if op in (5, 6, 7):
                         align, p = _uv(data, p)
                 log.allocs.append(Alloc(OPS[op], addr, old, size, align, domain, num, site))
+                continue
+            if tag & 0xf0 == 0x90:
+                op = tag & 15
+                if op > 1:
+                    raise ValueError('bad OBJECT op %d at %d' % (op, start))
+                tid, p = _uv(data, p)
+                d, p = _sv(data, p)
+                obj_addr = (obj_addr + d) & M64
+                dt, p = _uv(data, p)
+                obj_t += dt
+                dr, p = _sv(data, p)
+                if obj_rss is None:
+                    obj_rss = log.header.get('rss_start', 0)
+                obj_rss += dr
+                log.objects.append(Obj(('NEW', 'DEL')[op], log.names.get(tid), obj_addr, obj_t,
+                                       obj_rss, num, site))
                 continue
             if tag & 0xf8 == 0x10:
                 code, p = _uv(data, p)
@@ -226,6 +263,12 @@ def parse(data, log=None):
                 nm, q = _str(pl, q)
                 if th not in log.threads:
                     log.threads[th] = (tid, nm.decode('utf-8', 'replace'))
+        elif tag == TAG_NAME:
+            kind, q = _uv(pl, q)
+            nid, q = _uv(pl, q)
+            nm, q = _str(pl, q)
+            if kind == 0:
+                log.names[nid] = nm.decode('utf-8', 'replace')
         elif tag == TAG_MESSAGE:
             log.messages.append((num, thread, pl.decode('utf-8', 'replace')))
         elif tag == TAG_SKIP:

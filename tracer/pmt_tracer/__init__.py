@@ -17,6 +17,7 @@ The log is the pmt binary event log (zstd); read it with pmt-summarise,
 pmt-filter, pmt-prev, pmt-diff and pmt-gnuplot.
 """
 import atexit
+import gc
 import functools
 import os
 import sys
@@ -29,6 +30,10 @@ __all__ = [
     'Profile', 'Trace', 'profile', 'trace', 'rss', 'rss_peak', 'write_message_to_log',
     'log_file_path', 'profile_log_path', 'trace_log_path', 'profile_wrapper_depth',
     'trace_wrapper_depth', 'Tracer', 'log_process', 'HOOKS', 'heap_library', 'heap_preloaded',
+    'ReferenceTracing', 'reference_tracing', 'live_object_counts', 'count_new', 'count_del',
+    'suspend', 'resume', 'objects_supported', 'reference_tracing_wrapper_depth',
+    'reference_tracing_log_path', 'reference_tracing_write_message_to_log',
+    'reference_tracing_live_object_counts',
 ]
 
 # How events reach the tracer: 'monitoring' (sys.monitoring, PEP 669, Python
@@ -52,7 +57,7 @@ _PY_VERSION = '%d.%d.%d' % sys.version_info[:3]
 _lock = threading.RLock()
 # One stack per mode: CPython runs one profile and one trace function at a
 # time, so entering a new one suspends the one below (pymemtrace's stacks).
-_stacks = {'profile': [], 'trace': []}
+_stacks = {'profile': [], 'trace': [], 'objects': []}
 _started = []   # active objects in start order: write_message_to_log's target
 _ordinal = 0
 _exit_wrapped = False
@@ -236,7 +241,7 @@ class _Base:
 
     def __init__(self, d_rss_trigger=-1, message=None, filepath=None, *, prev=False,
                  calculate='all', log=True, rss_source='auto', force=True, argv=None,
-                 hook='auto', heap=False):
+                 hook='auto', heap=False, objects=None):
         if not isinstance(d_rss_trigger, int) or isinstance(d_rss_trigger, bool):
             raise TypeError('d_rss_trigger must be int, not %s' % type(d_rss_trigger).__name__)
         if message is not None and not isinstance(message, str):
@@ -248,6 +253,10 @@ class _Base:
         self._filepath = filepath
         self._opts = dict(prev=prev, calculate=calculate, log=log, rss_source=rss_source,
                           force=force, hook=hook, heap=_heap_mode(heap))
+        if objects:
+            # objects=True or a dict of ReferenceTracing's filters: the
+            # same log also holds every object created and destroyed
+            self._opts.update(objects=True, **(objects if isinstance(objects, dict) else {}))
         self._argv = list(sys.argv) if argv is None else list(argv)
         self._tracer = None
 
@@ -367,6 +376,195 @@ class Trace(_Base):
     _kind = 'T'
 
 
+def objects_supported():
+    """True when object tracing works here (CPython 3.13+)."""
+    return _pmt_tracer.objects_supported()
+
+
+_GC_ON_EXIT = (-1, 0, 1, 2)
+
+
+class ReferenceTracing:
+    """ReferenceTracing(message=None, filepath=None, include_builtins=False,
+    exclude_tp_names=None, include_tp_names=None, gc_collect_on_exit=2):
+    every Python object created and destroyed (CPython 3.13+), as OBJECT
+    records of a pmt log, with pymemtrace's filters: frames and code objects
+    never; the builtins (int, str, list, dict, functions...) only with
+    include_builtins; then exclude_tp_names, then include_tp_names, by the
+    type's tp_name. With gc_collect_on_exit >= 0, gc.collect(n) runs at the
+    start of __exit__ while objects are still recorded."""
+    _mode = 'objects'
+
+    def __init__(self, message=None, filepath=None, include_builtins=False,
+                 exclude_tp_names=None, include_tp_names=None, gc_collect_on_exit=2, *,
+                 calculate='all', rss_source='auto', force=True, argv=None):
+        if message is not None and not isinstance(message, str):
+            raise TypeError('argument 1 must be str, not %s' % type(message).__name__)
+        if not _pmt_tracer.objects_supported():
+            raise RuntimeError('pmt_tracer: ReferenceTracing needs CPython 3.13 or newer '
+                               '(PyRefTracer_SetTracer); this is %d.%d' % sys.version_info[:2])
+        for name, v in (('exclude_tp_names', exclude_tp_names),
+                        ('include_tp_names', include_tp_names)):
+            if v is not None and (isinstance(v, (str, bytes)) or not hasattr(v, '__iter__')):
+                raise TypeError('%s must be a sequence of str, not %s' % (name, type(v).__name__))
+        if (not isinstance(gc_collect_on_exit, int) or isinstance(gc_collect_on_exit, bool)
+                or gc_collect_on_exit not in _GC_ON_EXIT):
+            raise ValueError('gc_collect_on_exit must be -1, 0, 1, 2 not %r' % (gc_collect_on_exit,))
+        if filepath is not None:
+            filepath = os.fsdecode(os.fspath(filepath))
+        self.message = message
+        self._filepath = filepath
+        self.include_builtins = bool(include_builtins)
+        self.exclude_tp_names = None if exclude_tp_names is None else list(exclude_tp_names)
+        self.include_tp_names = None if include_tp_names is None else list(include_tp_names)
+        self.gc_collect_on_exit = gc_collect_on_exit
+        self._opts = dict(calculate=calculate, rss_source=rss_source, force=force)
+        self._argv = list(sys.argv) if argv is None else list(argv)
+        self._tracer = None
+
+    def start(self):
+        with _lock:
+            if self._tracer is not None and self._tracer.open:
+                raise RuntimeError('ReferenceTracing already started')
+            stack = _stacks['objects']
+            path = self._filepath or _default_path('O', len(stack))
+            tracer = Tracer(path, argv=self._argv, objects=True, events=False,
+                            include_builtins=self.include_builtins,
+                            exclude_tp_names=self.exclude_tp_names,
+                            include_tp_names=self.include_tp_names, **self._opts)
+            _wrap_os_exit()
+            _wrap_os_exec()
+            outer = stack[-1] if stack else None
+            if outer is not None:
+                outer._tracer.write_message(
+                    'Detaching this Reference Tracing file wrapper. New file: %s'
+                    % expand_path(path))
+                outer._tracer.suspend()
+            try:
+                tracer.start()
+            except BaseException:
+                if outer is not None:
+                    outer._tracer.resume()
+                raise
+            self._tracer = tracer
+            stack.append(self)
+            if self.message is not None:
+                tracer.write_message(self.message)
+        return self
+
+    def stop(self):
+        with _lock:
+            tracer = self._tracer
+            if tracer is None or not tracer.open:
+                return
+            stack = _stacks['objects']
+            was_top = bool(stack) and stack[-1] is self
+            if self in stack:
+                stack.remove(self)
+            try:
+                tracer.stop()
+            finally:
+                if was_top and stack:
+                    outer = stack[-1]._tracer
+                    if outer.open:
+                        outer.resume()
+                        outer.write_message('Re-attaching this Reference Tracing file wrapper.')
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.gc_collect_on_exit >= 0 and self._tracer is not None and self._tracer.open:
+            gc.collect(self.gc_collect_on_exit)
+        self.stop()
+        return False
+
+    # -- pymemtrace's methods (counts act on the head of the stack) -------
+    def log_file_path(self):
+        return None if self._tracer is None else self._tracer.path
+
+    def write_message_to_log(self, text):
+        if self._tracer is None or not self._tracer.open:
+            raise IOError('Log file is closed.')
+        self._tracer.write_message(text)
+
+    def suspend(self):
+        return suspend()
+
+    def resume(self):
+        return resume()
+
+    def count_new(self):
+        return count_new()
+
+    def count_del(self):
+        return count_del()
+
+    def live_object_counts(self):
+        return live_object_counts()
+
+    @property
+    def tracer(self):
+        return self._tracer
+
+
+def _objects_head():
+    stack = _stacks['objects']
+    if not stack:
+        raise RuntimeError('no ReferenceTracing is active')
+    return stack[-1]._tracer
+
+
+def live_object_counts():
+    """{type name: objects created minus destroyed} in the innermost
+    ReferenceTracing (what its log holds)."""
+    return _objects_head().live_object_counts()
+
+
+def count_new():
+    """Objects recorded as created by the innermost ReferenceTracing."""
+    return _objects_head().object_stats[0]
+
+
+def count_del():
+    """Objects recorded as destroyed by the innermost ReferenceTracing."""
+    return _objects_head().object_stats[1]
+
+
+def suspend():
+    """Stops recording objects in the innermost ReferenceTracing (a MESSAGE says so)."""
+    t = _objects_head()
+    t.write_message('Suspending reference tracing.')
+    t.suspend()
+
+
+def resume():
+    """Records objects again after suspend() (a MESSAGE says so)."""
+    t = _objects_head()
+    t.resume()
+    t.write_message('Resuming reference tracing.')
+
+
+def reference_tracing_wrapper_depth():
+    return len(_stacks['objects'])
+
+
+def reference_tracing_log_path():
+    o = _head('objects')
+    return o.log_file_path() if o else None
+
+
+def reference_tracing_write_message_to_log(text):
+    o = _head('objects')
+    if o is None:
+        raise ValueError('Trying to write to a log file when no reference tracer is active.')
+    o.write_message_to_log(text)
+
+
+def reference_tracing_live_object_counts():
+    return live_object_counts()
+
+
 def _decorator(cls, args, kwargs):
     def wrap(func):
         @functools.wraps(func)
@@ -380,6 +578,12 @@ def _decorator(cls, args, kwargs):
 def profile(*args, **kwargs):
     """Decorator: each call of the function runs inside its own Profile(*args, **kwargs)."""
     return _decorator(Profile, args, kwargs)
+
+
+def reference_tracing(*args, **kwargs):
+    """Decorator: each call of the function runs inside its own
+    ReferenceTracing(*args, **kwargs)."""
+    return _decorator(ReferenceTracing, args, kwargs)
 
 
 def trace(*args, **kwargs):
@@ -457,6 +661,7 @@ def _close_at_exit():
     _run_close_hooks('exit')
     _stacks['profile'].clear()
     _stacks['trace'].clear()
+    _stacks['objects'].clear()
     del _started[:]
     _pmt_tracer._close_all()
 

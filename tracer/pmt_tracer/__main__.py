@@ -61,6 +61,16 @@ def _parser():
                         'free and the aligned variants of the whole process (the program is '
                         're-executed with libpmt_heap.so preloaded); python = the MEM and OBJ '
                         'allocator domains (what tracemalloc sees)')
+    p.add_argument('--objects', action='store_true',
+                   help='also record every Python object created and destroyed, by type and '
+                        'creation site (CPython 3.13+); builtins excluded unless '
+                        '--include-builtins')
+    p.add_argument('--include-builtins', action='store_true',
+                   help='with --objects: int, str, list, dict, functions... too')
+    p.add_argument('--exclude-type', metavar='TYPE', action='append', default=None,
+                   help='with --objects: not this tp_name (repeatable)')
+    p.add_argument('--include-type', metavar='TYPE', action='append', default=None,
+                   help='with --objects: only these tp_names (repeatable)')
     p.add_argument('--process-log', metavar='PATH',
                    help='also write periodic process JSON lines to PATH')
     p.add_argument('--process-interval', metavar='S', type=float, default=1.0,
@@ -82,7 +92,8 @@ def _split_argv(argv):
     """Our options end at the script (the first non-option), -m X or -c X:
     everything after belongs to the program."""
     takes_value = {'-o', '--output', '--mode', '--drss', '--calculate', '--log',
-                   '--rss-source', '--hook', '--process-log', '--process-interval'}
+                   '--rss-source', '--hook', '--process-log', '--process-interval',
+                  '--exclude-type', '--include-type'}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -429,6 +440,16 @@ def main(argv=None):
         return _error('--heap cannot be combined with --prev')
     if ns.heap and not log:
         return _error('--heap needs the event log (not --log none)')
+    if not ns.objects and (ns.include_builtins or ns.exclude_type or ns.include_type):
+        return _error('--include-builtins, --exclude-type and --include-type need --objects')
+    if ns.objects:
+        if not _pmt_tracer.objects_supported():
+            return _error('--objects needs CPython 3.13 or newer (PyRefTracer_SetTracer); '
+                          'this is %d.%d' % sys.version_info[:2])
+        if ns.heap:
+            return _error('--objects cannot be combined with --heap')
+        if not log:
+            return _error('--objects needs the event log (not --log none)')
 
     if ns.cmd is not None:
         sys.argv = ['-c'] + prog_args
@@ -451,7 +472,10 @@ def main(argv=None):
     obj_cls = pmt_tracer.Trace if ns.mode == 'trace' else pmt_tracer.Profile
     obj = obj_cls(trigger, None, output, prev=prev, calculate=ns.calculate, log=log,
                   rss_source=ns.rss_source, force=ns.force, argv=list(sys.argv),
-                  hook=ns.hook, heap=ns.heap or False)
+                  hook=ns.hook, heap=ns.heap or False,
+                  objects=dict(include_builtins=ns.include_builtins,
+                               exclude_tp_names=ns.exclude_type,
+                               include_tp_names=ns.include_type) if ns.objects else None)
 
     process = None
     if ns.process_log:
@@ -540,6 +564,9 @@ def main(argv=None):
         n, b = tracer.events, tracer.bytes
         per = b / n if n else 0.0
         heap = ', %d allocator calls' % tracer.heap_calls if ns.heap else ''
+        if ns.objects:
+            made, gone, _ = tracer.object_stats
+            heap += ', %d objects created, %d destroyed' % (made, gone)
         sys.stderr.write('%s: wrote %s: %d events%s, %d bytes (%.1f B/event); next: pmt-summarise %s\n'
                          % (PROG, path, n, heap, b, per, path))
         if children is not None:
