@@ -129,7 +129,12 @@ static void make_events(struct ev *evs, size_t n, uint32_t ncodes)
 		if (x % 13 == 0)
 			d = -(int64_t)(rss / 2);
 		if (x % 17 == 0)
-			d = (int64_t)1 << 40;
+			d = (int64_t)1 << 28; /* 1 TiB */
+		/* within the readers' range, [0, 2^52] bytes (docs/FORMAT.md) */
+		if (rss + d > ((int64_t)1 << 40))
+			d = -(rss / 2);
+		if (rss + d < 0)
+			d = -rss;
 		rss += d;
 		e->rss = rss;
 		e->thread = (uint32_t)((x >> 40) % 3);
