@@ -234,7 +234,8 @@ static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t
 		return 1;
 	case PMT_TAG_SITE:
 		if (get_u32(&p, end, &r->site.thread) || get_u32(&p, end, &r->site.code) ||
-		    get_u32(&p, end, &r->site.line))
+		    get_u32(&p, end, &r->site.line) || r->site.code > s->syms.ncodes ||
+		    r->site.thread > (1u << 24))
 			return PMT_E_CORRUPT;
 		if (p < end) {
 			/* the tail of a thread no THREAD record announced */
@@ -386,6 +387,13 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 				pmt_backend_detail(s, "RSS out of range at byte %llu, event %llu",
 						   (unsigned long long)(r->byte_off + r->pos),
 						   (unsigned long long)s->events);
+				return PMT_E_CORRUPT;
+			}
+			if (code > s->syms.ncodes) {
+				/* a CODE record comes before the events of its id */
+				pmt_backend_detail(s, "event of undefined code %llu at byte %llu",
+						   (unsigned long long)code,
+						   (unsigned long long)(r->byte_off + r->pos));
 				return PMT_E_CORRUPT;
 			}
 			r->pos = (size_t)(p - r->buf);
