@@ -118,3 +118,12 @@ run_tool() {
 	done
 	[ "$n" -ge 2 ]
 }
+
+@test "output to a closed pipe: silent, killed by SIGPIPE as grep is" {
+	# a reader gone (head -1) is not an error to report
+	for t in pmt-filter pmt-prev; do
+		run bash -c "trap - PIPE; $t --format csv $([ $t = pmt-prev ] && echo --drss 0) '$B/good.log.zst' 2>err | head -n 1 >/dev/null; echo \${PIPESTATUS[0]}"
+		[ "$output" = 141 ] || fail "$t: exit $output, not by SIGPIPE (141)"
+		! grep -Eqi "error|broken pipe|write" err || fail "$t said: $(cat err)"
+	done
+}
