@@ -22,7 +22,7 @@ FUZZ_FLAGS =
 FUZZ_LIB_SOURCES = $(filter %.c,$(libpmt_core_libpmt_core_la_SOURCES) \
 	$(libpmt_read_libpmt_read_la_SOURCES) $(libpmt_report_libpmt_report_la_SOURCES))
 
-EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/fuzz.h tests/fuzz/tool.h tests/fuzz/tool-run.h \
+EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/make-corpus.sh tests/fuzz/fuzz.h tests/fuzz/tool.h tests/fuzz/tool-run.h \
 	$(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/corpus tests/fuzz/regress
 
 # fuzz-build: the targets only; fuzz: built and run.

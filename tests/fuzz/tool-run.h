@@ -3,6 +3,7 @@
 /* Included after the tool's source (see tool.h). */
 #undef main
 #undef setvbuf
+int tool_main(int argc, char **argv); /* the tool's main() */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>

@@ -9,7 +9,6 @@
 #include <stdio.h>
 
 #define main tool_main
-int tool_main(int argc, char **argv);
 /* stdout is /dev/null for the whole run: main()'s buffer would be set again
  * on every call, after output. */
 #define setvbuf(stream, buf, mode, size) ((void)(buf), 0)
