@@ -19,7 +19,7 @@ FUZZ_TARGETS = \
 FUZZ_SECONDS = 60
 FUZZ_CC = clang
 FUZZ_FLAGS =
-FUZZ_LIB_SOURCES = $(filter %.c,$(libpmt_core_libpmt_core_la_SOURCES) \
+FUZZ_LIBPMT_C = $(filter %.c,$(libpmt_core_libpmt_core_la_SOURCES) \
 	$(libpmt_read_libpmt_read_la_SOURCES) $(libpmt_report_libpmt_report_la_SOURCES))
 
 EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/make-corpus.sh tests/fuzz/fuzz.h tests/fuzz/tool.h tests/fuzz/tool-run.h \
@@ -28,7 +28,7 @@ EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/make-corpus.sh tests/fuzz/fuzz.h test
 # fuzz-build: the targets only; fuzz: built and run.
 fuzz-build fuzz: config.h
 	@FUZZ_CC='$(FUZZ_CC)' FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_FLAGS='$(FUZZ_FLAGS)' \
-	  FUZZ_TARGETS='$(FUZZ_TARGETS)' FUZZ_LIB_SOURCES='$(FUZZ_LIB_SOURCES)' \
+	  FUZZ_TARGETS='$(FUZZ_TARGETS)' FUZZ_LIBPMT_C='$(FUZZ_LIBPMT_C)' \
 	  FUZZ_CPPFLAGS='-I$(abs_top_srcdir) -include $(abs_top_builddir)/config.h $(ZSTD_CFLAGS) $(PCRE2_CFLAGS) $(JANSSON_CFLAGS)' \
 	  FUZZ_LIBS='$(ZSTD_LIBS) $(PCRE2_LIBS) $(JANSSON_LIBS) -lm -pthread' \
 	  $(SHELL) $(top_srcdir)/tests/fuzz/run.sh '$(abs_top_srcdir)' '$(abs_top_builddir)/tests/fuzz' $@

@@ -25,7 +25,7 @@ mkdir -p "$out/obj" "$out/bin"
 newest_h=$(ls -t "$src"/libpmt/*/*.h | head -n 1)
 objs=
 todo=
-for f in $FUZZ_LIB_SOURCES; do
+for f in $FUZZ_LIBPMT_C; do
 	o="$out/obj/$(echo "$f" | tr / _).o"
 	objs="$objs $o"
 	if [ ! -e "$o" ] || [ "$src/$f" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
