@@ -325,7 +325,8 @@ static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_op
 	if (r < 0)
 		return r;
 
-	qsort(fs->v, fs->n, sizeof(*fs->v), cmp_leak);
+	if (fs->n)
+		qsort(fs->v, fs->n, sizeof(*fs->v), cmp_leak);
 	for (size_t i = 0; i < fs->n; i++)
 		if (o->has_threshold && leaked(&fs->v[i], 1) - leaked(&fs->v[i], 0) > o->threshold)
 			*worse = true;
@@ -419,7 +420,8 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse, boo
 	}
 	if (r < 0)
 		goto out;
-	qsort(fs.v, fs.n, sizeof(*fs.v), cmp_func);
+	if (fs.n) /* qsort(NULL, 0, ...) is undefined */
+		qsort(fs.v, fs.n, sizeof(*fs.v), cmp_func);
 	*worse = false;
 	for (size_t i = 0; i < fs.n; i++)
 		if (o->has_threshold && worsening(&fs.v[i]) > o->threshold)

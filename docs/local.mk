@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # docs
-dist_doc_DATA = docs/FORMAT.md
+dist_doc_DATA = docs/FORMAT.md docs/FUZZING.md
 # process monitoring and plots (issue 4)
 dist_man_MANS += docs/pmt-gnuplot.1 docs/pmt_tracer.process.1
 dist_man_MANS += docs/pmt_tracer.1

@@ -6,6 +6,7 @@ include tests/unit/local.mk
 include tests/bats/local.mk
 include tests/python/local.mk
 include tests/cpython/local.mk
+include tests/fuzz/local.mk
 include tests/browser/local.mk
 
 # Tests run Python through this wrapper: in a sanitizer build it preloads the

@@ -5,9 +5,7 @@
 
 const char *pmt_strerror(int err)
 {
-	if (err < 0)
-		err = -err;
-	switch (-err) {
+	switch (err > 0 ? -err : err) {
 	case PMT_E_EMPTY:
 		return "empty input";
 	case PMT_E_TYPE:
@@ -21,6 +19,10 @@ const char *pmt_strerror(int err)
 	case PMT_E_TRUNCATED:
 		return "truncated log (no complete zstd frame or record)";
 	}
+	if (err < 0)
+		err = -err;
+	if (err >= PMT_E_BASE)
+		return "unknown pmt error";
 	/* strerror() texts start with a capital; GNU style messages do not. */
 	static __thread char buf[128];
 	const char *s = strerror(err);

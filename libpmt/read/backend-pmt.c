@@ -5,6 +5,7 @@
  * completed by the next refill and one cut by the end of the input is
  * reported as truncation. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 
 #define BLOCK (256 * 1024)
 #define MAX_RECORD (64u * 1024 * 1024)
+#define MAX_PAGE_SIZE (1u << 30) /* docs/FORMAT.md, "Value ranges" */
 
 struct lr {
 	uint8_t *buf;
@@ -21,6 +23,7 @@ struct lr {
 	bool eof;
 	uint64_t t, byte_off; /* time (ns); bytes consumed before buf[0] */
 	int64_t rss_pages;
+	int64_t max_pages; /* PMT_MAX_RSS_BYTES / page_size */
 	uint32_t page_size;
 	uint32_t thread;
 	uint64_t pending_skip;
@@ -234,7 +237,8 @@ static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t
 		return 1;
 	case PMT_TAG_SITE:
 		if (get_u32(&p, end, &r->site.thread) || get_u32(&p, end, &r->site.code) ||
-		    get_u32(&p, end, &r->site.line))
+		    get_u32(&p, end, &r->site.line) || r->site.code > s->syms.ncodes ||
+		    r->site.thread > (1u << 24))
 			return PMT_E_CORRUPT;
 		if (p < end) {
 			/* the tail of a thread no THREAD record announced */
@@ -280,6 +284,8 @@ static inline const uint8_t *fast_uv(const uint8_t *p, uint64_t *v)
 	uint64_t x = b & 0x7f;
 	for (unsigned shift = 7; shift < 70; shift += 7) {
 		b = *p++;
+		if (shift == 63 && b > 1)
+			return NULL; /* more than 64 bits, as pmt_varint_get() says */
 		x |= (b & 0x7f) << shift;
 		if (b < 0x80) {
 			*v = x;
@@ -297,7 +303,8 @@ static int alloc_record(struct pmt_source *s, struct lr *r, unsigned t, const ui
 	unsigned op = t & 15;
 	uint64_t domain = 0, da = 0, dold = 0, size = 0, align = 0;
 	int e = 0;
-	if (op > PMT_ALLOC_PY_FREE_NULL || (op > PMT_ALLOC_PVALLOC && op < PMT_ALLOC_PY_MALLOC))
+	_Static_assert(PMT_ALLOC_PVALLOC + 1 == PMT_ALLOC_PY_MALLOC, "ALLOC ops have no gap");
+	if (op > PMT_ALLOC_PY_FREE_NULL)
 		return PMT_E_CORRUPT;
 	if (op >= PMT_ALLOC_PY_MALLOC)
 		e = pmt_varint_get(&p, end, &domain);
@@ -422,9 +429,25 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 			}
 			if (e || code > UINT32_MAX || line > UINT32_MAX)
 				goto corrupt;
+			/* RSS stays in [0, max_pages]: so |drss| <= max_pages too,
+			 * and neither sum nor product can overflow. */
+			int64_t dpages = pmt_unzigzag(dr);
+			if (dpages < -r->rss_pages || dpages > r->max_pages - r->rss_pages) {
+				pmt_backend_detail(s, "RSS out of range at byte %llu, event %llu",
+						   (unsigned long long)(r->byte_off + r->pos),
+						   (unsigned long long)s->events);
+				return PMT_E_CORRUPT;
+			}
+			if (code > s->syms.ncodes) {
+				/* a CODE record comes before the events of its id */
+				pmt_backend_detail(s, "event of undefined code %llu at byte %llu",
+						   (unsigned long long)code,
+						   (unsigned long long)(r->byte_off + r->pos));
+				return PMT_E_CORRUPT;
+			}
 			r->pos = (size_t)(p - r->buf);
 			r->t += dt;
-			r->rss_pages += pmt_unzigzag(dr);
+			r->rss_pages += dpages;
 			struct pmt_event *ev = &it->ev;
 			it->type = PMT_ITEM_EVENT;
 			it->text = NULL;
@@ -433,7 +456,7 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 			ev->delta = 1 + r->pending_skip;
 			r->pending_skip = 0;
 			ev->time_ns = r->t;
-			ev->drss = pmt_unzigzag(dr) * (int64_t)r->page_size;
+			ev->drss = dpages * (int64_t)r->page_size;
 			ev->rss = r->rss_pages * (int64_t)r->page_size;
 			ev->code = (uint32_t)code;
 			ev->line = (uint32_t)line;
@@ -535,6 +558,13 @@ int pmt_backend_pmt_init(struct pmt_source *s)
 		return k;
 	r->pos += head + (size_t)plen;
 	r->page_size = s->hdr.page_size ? s->hdr.page_size : 4096;
+	r->max_pages = (int64_t)(PMT_MAX_RSS_BYTES / r->page_size);
+	if (s->hdr.page_size > MAX_PAGE_SIZE || s->hdr.rss_start > (uint64_t)r->max_pages) {
+		pmt_backend_detail(
+		    s, "header: page size %" PRIu32 " or start RSS %" PRIu64 " pages out of range",
+		    s->hdr.page_size, s->hdr.rss_start);
+		return PMT_E_CORRUPT;
+	}
 	r->rss_pages = (int64_t)s->hdr.rss_start;
 	r->obj_rss = (int64_t)s->hdr.rss_start;
 	return 0;

@@ -128,6 +128,8 @@ static bool parse_clock(const char *s, size_t n, uint64_t *ns)
 			if ((unsigned)(dot[1 + i] - '0') > 9)
 				return false;
 	}
+	if (sec * 1000000000u > UINT64_MAX - frac)
+		return false;
 	*ns = sec * 1000000000u + frac;
 	return true;
 }
@@ -171,8 +173,8 @@ static int parse_event(struct pmt_source *s, struct pymt *st, const char *p, con
 	size_t fn_len;
 	if (!rtoken(p, &e, &t, &n) || !parse_i64(t, n, &drss_col))
 		return PMT_E_CORRUPT;
-	if (!rtoken(p, &e, &t, &n) || !parse_i64(t, n, &rss))
-		return PMT_E_CORRUPT;
+	if (!rtoken(p, &e, &t, &n) || !parse_i64(t, n, &rss) || rss < 0 || rss > PMT_MAX_RSS_BYTES)
+		return PMT_E_CORRUPT; /* RSS - last RSS must not overflow */
 	if (!rtoken(p, &e, &fn, &fn_len))
 		return PMT_E_CORRUPT;
 	if (!rtoken(p, &e, &t, &n))

@@ -12,6 +12,13 @@
 #include <libpmt/read/source.h>
 #include <libpmt/read/symtab.h>
 
+/* The largest RSS a backend accepts, in bytes (4 PiB: the physical address
+ * space of 52-bit machines). RSS lies in [0, this] and so ΔRSS in [-this,
+ * this]: RSS and ΔRSS, and their sums over thousands of events, stay far
+ * inside int64_t. A log outside the range is corrupt (docs/FORMAT.md,
+ * "Value ranges"). */
+#define PMT_MAX_RSS_BYTES (1ll << 52)
+
 struct pmt_source_ops {
 	/* Same contract as pmt_source_next(). */
 	int (*next)(struct pmt_source *s, struct pmt_item *it);

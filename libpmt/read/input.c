@@ -19,7 +19,9 @@
 #define READ_CHUNK (64 * 1024)
 
 struct pmt_input {
-	int fd;
+	int fd;		    /* -1 for memory */
+	const uint8_t *mem; /* pmt_input_open_mem(): mem[mem_pos, mem_len) unread */
+	size_t mem_len, mem_pos;
 	char *path;
 	enum pmt_input_type type;
 	bool compressed;
@@ -94,6 +96,18 @@ static long read_fd(struct pmt_input *in, void *dst, size_t n)
 {
 	if (in->raw_eof)
 		return 0;
+	if (in->mem) {
+		size_t k = in->mem_len - in->mem_pos;
+		if (k > n)
+			k = n;
+		memcpy(dst, in->mem + in->mem_pos, k);
+		in->mem_pos += k;
+		in->raw_eof = k == 0;
+		in->raw_bytes += k;
+		if (in->progress)
+			in->progress(in->progress_ctx, in->raw_bytes, in->file_size, k == 0);
+		return (long)k;
+	}
 	for (;;) {
 		ssize_t k = read(in->fd, dst, n);
 		if (k < 0 && errno == EINTR)
@@ -234,6 +248,8 @@ static enum pmt_input_type sniff(const char *b, size_t n)
 	return sof ? PMT_INPUT_PYMEMTRACE : PMT_INPUT_UNKNOWN;
 }
 
+static int start(struct pmt_input *in, struct pmt_input **out);
+
 int pmt_input_open(const char *path, struct pmt_input **out)
 {
 	int r = -ENOMEM;
@@ -264,6 +280,34 @@ int pmt_input_open(const char *path, struct pmt_input **out)
 		if (S_ISREG(st.st_mode))
 			in->file_size = (uint64_t)st.st_size;
 	}
+	return start(in, out);
+fail:
+	pmt_input_free(in);
+	return r;
+}
+
+int pmt_input_open_mem(const void *data, size_t len, const char *name, struct pmt_input **out)
+{
+	struct pmt_input *in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->fd = -1;
+	in->mem = len ? data : (const uint8_t *)"";
+	in->mem_len = len;
+	in->file_size = len;
+	in->path = strdup(name);
+	in->buf = malloc(BUF_CAP);
+	if (!in->path || !in->buf) {
+		pmt_input_free(in);
+		return -ENOMEM;
+	}
+	return start(in, out);
+}
+
+/* Sees whether the bytes are zstd and sniffs the type. */
+static int start(struct pmt_input *in, struct pmt_input **out)
+{
+	int r = -ENOMEM;
 	/* Raw bytes first, to see whether this is zstd. */
 	while (in->end < 4 && !in->raw_eof) {
 		long k = raw_read(in, in->buf + in->end, 4 - in->end);

@@ -31,6 +31,10 @@ unsigned pmt_input_threads(void); /* what 0 means here, or n */
  * and sniffs the first 64 KiB. Returns 0 or -errno (a zstd stream that fails
  * at its first bytes is PMT_E_ZSTD). */
 int pmt_input_open(const char *path, struct pmt_input **out);
+/* The same over len bytes of memory at data (borrowed: they must outlive
+ * the input), shown as name: for the fuzz targets and tests, where a file per
+ * input would be the bottleneck. */
+int pmt_input_open_mem(const void *data, size_t len, const char *name, struct pmt_input **out);
 void pmt_input_free(struct pmt_input *in);
 
 enum pmt_input_type pmt_input_type(const struct pmt_input *in);

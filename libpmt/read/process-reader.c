@@ -144,6 +144,11 @@ static int fill(json_t *root, struct pmt_process_record *rec, char **dumped, con
 		*why = "record without memory_info.rss";
 		return PMT_E_CORRUPT;
 	}
+	if (rec->rss < 0 || rec->rss > (1ll << 52)) {
+		/* the range of event logs' RSS (docs/FORMAT.md, "Value ranges") */
+		*why = "memory_info.rss out of range";
+		return PMT_E_CORRUPT;
+	}
 	if (!get_int(mem, "vms", &rec->vms))
 		rec->vms = -1;
 	rec->has_pfaults = get_num(mem, "pfaults", &rec->pfaults);

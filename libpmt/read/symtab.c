@@ -44,7 +44,7 @@ static char *dup_bytes(const char *p, size_t n)
 int pmt_symtab_set_code(struct pmt_symtab *s, uint32_t id, unsigned kind, uint32_t firstline,
 			const char *file, size_t file_len, const char *name, size_t name_len)
 {
-	if (id == 0 || id > (1u << 30))
+	if (id == 0 || id > PMT_MAX_CODE_ID)
 		return PMT_E_CORRUPT;
 	if (id > s->capcodes) {
 		uint32_t cap = s->capcodes ? s->capcodes : 256;

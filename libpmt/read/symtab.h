@@ -9,6 +9,10 @@
 
 #include <libpmt/read/source.h>
 
+/* The largest CODE id (docs/FORMAT.md, "Value ranges"): tables indexed by
+ * id stay bounded whatever the log says. */
+#define PMT_MAX_CODE_ID (1u << 24)
+
 struct pmt_symtab {
 	/* codes[id - 1]; an undefined id has .id == 0 */
 	struct pmt_code *codes;

@@ -32,7 +32,7 @@ static int set_dir(struct dir *d, const char *s, size_t len)
 	d->s = strndup(s, len);
 	if (!d->s)
 		return -ENOMEM;
-	d->len = len;
+	d->len = strlen(d->s); /* a NUL inside the log's bytes ends the name */
 	return 0;
 }
 

@@ -92,3 +92,38 @@ run_tool() {
 	run -2 --separate-stderr pmt-summarise bad.log
 	assert_output --partial "error"
 }
+
+@test "RSS out of range (tests/fixtures/log-reader-rss-overflow.bin): corrupt, exit 2" {
+	# a 64-byte raw log whose RSS delta is huge: once signed overflow (UBSan)
+	local f="$PMT_SRCDIR/tests/fixtures/log-reader-rss-overflow.bin"
+	for t in pmt-filter pmt-prev pmt-summarise pmt-diff; do
+		run_tool 2 "$t" "$f"
+		stderr_match "^$t: .*log-reader-rss-overflow.bin: corrupt log record: RSS out of range at byte 52"
+	done
+}
+
+@test "every fuzz finding (tests/fuzz/regress/): a clean exit 0, 1 or 2 from every tool" {
+	local n=0
+	for f in "$PMT_SRCDIR"/tests/fuzz/regress/*; do
+		n=$((n + 1))
+		for t in pmt-filter pmt-prev pmt-summarise pmt-diff; do
+			run --separate-stderr "$t" "$f"
+			[ "$status" -le 2 ] || fail "$t $f: exit $status: $stderr"
+			if [ "$status" -eq 2 ]; then
+				stderr_match "^$t: "
+			fi
+		done
+		run --separate-stderr pmt-summarise --folded --weight calls "$f"
+		[ "$status" -le 2 ] || fail "pmt-summarise --folded $f: exit $status: $stderr"
+	done
+	[ "$n" -ge 2 ]
+}
+
+@test "output to a closed pipe: silent, killed by SIGPIPE as grep is" {
+	# a reader gone (head -1) is not an error to report
+	for t in pmt-filter pmt-prev; do
+		run bash -c "trap - PIPE; $t --format csv $([ $t = pmt-prev ] && echo --drss 0) '$B/good.log.zst' 2>err | head -n 1 >/dev/null; echo \${PIPESTATUS[0]}"
+		[ "$output" = 141 ] || fail "$t: exit $output, not by SIGPIPE (141)"
+		! grep -Eqi "error|broken pipe|write" err || fail "$t said: $(cat err)"
+	done
+}

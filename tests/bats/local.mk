@@ -40,4 +40,5 @@ EXTRA_DIST += $(BATS_TESTS) \
 	tests/golden/pmt-summarise/pymemtrace.rst \
 	tests/golden/pmt-summarise/mkheap.txt \
 	tests/golden/pmt-summarise/v1-mklog-300.txt \
-	tests/fixtures/v1-mklog-300.log.zst
+	tests/fixtures/v1-mklog-300.log.zst \
+	tests/fixtures/log-reader-rss-overflow.bin

@@ -38,3 +38,8 @@ TESTS += tests/unit/test-names
 check_PROGRAMS += tests/unit/test-timeline
 tests_unit_test_timeline_LDADD = $(LIBPMT_REPORT) -lm
 TESTS += tests/unit/test-timeline
+
+# pmt's error codes apart from errno (libpmt/core/errors.c)
+check_PROGRAMS += tests/unit/test-errors
+tests_unit_test_errors_LDADD = $(LIBPMT_CORE)
+TESTS += tests/unit/test-errors

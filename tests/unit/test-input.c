@@ -165,6 +165,37 @@ int main(void)
 	buf[6] = '\0';
 	ok(k == 6 && !strcmp(buf, "line 1"), "read continues after getline");
 	pmt_input_free(in);
+
+	/* From memory (the fuzz targets' input): the same bytes, lines, type
+	 * and zstd decoding as from the file. */
+	ok(pmt_input_open_mem(text, len, "mem", &in) == 0 &&
+	       pmt_input_type(in) == PMT_INPUT_UNKNOWN && !strcmp(pmt_input_path(in), "mem") &&
+	       !pmt_input_compressed(in),
+	   "memory input: opens, named, not compressed");
+	long mlines = 0;
+	int gl;
+	while ((gl = pmt_input_getline(in, &l, &n)) > 0)
+		mlines++;
+	ok(gl == 0 && mlines == nl && !pmt_input_truncated(in),
+	   "memory input: the lines of the file (%ld of %ld)", mlines, nl);
+	pmt_input_free(in);
+	{
+		char z[4096];
+		int zfd = open(at("text.zst"), O_RDONLY);
+		ssize_t zn = zfd >= 0 ? read(zfd, z, sizeof(z)) : -1;
+		if (zfd >= 0)
+			close(zfd);
+		ok(zn > 0 && pmt_input_open_mem(z, (size_t)zn, "mem.zst", &in) == 0 &&
+		       pmt_input_compressed(in),
+		   "memory input: zstd is decompressed");
+		char b2[64];
+		ok(pmt_input_read(in, b2, 6) == 6 && !memcmp(b2, "line 0", 6),
+		   "memory input: the decompressed bytes");
+		pmt_input_free(in);
+	}
+	ok(pmt_input_open_mem("", 0, "empty", &in) == 0 && pmt_input_type(in) == PMT_INPUT_EMPTY,
+	   "memory input: empty");
+	pmt_input_free(in);
 	free(text);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))

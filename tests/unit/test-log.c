@@ -129,7 +129,12 @@ static void make_events(struct ev *evs, size_t n, uint32_t ncodes)
 		if (x % 13 == 0)
 			d = -(int64_t)(rss / 2);
 		if (x % 17 == 0)
-			d = (int64_t)1 << 40;
+			d = (int64_t)1 << 28; /* 1 TiB */
+		/* within the readers' range, [0, 2^52] bytes (docs/FORMAT.md) */
+		if (rss + d > ((int64_t)1 << 40))
+			d = -(rss / 2);
+		if (rss + d < 0)
+			d = -rss;
 		rss += d;
 		e->rss = rss;
 		e->thread = (uint32_t)((x >> 40) % 3);
@@ -360,6 +365,8 @@ static void test_fd_taken(bool with_path)
 	ok(r == 0 && wfd >= 0 && wfd != fd && fcntl(fd, F_GETFD) < 0,
 	   "the writer keeps its fd elsewhere (%d, not %d)", wfd, fd);
 	int r1 = 0, r2 = 0;
+	for (uint32_t id = 1; id <= 10 && r1 == 0; id++) /* the codes the events name */
+		r1 = pmt_writer_code(w, id, PMT_CODE_PY, 1, "a.py", 4, "f", 1);
 	for (size_t i = 0; i < N && r1 == 0; i++) {
 		if (i == N / 2) {
 			int m = open(mine, O_WRONLY | O_CREAT | O_TRUNC, 0644);
