@@ -68,6 +68,10 @@ static bool num(const char *t, size_t n, int base, long long *v, bool real, doub
 	return *e == 0 && errno == 0;
 }
 
+/* A clock in seconds that converts to nanoseconds in 64 bits (not NaN,
+ * not negative, under 584 years). */
+static bool clock_ok(double c) { return c >= 0 && c < 1.8e10; }
+
 static bool tag(const char *l, size_t n, const char *t)
 {
 	size_t m = strlen(t);
@@ -80,14 +84,14 @@ static int object_line(struct pmt_source *s, const char *l, size_t len, struct p
 	size_t n, tyn, fnn, lnn, rsn;
 	long long addr, line, rss, lc;
 	double clock;
-	if (!ltok(&p, end, &t, &n) || !num(t, n, 0, NULL, true, &clock) || clock < 0 ||
+	if (!ltok(&p, end, &t, &n) || !num(t, n, 0, NULL, true, &clock) || !clock_ok(clock) ||
 	    !ltok(&p, end, &t, &n) || !num(t, n, 16, &addr, false, NULL) ||
 	    !ltok(&p, end, &t, &n) || !num(t, n, 10, &lc, false, NULL) || !ltok(&p, end, &ty, &tyn))
 		return PMT_E_CORRUPT;
 	const char *e = end;
 	if (!rtok(p, &e, &t, &n) || !num(t, n, 10, &lc, false, NULL) || /* dRSS: ignored */
 	    !rtok(p, &e, &rs, &rsn) || !num(rs, rsn, 10, &rss, false, NULL) || rss < 0 ||
-	    !rtok(p, &e, &fn, &fnn) || !rtok(p, &e, &ln, &lnn) ||
+	    rss > PMT_MAX_RSS_BYTES || !rtok(p, &e, &fn, &fnn) || !rtok(p, &e, &ln, &lnn) ||
 	    !num(ln, lnn, 10, &line, false, NULL) || line < 0 || line > UINT32_MAX)
 		return PMT_E_CORRUPT;
 	while (p < e && is_sp(*p))
@@ -147,7 +151,7 @@ static int rt_line(struct pmt_source *s, struct rt *st, const char *l, size_t le
 		const char *p = l + 5, *end = l + len, *t;
 		size_t n;
 		double clock = 0;
-		if (!ltok(&p, end, &t, &n) || !num(t, n, 0, NULL, true, &clock))
+		if (!ltok(&p, end, &t, &n) || !num(t, n, 0, NULL, true, &clock) || !clock_ok(clock))
 			return PMT_E_CORRUPT;
 		while (p < end && is_sp(*p))
 			p++;

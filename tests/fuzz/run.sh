@@ -28,7 +28,8 @@ todo=
 for f in $FUZZ_LIBPMT_C; do
 	o="$out/obj/$(echo "$f" | tr / _).o"
 	objs="$objs $o"
-	if [ ! -e "$o" ] || [ "$src/$f" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
+	case $f in /*) p=$f ;; *) p=$src/$f ;; esac # generated ones are in the build tree
+	if [ ! -e "$o" ] || [ "$p" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
 		todo="$todo $f"
 	fi
 done
@@ -36,7 +37,7 @@ done
 export cc cflags src out FUZZ_CPPFLAGS
 # shellcheck disable=SC2016,SC2086
 [ -z "$todo" ] || printf '%s\n' $todo | xargs -P 2 -I{} sh -c \
-	'o="$out/obj/$(echo {} | tr / _).o"; $cc $cflags -fsanitize=fuzzer-no-link $FUZZ_CPPFLAGS -c "$src/{}" -o "$o.tmp" && mv "$o.tmp" "$o"'
+	'o="$out/obj/$(echo {} | tr / _).o"; case {} in /*) p={} ;; *) p="$src/{}" ;; esac; $cc $cflags -fsanitize=fuzzer-no-link $FUZZ_CPPFLAGS -c "$p" -o "$o.tmp" && mv "$o.tmp" "$o"'
 
 for t in $FUZZ_TARGETS; do
 	bin="$out/bin/$t"
