@@ -45,15 +45,28 @@ static struct pmt_header header(void)
 				   .rss_start = 100};
 }
 
+/* The codes put() names (a reader takes an event of an undefined code
+ * for a corrupt log). */
+static int define_codes(struct pmt_writer *w)
+{
+	for (uint32_t k = 1; k <= 8; k++) {
+		int r = pmt_writer_code(w, k, PMT_CODE_PY, 1, "prog.py", 7, "f", 1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static struct pmt_writer *open_writer(const char *path, struct pmt_writer_opts o)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	struct pmt_header h = header();
 	struct pmt_writer *w = NULL;
 	o.path = path;
-	if (fd < 0 || pmt_writer_new(fd, &h, &o, &w) < 0) {
-		if (fd >= 0)
+	if (fd < 0 || pmt_writer_new(fd, &h, &o, &w) < 0 || define_codes(w) < 0) {
+		if (fd >= 0 && !w)
 			close(fd);
+		pmt_writer_free(w);
 		return NULL;
 	}
 	return w;
