@@ -357,6 +357,11 @@ int tracer_close_log(struct tracer *t);
 int tracer_close_on_signals(void);
 
 /* module.c */
+/* fork.c: pthread_atfork handlers, and os.register_at_fork's after_in_child. */
+void tracer_atfork_prepare(void);
+void tracer_atfork_parent(void);
+void tracer_atfork_child(void);
+PyObject *tracer_after_fork_child(PyObject *module, PyObject *unused);
 int tracer_install(struct tracer *t);
 void tracer_uninstall(struct tracer *t);
 void announce_hook(struct tracer *t);

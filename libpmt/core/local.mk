@@ -7,7 +7,8 @@ libpmt_core_libpmt_core_la_SOURCES = \
 	libpmt/core/errors.h libpmt/core/errors.c \
 	libpmt/core/log-format.h libpmt/core/log-format.c \
 	libpmt/core/log-sink.h libpmt/core/log-sink.c \
-	libpmt/core/log-writer.h libpmt/core/log-writer.c \
+	libpmt/core/log-writer.h libpmt/core/log-writer-impl.h libpmt/core/log-writer.c \
+	libpmt/core/log-writer-thread.c \
 	libpmt/core/rss.h libpmt/core/rss.c
 libpmt_core_libpmt_core_la_CFLAGS = $(AM_CFLAGS) $(ZSTD_CFLAGS) -fvisibility=hidden
 libpmt_core_libpmt_core_la_LIBADD = $(ZSTD_LIBS) $(PTHREAD_LIBS)

@@ -11,380 +11,7 @@
  * the end of its complete records in w->pos after each one (a release
  * store), so the thread can also take a FILLING chunk's published prefix
  * to end a frame when the producer has gone quiet. */
-#include <errno.h>
-#include <pthread.h>
-#include <semaphore.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <zstd.h>
-
-#include <libpmt/core/log-sink.h>
-#include <libpmt/core/log-writer.h>
-
-#define DEFAULT_FRAME_EVENTS (1u << 20)
-#define DEFAULT_FRAME_NS (100ull * 1000 * 1000)
-/* The thread looks at pending data this often; data older than two looks
- * gets its frame ended (asked of the producer first). */
-#define TICK_NS (50ull * 1000 * 1000)
-#define NO_DEADLINE UINT64_MAX
-
-enum { CH_FREE, CH_FILLING, CH_SEALED };
-#define CH_END 1u  /* end the frame after this chunk */
-#define CH_CONT 2u /* ends inside a record: no frame may end there */
-#define CH_LAST 4u /* the trailer follows; then close */
-
-struct chunk {
-	uint8_t *data; /* PMT_WRITER_CHUNK bytes */
-	size_t len;    /* at seal */
-	unsigned flags;
-	uint64_t events; /* events + skipped at seal */
-	int state;	 /* CH_*, atomic */
-};
-
-struct pmt_writer_priv {
-	struct pmt_sink sink;
-	ZSTD_CCtx *cctx;
-	uint8_t *out;
-	size_t out_cap, out_len;
-	uint32_t frame_events;
-	uint64_t frame_ns;
-	bool threaded, shared;
-	void (*thread_start)(void *ctx);
-	void *thread_ctx;
-
-	/* producer side */
-	struct chunk ch[PMT_WRITER_CHUNKS];
-	unsigned nch, pi;
-	bool handed; /* data sealed since the last frame end */
-	struct pmt_trailer trailer;
-
-	/* consumer side */
-	unsigned ci;	     /* chunk being consumed */
-	size_t ci_done;	     /* its bytes fed to zstd */
-	uint64_t lin_base;   /* stream offset of chunk ci */
-	uint64_t lin_framed; /* stream offset of the last frame end */
-	uint64_t tick_pub;   /* stream offset published at the previous look */
-	bool mid_record;     /* what was fed ends inside a record */
-	bool in_frame;	     /* fed since the last frame end */
-	bool frame_asked;    /* the producer was asked to end the frame */
-	uint64_t at_events;  /* events + skipped at the fed position */
-	uint64_t framed;     /* ... at the last frame written */
-	uint64_t taken_at;
-	int cerr; /* the consumer's first error (atomic) */
-	bool cut_noted;
-
-	/* the thread */
-	pthread_t thread;
-	bool running, forked, paused;
-	sem_t ready, free_sem;
-	pthread_mutex_t lock;
-	int abandon, sig, done, pause; /* atomic */
-	struct pmt_trailer sig_trailer;
-};
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- the consumer ------------------------------------------------------- */
-
-/* Feeds n raw bytes to zstd, and ends the frame after them if end; writes
- * the output when zstd's buffer is full and at the frame's end. */
-static int feed(struct pmt_writer_priv *p, const uint8_t *d, size_t n, bool end)
-{
-	if (!n && (!end || !p->in_frame))
-		return 0;
-	ZSTD_inBuffer in = {d, n, 0};
-	ZSTD_EndDirective mode = end ? ZSTD_e_end : ZSTD_e_continue;
-	for (;;) {
-		ZSTD_outBuffer out = {p->out, p->out_cap, p->out_len};
-		size_t rem = ZSTD_compressStream2(p->cctx, &out, &in, mode);
-		if (ZSTD_isError(rem))
-			return -EIO;
-		p->out_len = out.pos;
-		bool done = end ? rem == 0 : in.pos == in.size;
-		if (p->out_len == p->out_cap || (done && end)) {
-			int r = pmt_sink_write(&p->sink, p->out, p->out_len);
-			if (r < 0)
-				return r;
-			p->out_len = 0;
-		}
-		if (done)
-			break;
-	}
-	p->in_frame = !end;
-	if (end)
-		pmt_sink_frame_end(&p->sink);
-	return 0;
-}
-
-/* A length-prefixed record from pieces, into buf (at least 1 + VARINT_MAX +
- * their total): returns its length. */
-struct piece {
-	const void *p;
-	size_t n;
-};
-static size_t record(uint8_t *buf, unsigned tag, const struct piece *pc, unsigned np)
-{
-	size_t len = 0;
-	for (unsigned i = 0; i < np; i++)
-		len += pc[i].n;
-	buf[0] = (uint8_t)tag;
-	uint8_t *q = pmt_varint_put(buf + 1, len);
-	for (unsigned i = 0; i < np; i++) {
-		memcpy(q, pc[i].p, pc[i].n);
-		q += pc[i].n;
-	}
-	return (size_t)(q - buf);
-}
-
-/* A write failed: stop feeding, and drop what was written of the frame in
- * progress so that the file ends with a complete frame (and a trailer may
- * still follow). */
-static void fail(struct pmt_writer_priv *p, int err)
-{
-	if (!__atomic_load_n(&p->cerr, __ATOMIC_RELAXED))
-		__atomic_store_n(&p->cerr, err, __ATOMIC_RELEASE);
-	if (!p->sink.lost)
-		pmt_sink_cut(&p->sink);
-	ZSTD_CCtx_reset(p->cctx, ZSTD_reset_session_only);
-	p->out_len = 0;
-	p->in_frame = false;
-}
-
-/* The MESSAGE saying the fd was taken and the log reopened, at a record
- * boundary. */
-static int note_reopened(struct pmt_writer_priv *p)
-{
-	char text[128];
-	p->taken_at = p->at_events;
-	int n = snprintf(text, sizeof(text),
-			 "pmt: log fd taken by the program at event %llu; reopened by path",
-			 (unsigned long long)p->at_events);
-	uint8_t buf[1 + PMT_VARINT_MAX + sizeof(text)];
-	struct piece pc = {text, (size_t)n};
-	return feed(p, buf, record(buf, PMT_TAG_MESSAGE, &pc, 1), false);
-}
-
-/* Feeds chunk ci up to byte upto; cont: that is inside a record; end: end
- * the frame there; events: the count there. */
-static void take(struct pmt_writer *w, size_t upto, bool cont, bool end, uint64_t events)
-{
-	struct pmt_writer_priv *p = w->priv;
-	struct chunk *c = &p->ch[p->ci];
-	size_t from = p->ci_done;
-	p->ci_done = upto;
-	p->mid_record = cont;
-	p->at_events = events;
-	if (__atomic_load_n(&p->cerr, __ATOMIC_RELAXED))
-		return; /* cut or lost: dropped */
-	int r = feed(p, c->data + from, upto - from, end && !cont);
-	if (r == 0 && end && !cont) {
-		p->framed = events;
-		p->lin_framed = p->lin_base + upto;
-		p->frame_asked = false;
-	}
-	if (r == 0 && !cont && pmt_sink_reopened(&p->sink))
-		r = note_reopened(p);
-	if (r < 0)
-		fail(p, r);
-}
-
-/* The last frame: the trailer (and when the log was cut, a MESSAGE saying
- * why and the CUT flag, after the last complete frame). */
-static void finish(struct pmt_writer_priv *p, const struct pmt_trailer *t)
-{
-	uint8_t f[5 * PMT_VARINT_MAX], *q = f;
-	struct pmt_trailer tr = *t;
-	int err = __atomic_load_n(&p->cerr, __ATOMIC_RELAXED);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (err && (p->sink.lost || p->sink.broken))
-			return; /* nothing more can be written */
-		char text[160];
-		uint8_t buf[2 * (1 + PMT_VARINT_MAX) + sizeof(text) + sizeof(f)];
-		size_t n = 0;
-		if (err) {
-			tr.flags |= PMT_TRL_CUT;
-			int k = snprintf(text, sizeof(text), "pmt: log cut: %s", strerror(-err));
-			struct piece pc = {text, (size_t)k};
-			n = record(buf, PMT_TAG_MESSAGE, &pc, 1);
-		}
-		q = f;
-		q = pmt_varint_put(q, tr.total_events);
-		q = pmt_varint_put(q, tr.end_wall_ns);
-		q = pmt_varint_put(q, tr.peak_rss);
-		q = pmt_varint_put(q, tr.flags);
-		if (tr.flags & PMT_TRL_SIGNAL)
-			q = pmt_varint_put(q, tr.signal);
-		struct piece pc = {f, (size_t)(q - f)};
-		n += record(buf + n, PMT_TAG_TRAILER, &pc, 1);
-		int r = feed(p, buf, n, true);
-		if (r == 0) {
-			p->cut_noted = err != 0;
-			if (!err)
-				p->framed = p->at_events;
-			return;
-		}
-		fail(p, r);
-		err = __atomic_load_n(&p->cerr, __ATOMIC_RELAXED);
-	}
-	pmt_sink_cut(&p->sink);
-}
-
-/* Consumes the sealed chunks in order; true once the last one is done. */
-static bool consume_sealed(struct pmt_writer *w)
-{
-	struct pmt_writer_priv *p = w->priv;
-	for (;;) {
-		struct chunk *c = &p->ch[p->ci];
-		if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != CH_SEALED)
-			return false;
-		bool last = c->flags & CH_LAST;
-		/* the last frame ends after the trailer */
-		take(w, c->len, c->flags & CH_CONT, (c->flags & CH_END) && !last, c->events);
-		if (last)
-			finish(p, &p->trailer);
-		p->lin_base += c->len;
-		p->ci_done = 0;
-		p->ci = (p->ci + 1) % p->nch;
-		if (p->threaded) {
-			__atomic_store_n(&c->state, CH_FREE, __ATOMIC_RELEASE);
-			sem_post(&p->free_sem);
-		} else {
-			c->state = CH_FREE; /* the producer takes it again */
-		}
-		if (last)
-			return true;
-	}
-}
-
-/* The published end of the producer's chunk, if the consumer is on it. */
-static uint8_t *published(struct pmt_writer *w, const struct chunk *c)
-{
-	uint8_t *pos = __atomic_load_n(&w->pos, __ATOMIC_ACQUIRE);
-	if (pos < c->data || pos > c->data + PMT_WRITER_CHUNK)
-		return NULL;
-	return pos;
-}
-
-/* The events count at the published position: exact unless the producer is
- * between two stores of an event this very moment, which is why this is
- * asked only of a producer that did not answer for a whole tick. */
-static bool quiet_position(struct pmt_writer *w, const struct chunk *c, uint8_t **pos,
-			   uint64_t *events)
-{
-	uint8_t *p1 = published(w, c);
-	*events = __atomic_load_n(&w->events, __ATOMIC_RELAXED) +
-		  __atomic_load_n(&w->skipped, __ATOMIC_RELAXED);
-	uint8_t *p2 = published(w, c);
-	*pos = p1;
-	return p1 && p1 == p2 && __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == CH_FILLING;
-}
-
-/* Every TICK_NS: data published before the previous tick and not yet in an
- * ended frame gets its frame ended: by the producer at its next event if it
- * is busy, else here. */
-static void tick(struct pmt_writer *w)
-{
-	struct pmt_writer_priv *p = w->priv;
-	struct chunk *c = &p->ch[p->ci];
-	if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != CH_FILLING)
-		return;
-	uint8_t *pos = published(w, c);
-	if (!pos)
-		return;
-	uint64_t pub = p->lin_base + (uint64_t)(pos - c->data);
-	if (p->lin_framed < p->tick_pub) {
-		uint64_t events;
-		if (!p->frame_asked) {
-			__atomic_store_n(&w->frame_deadline, 0, __ATOMIC_RELAXED);
-			p->frame_asked = true;
-		} else if (quiet_position(w, c, &pos, &events)) {
-			size_t upto = (size_t)(pos - c->data);
-			if (upto > p->ci_done || (p->in_frame && !p->mid_record)) {
-				take(w, upto, false, true, events);
-				__atomic_store_n(&w->frame_deadline, NO_DEADLINE, __ATOMIC_RELAXED);
-			}
-		}
-	}
-	p->tick_pub = pub;
-}
-
-/* close_async: what was published, then the trailer. */
-static void signal_finish(struct pmt_writer *w)
-{
-	struct pmt_writer_priv *p = w->priv;
-	if (consume_sealed(w))
-		return; /* closed normally meanwhile */
-	struct chunk *c = &p->ch[p->ci];
-	uint8_t *pos;
-	uint64_t events;
-	quiet_position(w, c, &pos, &events);
-	if (pos && (size_t)(pos - c->data) > p->ci_done)
-		take(w, (size_t)(pos - c->data), false, false, events);
-	if (!p->mid_record)
-		finish(p, &p->sig_trailer);
-}
-
-static void *writer_main(void *arg)
-{
-	struct pmt_writer *w = arg;
-	struct pmt_writer_priv *p = w->priv;
-	if (p->thread_start)
-		p->thread_start(p->thread_ctx);
-	uint64_t next = mono_ns() + TICK_NS;
-	for (;;) {
-		struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
-		sem_clockwait(&p->ready, CLOCK_MONOTONIC, &ts);
-		if (__atomic_load_n(&p->abandon, __ATOMIC_ACQUIRE))
-			break;
-		if (__atomic_load_n(&p->pause, __ATOMIC_ACQUIRE)) {
-			if (consume_sealed(w))
-				break; /* closed meanwhile */
-			__atomic_store_n(&p->pause, 0, __ATOMIC_RELAXED);
-			return NULL; /* pmt_writer_pause: started again later */
-		}
-		if (__atomic_load_n(&p->sig, __ATOMIC_ACQUIRE)) {
-			signal_finish(w);
-			break;
-		}
-		if (consume_sealed(w))
-			break;
-		uint64_t now = mono_ns();
-		if (now >= next) {
-			tick(w);
-			next = now + TICK_NS;
-		}
-	}
-	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
-	sem_post(&p->free_sem); /* a producer waiting for a chunk sees it */
-	return NULL;
-}
-
-/* Starts the writer thread (again, after pmt_writer_pause). */
-static int spawn(struct pmt_writer *w)
-{
-	struct pmt_writer_priv *p = w->priv;
-	/* No signal is ever handled on the writer thread: a handler that
-	 * closes the log (close_async) waits for this thread. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&p->thread, NULL, writer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r)
-		return -r;
-	p->running = true;
-	p->paused = false;
-	return 0;
-}
+#include <libpmt/core/log-writer-impl.h>
 
 /* ---- the producer ------------------------------------------------------- */
 
@@ -417,9 +44,9 @@ static int seal(struct pmt_writer *w, unsigned flags, uint8_t *end)
 		return w->error;
 	}
 	if (p->paused) {
-		int r = spawn(w);
+		int r = pmt_wr_spawn(w);
 		if (r < 0) {
-			fail(p, r);
+			pmt_wr_fail(p, r);
 			return producer_error(w);
 		}
 	}
@@ -429,7 +56,7 @@ static int seal(struct pmt_writer *w, unsigned flags, uint8_t *end)
 	p->handed = !(flags & (CH_END | CH_LAST)) && (p->handed || c->len);
 	if (!p->threaded) {
 		c->state = CH_SEALED;
-		consume_sealed(w);
+		pmt_wr_consume_sealed(w);
 		c->state = CH_FILLING;
 		w->end = c->data + PMT_WRITER_CHUNK;
 		pmt_writer_publish(w, c->data);
@@ -631,7 +258,7 @@ static int write_header(struct pmt_writer_priv *p, const struct pmt_header *h)
 	memcpy(buf, PMT_MAGIC, PMT_MAGIC_LEN);
 	struct piece pc = {pl, (size_t)(q - pl)};
 	size_t len = PMT_MAGIC_LEN + record(buf + PMT_MAGIC_LEN, PMT_TAG_HEADER, &pc, 1);
-	r = feed(p, buf, len, false);
+	r = pmt_wr_feed(p, buf, len, false);
 out:
 	free(buf);
 	free(pl);
@@ -643,7 +270,7 @@ static int start_thread(struct pmt_writer *w)
 	struct pmt_writer_priv *p = w->priv;
 	if (sem_init(&p->ready, 0, 0) < 0 || sem_init(&p->free_sem, 0, p->nch - 1) < 0)
 		return -errno;
-	return spawn(w);
+	return pmt_wr_spawn(w);
 }
 
 int pmt_writer_new(int fd, const struct pmt_header *h, const struct pmt_writer_opts *o,
@@ -730,7 +357,7 @@ int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t)
 {
 	struct pmt_writer_priv *p = w->priv;
 	if (p->paused) {
-		int r = spawn(w);
+		int r = pmt_wr_spawn(w);
 		if (r < 0)
 			return r; /* no thread to be had: the log stays cut */
 	}
@@ -786,9 +413,9 @@ int pmt_writer_resume(struct pmt_writer *w)
 	struct pmt_writer_priv *p = w->priv;
 	if (!p->paused || p->forked)
 		return 0;
-	int r = spawn(w);
+	int r = pmt_wr_spawn(w);
 	if (r < 0)
-		fail(p, r);
+		pmt_wr_fail(p, r);
 	return r;
 }
 
