@@ -171,9 +171,11 @@ static int map_grow(struct pmt_heap *h)
 	return 0;
 }
 
+/* 0 marks an empty slot: no block has address 0 (a free or realloc of
+ * address 0 in a crafted log must not find, and remove, an empty slot). */
 static struct block *map_find(struct pmt_heap *h, uint64_t addr)
 {
-	if (!h->map_cap)
+	if (!h->map_cap || !addr)
 		return NULL;
 	for (size_t i = slot_of(h, addr);; i = (i + 1) & (h->map_cap - 1)) {
 		if (h->map[i].addr == addr)

@@ -4,6 +4,7 @@
 #include "tool-run.h"
 #include "tool.h"
 #include <analyze/pmt-summarise.c>
+#include <analyze/summarise-heap.c>
 
 static const char *const sets[][8] = {
     {"pmt-summarise", "@0", NULL},
