@@ -209,6 +209,24 @@ static void tick(struct pmt_writer *w)
 	p->tick_pub = pub;
 }
 
+/* pmt_writer_pause: the producer waits for this thread (in fork), so what
+ * it published is complete: it goes into an ended frame now, not when the
+ * thread runs again (which a parent blocked in waitpid may not do soon). */
+static void end_quiet_frame(struct pmt_writer *w)
+{
+	struct pmt_writer_priv *p = w->priv;
+	struct chunk *c = &p->ch[p->ci];
+	uint8_t *pos;
+	uint64_t events;
+	if (!quiet_position(w, c, &pos, &events))
+		return;
+	size_t upto = (size_t)(pos - c->data);
+	if (upto > p->ci_done || (p->in_frame && !p->mid_record)) {
+		take(w, upto, false, true, events);
+		__atomic_store_n(&w->frame_deadline, NO_DEADLINE, __ATOMIC_RELAXED);
+	}
+}
+
 /* close_async: what was published, then the trailer. */
 static void signal_finish(struct pmt_writer *w)
 {
@@ -240,6 +258,7 @@ static void *writer_main(void *arg)
 		if (__atomic_load_n(&p->pause, __ATOMIC_ACQUIRE)) {
 			if (pmt_wr_consume_sealed(w))
 				break; /* closed meanwhile */
+			end_quiet_frame(w);
 			__atomic_store_n(&p->pause, 0, __ATOMIC_RELAXED);
 			return NULL; /* pmt_writer_pause: started again later */
 		}

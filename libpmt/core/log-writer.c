@@ -356,12 +356,14 @@ int pmt_writer_site(struct pmt_writer *w, uint32_t idx, uint32_t code, uint32_t 
 int pmt_writer_close(struct pmt_writer *w, const struct pmt_trailer *t)
 {
 	struct pmt_writer_priv *p = w->priv;
+	if (p->forked)
+		return -EBADF;
 	if (p->paused) {
 		int r = pmt_wr_spawn(w);
 		if (r < 0)
 			return r; /* no thread to be had: the log stays cut */
 	}
-	if (p->forked || (p->threaded && !p->running))
+	if (p->threaded && !p->running)
 		return -EBADF;
 	p->trailer = *t;
 	seal(w, CH_LAST, w->pos);
@@ -424,6 +426,7 @@ void pmt_writer_after_fork_child(struct pmt_writer *w)
 	struct pmt_writer_priv *p = w->priv;
 	p->forked = true;
 	p->running = false; /* the parent's thread is not here */
+	p->paused = false;
 	w->error = -ECHILD;
 	if (p->shared)
 		pthread_mutex_init(&p->lock, NULL); /* maybe held by a vanished thread */

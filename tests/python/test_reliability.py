@@ -397,6 +397,49 @@ class Hostile(TmpDirCase):
                 if name.endswith('.log.zst'):
                     os.unlink(os.path.join(self.dir, name))
 
+    def test_sigkill_of_a_parent_waiting_for_its_fork_child(self):
+        """What the parent did before fork() is in a complete frame once the
+        fork returns, although its writer thread was stopped across the fork
+        and a parent blocked in waitpid does not start it again."""
+        write(self.dir, 'kfork.py', '''
+            import os, time
+            def f(i):
+                return i
+            for i in range(30000):
+                f(i)
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            open('forked', 'w').write(str(pid))
+            os.waitpid(pid, 0)
+        ''')
+        p = subprocess.Popen([PYTHON, '-m', 'pmt_tracer', '-q', '-o', 'w_%p.log.zst', 'kfork.py'],
+                             cwd=self.dir, env=env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+        child = None
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                if os.path.exists(self.path('forked')):
+                    with open(self.path('forked')) as f:
+                        text = f.read()
+                    if text:
+                        child = int(text)
+                        break
+                time.sleep(0.02)
+            self.assertIsNotNone(child)
+            time.sleep(0.5)     # several of the writer's ticks, were it running
+        finally:
+            p.kill()
+            if child:
+                os.kill(child, signal.SIGKILL)     # it holds the pipes open
+            p.communicate(timeout=120)
+        log = self.read_log('w_%d.log.zst' % p.pid)
+        self.assertTrue(log.truncated)
+        calls = sum(1 for e in log.events if e.what == 'CALL' and log.name_of(e) == 'f')
+        self.assertEqual(calls, 30000)
+
     def pid_of_top(self, extra):
         """The pid of the log with the most events (the parent's)."""
         best = None
