@@ -190,7 +190,8 @@ static int heap_functions_table(struct result *x, const char *title, enum heap_o
 	for (uint32_t id = 0; id < n; id++)
 		if (heap_key(id) > 0)
 			ids[m++] = id;
-	qsort(ids, m, sizeof(*ids), cmp_heap);
+	if (m > 1) /* qsort of NULL, 0 is undefined */
+		qsort(ids, m, sizeof(*ids), cmp_heap);
 	struct pmt_table *t;
 	int r = pmt_table_new(title, &t);
 	if (r < 0) {

@@ -131,7 +131,8 @@ static int cmp_mark(const void *a, const void *b)
 static void number_row(FILE *plt, struct mark *m, unsigned n, double x0, double x1, double gy,
 		       const char *prefix, const char *const *colours)
 {
-	qsort(m, n, sizeof(*m), cmp_mark);
+	if (n > 1) /* qsort of NULL, 0 is undefined */
+		qsort(m, n, sizeof(*m), cmp_mark);
 	double *pos = malloc((n ? n : 1) * sizeof(*pos));
 	if (!pos)
 		return;

@@ -134,7 +134,8 @@ void chart_rss(FILE *out, const struct pmt_timeline *tl, const struct report_nam
 		goto end;
 	for (unsigned i = 0; i < nm; i++)
 		m[i] = (struct mark){px(&f, msg[i].x), f.top + f.h, 0, i + 1};
-	qsort(m, nm, sizeof(*m), cmp_mark);
+	if (nm > 1) /* qsort of NULL, 0 is undefined */
+		qsort(m, nm, sizeof(*m), cmp_mark);
 	place(m, nm, 30);
 	double row = f.top + f.h + 52;
 	for (unsigned i = 0; i < nm; i++) {
@@ -154,7 +155,8 @@ void chart_rss(FILE *out, const struct pmt_timeline *tl, const struct report_nam
 		const struct pmt_tl_jump *j = i < nr ? &rises[i] : &falls[i - nr];
 		m[i] = (struct mark){px(&f, j->ev.x), py(&f, (double)j->ev.rss), 0, i + 1};
 	}
-	qsort(m, nr + nf, sizeof(*m), cmp_mark);
+	if ((nr + nf) > 1) /* qsort of NULL, 0 is undefined */
+		qsort(m, nr + nf, sizeof(*m), cmp_mark);
 	place(m, nr + nf, 22);
 	for (unsigned i = 0; i < nr + nf; i++) {
 		unsigned k = m[i].k;

@@ -150,13 +150,15 @@ int pmt_objects_finish(struct pmt_objects *o)
 		if (o->types[i].type)
 			o->types[n++] = o->types[i];
 	o->ntypes = n;
-	qsort(o->types, n, sizeof(*o->types), by_created);
+	if (n > 1) /* qsort of NULL, 0 is undefined */
+		qsort(o->types, n, sizeof(*o->types), by_created);
 	n = 0;
 	for (uint32_t i = 0; i < o->nsites; i++)
 		if (o->sites[i].live > 0)
 			o->sites[n++] = o->sites[i];
 	o->nsites = n;
-	qsort(o->sites, n, sizeof(*o->sites), by_live);
+	if (n > 1) /* qsort of NULL, 0 is undefined */
+		qsort(o->sites, n, sizeof(*o->sites), by_live);
 	pmt_hash_clear(&o->site_idx);
 	pmt_hash_clear(&o->live);
 	return 0;

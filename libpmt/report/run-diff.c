@@ -195,7 +195,8 @@ static int functions(const struct pmt_run *a, const struct pmt_run *b,
 	for (int side = 0; side < 2; side++) {
 		for (size_t i = 0; i < n[side]; i++)
 			s[side][i] = &v[side][i];
-		qsort(s[side], n[side], sizeof(**s), cmp_func);
+		if (n[side] > 1) /* qsort of NULL, 0 is undefined */
+			qsort(s[side], n[side], sizeof(**s), cmp_func);
 	}
 	size_t np = 0, i = 0, k = 0;
 	while (i < n[0] || k < n[1]) {
@@ -206,7 +207,8 @@ static int functions(const struct pmt_run *a, const struct pmt_run *b,
 		i += c <= 0;
 		k += c >= 0;
 	}
-	qsort(pairs, np, sizeof(*pairs), cmp_pair);
+	if (np > 1) /* qsort of NULL, 0 is undefined */
+		qsort(pairs, np, sizeof(*pairs), cmp_pair);
 	*worse = false;
 	for (size_t j = 0; j < np; j++)
 		if (o->has_threshold && worsening(&pairs[j]) > o->threshold)

@@ -243,8 +243,10 @@ static int cmp_jump(const void *a, const void *b)
 
 void pmt_timeline_finish(struct pmt_timeline *t)
 {
-	qsort(t->rises.v, t->rises.n, sizeof(*t->rises.v), cmp_jump);
-	qsort(t->falls.v, t->falls.n, sizeof(*t->falls.v), cmp_jump);
+	if (t->rises.n > 1) /* qsort of NULL, 0 is undefined */
+		qsort(t->rises.v, t->rises.n, sizeof(*t->rises.v), cmp_jump);
+	if (t->falls.n > 1) /* qsort of NULL, 0 is undefined */
+		qsort(t->falls.v, t->falls.n, sizeof(*t->falls.v), cmp_jump);
 	free(t->pts);
 	t->npts = 0;
 	t->pts = malloc(((size_t)t->nb * 2 + 1) * sizeof(*t->pts));
