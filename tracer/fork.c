@@ -9,19 +9,24 @@
 /* Runs in the forking thread right before fork(): each writer thread writes
  * what it was handed and stops, so that CPython 3.12+ does not find a thread
  * of ours and warn the program about a multi-threaded fork. Only with the
- * GIL, which excludes the hook (the heap lock excludes allocator records). */
+ * GIL, which excludes the hook and so every producer of a log without heap
+ * tracing. A --heap (libc) log is left running: its producers are any
+ * thread, holding the interposer's mutex, and a writer thread started again
+ * from one of them would allocate (pthread_create, its first steps) while
+ * that thread holds the mutex the allocation must take: a deadlock. */
+static bool pausable(const struct tracer *t)
+{
+	return t->w && !t->fork_pending && t->heap != HEAP_LIBC;
+}
+
 static int resume_writers(void *unused)
 {
 	(void)unused;
 	if (!tracer_the_state)
 		return 0;
-	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open) {
-		if (!t->w || t->fork_pending)
-			continue;
-		heap_lock(t);
-		pmt_writer_resume(t->w);
-		heap_unlock(t);
-	}
+	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open)
+		if (pausable(t))
+			pmt_writer_resume(t->w);
 	return 0;
 }
 
@@ -29,13 +34,9 @@ void tracer_atfork_prepare(void)
 {
 	if (!tracer_the_state || !PyGILState_Check())
 		return;
-	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open) {
-		if (!t->w || t->fork_pending)
-			continue;
-		heap_lock(t);
-		pmt_writer_pause(t->w);
-		heap_unlock(t);
-	}
+	for (struct tracer *t = tracer_the_state->open; t; t = t->next_open)
+		if (pausable(t))
+			pmt_writer_pause(t->w);
 }
 
 /* In the parent: the threads start again once fork() has returned (CPython

@@ -386,7 +386,9 @@ class Hostile(TmpDirCase):
         ''')
         plain = run(['pfork.py'], self.dir)
         self.assertEqual((plain.returncode, plain.stderr), (0, 'forked\n'))
-        for extra in ([], ['--heap']):
+        # --heap=python: the writer is paused as without --heap. A --heap
+        # (libc) writer is not (fork.c says why): not tested here.
+        for extra in ([], ['--heap=python']):
             r = trace(['-q', '-o', 'p_%p.log.zst'] + extra + ['pfork.py'], self.dir)
             self.assertEqual((r.returncode, r.stderr), (0, 'forked\n'), extra)
             top = self.read_log('p_%d.log.zst' % self.pid_of_top(extra))
