@@ -272,19 +272,6 @@ static uint64_t duration(const struct run *x)
 	return t->last_ns - t->first_ns;
 }
 
-static void row_int(struct pmt_table *t, const char *what, int64_t a, int64_t b, bool bytes)
-{
-	int (*cell)(struct pmt_table *, int64_t) = bytes ? pmt_table_bytes : pmt_table_int;
-	pmt_table_str(t, what);
-	cell(t, a);
-	cell(t, b);
-	cell(t, b - a);
-	if (a)
-		pmt_table_num(t, (double)b / (double)a, 3);
-	else
-		pmt_table_null(t);
-}
-
 static void row_num(struct pmt_table *t, const char *what, double a, double b, int dec)
 {
 	pmt_table_str(t, what);
@@ -314,11 +301,13 @@ static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_op
 	pmt_table_column(t, "new", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "change", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "ratio", PMT_ALIGN_RIGHT);
-	row_int(t, "allocator_calls", (int64_t)a->records, (int64_t)b->records, false);
-	row_int(t, "allocated_bytes", (int64_t)a->allocated, (int64_t)b->allocated, true);
-	row_int(t, "peak_live_bytes", a->peak, b->peak, true);
-	row_int(t, "live_at_exit_bytes", a->live, b->live, true);
-	row_int(t, "live_blocks_at_exit", (int64_t)a->live_blocks, (int64_t)b->live_blocks, false);
+	pmt_table_diff_row(t, "allocator_calls", (int64_t)a->records, (int64_t)b->records, false);
+	pmt_table_diff_row(t, "allocated_bytes", (int64_t)a->allocated, (int64_t)b->allocated,
+			   true);
+	pmt_table_diff_row(t, "peak_live_bytes", a->peak, b->peak, true);
+	pmt_table_diff_row(t, "live_at_exit_bytes", a->live, b->live, true);
+	pmt_table_diff_row(t, "live_blocks_at_exit", (int64_t)a->live_blocks,
+			   (int64_t)b->live_blocks, false);
 	fputs(o->format == PMT_FMT_JSON ? ",\n\"heap\": " : "\n", stdout);
 	r = pmt_table_print(t, o->format | (o->bytes ? PMT_FMT_EXACT : 0), stdout);
 	pmt_table_free(t);
@@ -380,16 +369,17 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse, boo
 	pmt_table_column(t, "ratio", PMT_ALIGN_RIGHT);
 	const struct pmt_totals *a = pmt_profile_totals(runs[0].prof),
 				*b = pmt_profile_totals(runs[1].prof);
-	row_int(t, "events", (int64_t)pmt_source_events(runs[0].src),
-		(int64_t)pmt_source_events(runs[1].src), false);
+	pmt_table_diff_row(t, "events", (int64_t)pmt_source_events(runs[0].src),
+			   (int64_t)pmt_source_events(runs[1].src), false);
 	row_num(t, "duration_s", (double)duration(&runs[0]) / 1e9, (double)duration(&runs[1]) / 1e9,
 		6);
-	row_int(t, "rss_start", a->rss_start, b->rss_start, true);
-	row_int(t, "rss_peak", a->rss_peak, b->rss_peak, true);
-	row_int(t, "rss_end", a->rss_end, b->rss_end, true);
-	row_int(t, "rss_growth", a->rss_end - a->rss_start, b->rss_end - b->rss_start, true);
-	row_int(t, "positive_growth", a->positive, b->positive, true);
-	row_int(t, "page_jumps", (int64_t)a->jumps, (int64_t)b->jumps, false);
+	pmt_table_diff_row(t, "rss_start", a->rss_start, b->rss_start, true);
+	pmt_table_diff_row(t, "rss_peak", a->rss_peak, b->rss_peak, true);
+	pmt_table_diff_row(t, "rss_end", a->rss_end, b->rss_end, true);
+	pmt_table_diff_row(t, "rss_growth", a->rss_end - a->rss_start, b->rss_end - b->rss_start,
+			   true);
+	pmt_table_diff_row(t, "positive_growth", a->positive, b->positive, true);
+	pmt_table_diff_row(t, "page_jumps", (int64_t)a->jumps, (int64_t)b->jumps, false);
 	if (o->format == PMT_FMT_JSON)
 		fputs("{\n\"overall\": ", stdout);
 	enum pmt_format fmt = o->format | (o->bytes ? PMT_FMT_EXACT : 0);

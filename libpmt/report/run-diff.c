@@ -7,19 +7,6 @@
 
 #include <libpmt/report/run-diff.h>
 
-static void row_int(struct pmt_table *t, const char *what, int64_t a, int64_t b, bool bytes)
-{
-	int (*cell)(struct pmt_table *, int64_t) = bytes ? pmt_table_bytes : pmt_table_int;
-	pmt_table_str(t, what);
-	cell(t, a);
-	cell(t, b);
-	cell(t, b - a);
-	if (a)
-		pmt_table_num(t, (double)b / (double)a, 3);
-	else
-		pmt_table_null(t);
-}
-
 struct sums {
 	int64_t events, growth, peaks;
 };
@@ -260,10 +247,11 @@ int pmt_run_diff(const struct pmt_run *old, const struct pmt_run *new_,
 	pmt_table_column(t, "change", PMT_ALIGN_RIGHT);
 	pmt_table_column(t, "ratio", PMT_ALIGN_RIGHT);
 	struct sums a = sum(old), b = sum(new_);
-	row_int(t, "processes", (int64_t)pmt_run_procs(old), (int64_t)pmt_run_procs(new_), false);
-	row_int(t, "events", a.events, b.events, false);
-	row_int(t, "rss_growth", a.growth, b.growth, true);
-	row_int(t, "rss_peak_sum", a.peaks, b.peaks, true);
+	pmt_table_diff_row(t, "processes", (int64_t)pmt_run_procs(old),
+			   (int64_t)pmt_run_procs(new_), false);
+	pmt_table_diff_row(t, "events", a.events, b.events, false);
+	pmt_table_diff_row(t, "rss_growth", a.growth, b.growth, true);
+	pmt_table_diff_row(t, "rss_peak_sum", a.peaks, b.peaks, true);
 	if ((r = print(t, "overall", o, out, true)) < 0 || (r = processes(old, new_, o, out)) < 0 ||
 	    (r = functions(old, new_, o, out, worse)) < 0)
 		return r;

@@ -712,3 +712,16 @@ int pmt_table_print(const struct pmt_table *t, enum pmt_format f, FILE *out)
 		return -EIO;
 	return 0;
 }
+
+void pmt_table_diff_row(struct pmt_table *t, const char *what, int64_t a, int64_t b, bool bytes)
+{
+	int (*cell)(struct pmt_table *, int64_t) = bytes ? pmt_table_bytes : pmt_table_int;
+	pmt_table_str(t, what);
+	cell(t, a);
+	cell(t, b);
+	cell(t, b - a);
+	if (a)
+		pmt_table_num(t, (double)b / (double)a, 3);
+	else
+		pmt_table_null(t);
+}

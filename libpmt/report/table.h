@@ -4,6 +4,7 @@
  * objects), markdown or rst (grid tables, as the pymemtrace tech notes use).
  * A table holds its cells in memory: for summaries, not for event streams.
  * Ownership: the table copies every string it is given. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,3 +65,6 @@ int pmt_json_write_string(FILE *out, const char *s, size_t len);
  * ' as entities, control characters as spaces or U+FFFD, bytes that are not
  * UTF-8 read as Latin-1. 0 or -EIO. */
 int pmt_xml_write(FILE *out, const char *s, size_t len);
+/* A row of a comparison: what, a, b, b - a (in bytes or as integers) and
+ * b / a (null when a is 0). */
+void pmt_table_diff_row(struct pmt_table *t, const char *what, int64_t a, int64_t b, bool bytes);
