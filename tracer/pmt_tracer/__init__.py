@@ -269,22 +269,8 @@ class _Base:
             path = self._filepath or _default_path(self._kind, len(stack))
             tracer = Tracer(path, mode=self._mode, trigger=self.d_rss_trigger,
                             argv=self._argv, **self._opts)
-            # Before the hook is in: these are ours, not the program's events.
-            _wrap_os_exit()
-            _wrap_os_exec()
-            outer = stack[-1] if stack else None
-            if outer is not None:
-                outer._tracer.write_message(
-                    '# Detaching this %s log. New file:%s' % (self._mode, expand_path(path)))
-                outer._tracer.suspend()
-            try:
-                tracer.start()
-            except BaseException:
-                if outer is not None:
-                    outer._tracer.resume()
-                raise
-            self._tracer = tracer
-            stack.append(self)
+            _push(self, stack, tracer,
+                  '# Detaching this %s log. New file:%s' % (self._mode, expand_path(path)))
             _started.append(self)
             if self.message is not None:
                 tracer.write_message(self.message)
@@ -296,20 +282,9 @@ class _Base:
             tracer = self._tracer
             if tracer is None or not tracer.open:
                 return
-            stack = _stacks[self._mode]
             if self in _started:
                 _started.remove(self)
-            was_top = bool(stack) and stack[-1] is self
-            if self in stack:
-                stack.remove(self)
-            try:
-                tracer.stop()
-            finally:
-                if was_top and stack:
-                    outer = stack[-1]._tracer
-                    if outer.open:
-                        outer.resume()
-                        outer.write_message('# Re-attaching this %s log.' % self._mode)
+            _pop(self, _stacks[self._mode], '# Re-attaching this %s log.' % self._mode)
 
     def __enter__(self):
         return self.start()
@@ -432,22 +407,9 @@ class ReferenceTracing:
                             include_builtins=self.include_builtins,
                             exclude_tp_names=self.exclude_tp_names,
                             include_tp_names=self.include_tp_names, **self._opts)
-            _wrap_os_exit()
-            _wrap_os_exec()
-            outer = stack[-1] if stack else None
-            if outer is not None:
-                outer._tracer.write_message(
-                    'Detaching this Reference Tracing file wrapper. New file: %s'
-                    % expand_path(path))
-                outer._tracer.suspend()
-            try:
-                tracer.start()
-            except BaseException:
-                if outer is not None:
-                    outer._tracer.resume()
-                raise
-            self._tracer = tracer
-            stack.append(self)
+            _push(self, stack, tracer,
+                  'Detaching this Reference Tracing file wrapper. New file: %s'
+                  % expand_path(path))
             if self.message is not None:
                 tracer.write_message(self.message)
         return self
@@ -457,18 +419,7 @@ class ReferenceTracing:
             tracer = self._tracer
             if tracer is None or not tracer.open:
                 return
-            stack = _stacks['objects']
-            was_top = bool(stack) and stack[-1] is self
-            if self in stack:
-                stack.remove(self)
-            try:
-                tracer.stop()
-            finally:
-                if was_top and stack:
-                    outer = stack[-1]._tracer
-                    if outer.open:
-                        outer.resume()
-                        outer.write_message('Re-attaching this Reference Tracing file wrapper.')
+            _pop(self, _stacks['objects'], 'Re-attaching this Reference Tracing file wrapper.')
 
     def __enter__(self):
         return self.start()
@@ -506,6 +457,42 @@ class ReferenceTracing:
     @property
     def tracer(self):
         return self._tracer
+
+
+def _push(obj, stack, tracer, detach_note):
+    """Starts obj's tracer on top of stack (lock held): the outer log, if
+    any, gets detach_note and is suspended until obj stops."""
+    # Before the hook is in: these are ours, not the program's events.
+    _wrap_os_exit()
+    _wrap_os_exec()
+    outer = stack[-1] if stack else None
+    if outer is not None:
+        outer._tracer.write_message(detach_note)
+        outer._tracer.suspend()
+    try:
+        tracer.start()
+    except BaseException:
+        if outer is not None:
+            outer._tracer.resume()
+        raise
+    obj._tracer = tracer
+    stack.append(obj)
+
+
+def _pop(obj, stack, reattach_note):
+    """Stops obj's tracer (lock held); when obj was on top, the log below it
+    resumes and gets reattach_note."""
+    was_top = bool(stack) and stack[-1] is obj
+    if obj in stack:
+        stack.remove(obj)
+    try:
+        obj._tracer.stop()
+    finally:
+        if was_top and stack:
+            outer = stack[-1]._tracer
+            if outer.open:
+                outer.resume()
+                outer.write_message(reattach_note)
 
 
 def _objects_head():
