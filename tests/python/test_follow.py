@@ -231,9 +231,8 @@ class TestFollow(FollowCase):
             how, path, _ = kids[pid]
             self.assertEqual(how, 'spawn')
             log = by_pid[pid]
-            # A worker that left on the pool's sentinel has its trailer; one
-            # that terminate() killed with SIGTERM has none, but lost no
-            # event: the pool waited for its idle flush before the signal.
+            # A worker that left on the pool's sentinel has its trailer, and
+            # so has one that terminate() killed with SIGTERM.
             self.assertReadable(path, log)
             self.assertIn('--multiprocessing-fork', log.header['argv'])
             total += self.calls(log, 'work')
@@ -267,10 +266,10 @@ class TestFollow(FollowCase):
         path = self.path('l_%d.log.zst' % pid)
         top = [l for l in self.logs().values() if l.header['argv'] == ['term.py']][0]
         self.assertEqual(children(top)[pid], ('spawn', path, None))
-        # No trailer, but everything up to the signal: the parent let the
-        # child's idle flush run first. The tools read it with a warning.
+        # The child's log is closed by the signal, with a trailer saying so.
         log = pmtlog.read(path)
-        self.assertTrue(log.truncated)
+        self.assertFalse(log.truncated)
+        self.assertEqual(log.trailer['signal'], signal.SIGTERM)
         self.assertEqual(log.header['pid'], pid)
         self.assertReadable(path, log)
         self.assertIn('sleeper', names(log))

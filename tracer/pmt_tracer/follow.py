@@ -60,9 +60,9 @@ _SUFFIX = '.log.zst'
 # Signals that end a process without letting it run any code, so its log
 # keeps only the frames written before: before a traced process sends one
 # to a traced child, it gives the child's idle flush (100-200 ms after its
-# last event) time to write the frame in progress.
-_FATAL = frozenset(getattr(signal, n) for n in ('SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT')
-                   if hasattr(signal, n))
+# last event) time to write the frame in progress. (SIGTERM and SIGHUP
+# close a traced child's log with a trailer: see bootstrap.)
+_FATAL = frozenset(getattr(signal, n) for n in ('SIGKILL', 'SIGQUIT') if hasattr(signal, n))
 KILL_SETTLE = 0.3
 
 _session = None
@@ -634,5 +634,8 @@ def bootstrap(text):
         session.export()
         report(run, parent, rec)
         _install()
+        # As the launcher does: SIGTERM and SIGHUP close the log with a
+        # trailer, and the child still dies of the signal.
+        _pmt_tracer._close_on_signals()
     finally:
         obj.tracer.resume()
