@@ -329,7 +329,11 @@ static __attribute__((noinline)) uint32_t type_decide(struct tracer *t, struct o
 }
 
 /* The Python line running on this thread: the innermost frame that runs
- * code (entry frames of the C stack have none). */
+ * code (entry frames of the C stack have none). The interpreter's shim
+ * frames run static code objects of its own (3.13's _Py_InitCleanup, which
+ * finishes an __init__ call, is const: giving it a code id would write to
+ * read-only memory); they are marked CO_NO_MONITORING_EVENTS, and the site
+ * is the frame below them. */
 static void running_site(struct tracer *t, struct objects *o, uint32_t *code, uint32_t *line)
 {
 	*code = *line = 0;
@@ -339,7 +343,8 @@ static void running_site(struct tracer *t, struct objects *o, uint32_t *code, ui
 	struct pmt_iframe *f = (struct pmt_iframe *)ts->current_frame;
 	for (int n = 0; f && n < 64; n++, f = f->previous) {
 		PyObject *exe = (PyObject *)(f->f_executable & ~(uintptr_t)7);
-		if (!exe || !PyCode_Check(exe))
+		if (!exe || !PyCode_Check(exe) ||
+		    (((PyCodeObject *)exe)->co_flags & CO_NO_MONITORING_EVENTS))
 			continue;
 		*code = py_code_id(t, (PyCodeObject *)exe);
 		int lasti = PyUnstable_InterpreterFrame_GetLasti((struct _PyInterpreterFrame *)f);

@@ -133,6 +133,49 @@ class ObjectPatterns(tl.TmpDirCase):
         self.assertEqual(set(by_type(log)), {'Dropped'})
 
 
+SHIM = '''
+import pmt_tracer
+
+class Tmp: pass
+class P:
+    def __init__(self):
+        t = Tmp()
+        self.n = 1
+
+with pmt_tracer.ReferenceTracing(filepath='rt.log.zst', include_builtins=BUILTINS):
+    for i in range(1000):
+        P()
+'''
+
+
+@unittest.skipUnless(HAVE, WHY)
+class InitShim(tl.TmpDirCase):
+    """Once the call of a class is specialised, 3.13 runs __init__ above a
+    shim frame of its own static (read-only) code: an object freed as
+    __init__ returns is freed with that frame on top."""
+
+    def check(self, builtins):
+        tl.write(self.dir, 's.py', SHIM.replace('BUILTINS', str(builtins)))
+        self.assertRan(tl.run(['s.py'], self.dir))
+        log = self.read_log('rt.log.zst')
+        self.assertFalse(log.truncated)
+        self.assertEqual(by_type(log, 'NEW')['Tmp'], 1000)
+        self.assertEqual(by_type(log, 'DEL')['Tmp'], 1000)
+        sites = {(log.codes[o.code].name, o.line) for o in log.objects
+                 if o.type == 'Tmp' and o.op == 'NEW'}
+        self.assertEqual(sites, {('P.__init__', 7)})
+        # freed as __init__ returns: at the caller's line, not the shim's
+        gone = {(log.codes[o.code].name, o.line) for o in log.objects
+                if o.type == 'Tmp' and o.op == 'DEL'}
+        self.assertEqual(gone, {('<module>', 12)})
+
+    def test_object_freed_as_init_returns(self):
+        self.check(False)
+
+    def test_object_freed_as_init_returns_with_builtins(self):
+        self.check(True)
+
+
 CYCLES = '''
 import pmt_tracer
 class Cyc:
