@@ -78,29 +78,57 @@ static bool tag(const char *l, size_t n, const char *t)
 	return n >= m && !memcmp(l, t, m);
 }
 
+/* A left-aligned field of at least width characters and a space: its text
+ * without the padding, which may hold spaces (the type "symtable entry").
+ * One longer than width has no padding: it ends at the first space. */
+static void field(const char **p, const char *end, size_t width, const char **t, size_t *n)
+{
+	const char *f = *p, *q;
+	if ((size_t)(end - f) > width && f[width] == ' ') {
+		q = f + width;
+		*p = q + 1;
+	} else {
+		for (q = f; q < end && !is_sp(*q); q++)
+			;
+		*p = q < end ? q + 1 : q;
+	}
+	while (q > f && is_sp(q[-1]))
+		q--;
+	*t = f;
+	*n = (size_t)(q - f);
+}
+
+/* NEW: or DEL:, then " %12.6f %16p %16ld %-32s %-80s %4d %-40s %16zd %16ld":
+ * clock, address, live count, type, file, line, function, RSS, dRSS. The
+ * numbers hold no space; type, file and function may (a function
+ * "<generic parameters of SupportsAbs>"), so they are cut by their widths,
+ * and the function is what is left between the line and RSS. */
 static int object_line(struct pmt_source *s, const char *l, size_t len, struct pmt_item *it)
 {
-	const char *p = l + 4, *end = l + len, *t, *ty, *fn, *ln, *rs;
-	size_t n, tyn, fnn, lnn, rsn;
+	const char *p = l + 4, *end = l + len, *t, *ty, *file, *fn, *ln, *rs;
+	size_t n, tyn, filen, lnn, rsn;
 	long long addr, line, rss, lc;
 	double clock;
 	if (!ltok(&p, end, &t, &n) || !num(t, n, 0, NULL, true, &clock) || !clock_ok(clock) ||
 	    !ltok(&p, end, &t, &n) || !num(t, n, 16, &addr, false, NULL) ||
-	    !ltok(&p, end, &t, &n) || !num(t, n, 10, &lc, false, NULL) || !ltok(&p, end, &ty, &tyn))
+	    !ltok(&p, end, &t, &n) || !num(t, n, 10, &lc, false, NULL) || p >= end || *p++ != ' ')
+		return PMT_E_CORRUPT;
+	field(&p, end, 32, &ty, &tyn);
+	field(&p, end, 80, &file, &filen);
+	if (!tyn || !ltok(&p, end, &ln, &lnn) || !num(ln, lnn, 10, &line, false, NULL) ||
+	    line < 0 || line > UINT32_MAX || p >= end || *p++ != ' ')
 		return PMT_E_CORRUPT;
 	const char *e = end;
 	if (!rtok(p, &e, &t, &n) || !num(t, n, 10, &lc, false, NULL) || /* dRSS: ignored */
 	    !rtok(p, &e, &rs, &rsn) || !num(rs, rsn, 10, &rss, false, NULL) || rss < 0 ||
-	    rss > PMT_MAX_RSS_BYTES || !rtok(p, &e, &fn, &fnn) || !rtok(p, &e, &ln, &lnn) ||
-	    !num(ln, lnn, 10, &line, false, NULL) || line < 0 || line > UINT32_MAX)
+	    rss > PMT_MAX_RSS_BYTES)
 		return PMT_E_CORRUPT;
-	while (p < e && is_sp(*p))
-		p++;
-	while (e > p && is_sp(e[-1]))
+	fn = p;
+	while (e > fn && is_sp(e[-1]))
 		e--;
 	uint32_t code = 0, type = 0;
-	int r =
-	    pmt_symtab_intern_code(&s->syms, PMT_CODE_PY, 0, p, (size_t)(e - p), fn, fnn, &code);
+	int r = pmt_symtab_intern_code(&s->syms, PMT_CODE_PY, 0, file, filen, fn, (size_t)(e - fn),
+				       &code);
 	if (r == 0)
 		r = pmt_symtab_intern_name(&s->syms, ty, tyn, &type);
 	if (r < 0)

@@ -86,6 +86,33 @@ PYEOF
 	stderr_has "after EOF"
 }
 
+@test "ReferenceTracing lines: names with spaces, and fields wider than their columns" {
+	long_type=a.type.name.longer.than.thirty.two.characters
+	long_file=/srv/$(printf 'd%.0s' $(seq 90))/m.py
+	{
+		echo SOF
+		printf 'HDR: %12s %16s %16s %-32s %-80s %4s %-40s %16s %16s\n' Clock Address LiveCnt \
+			Type File Line Function RSS dRSS
+		rt_line NEW: 0.001000 0x7f0000001000 1 "symtable entry" "<frozen posixpath>" 7 \
+			"<generic parameters of SupportsAbs>" 1000000 0
+		rt_line NEW: 0.002000 0x7f0000002000 1 "$long_type" "$long_file" 12345 f 1004096 4096
+		rt_line DEL: 0.003000 0x7f0000001000 0 "symtable entry" "<frozen posixpath>" 8 \
+			"<generic parameters of SupportsAbs>" 1004096 0
+		echo EOF
+	} >sp.log
+	run -0 --separate-stderr pmt-summarise --format json sp.log
+	"$PY" - "$output" "$long_type" "$long_file" <<'PYEOF' || fail "wrong figures: $output"
+import json, sys
+d = json.loads(sys.argv[1])
+types = {r['type']: (r['created'], r['destroyed']) for r in d['objects']}
+assert types == {'symtable entry': (1, 1), sys.argv[2]: (1, 0)}, types
+leaks = [(r['type'], r['function'], r['file'], r['line']) for r in d['object_leaks']]
+assert leaks == [(sys.argv[2], 'f', sys.argv[3], 12345)], leaks
+PYEOF
+	run -0 --separate-stderr pmt-filter --type '^symtable entry$' sp.log
+	[ "$(grep -c '<generic parameters of SupportsAbs>' <<<"$output")" = 2 ]
+}
+
 @test "real ReferenceTracing logs from shared/compat" {
 	compat_log reftrace_outer_py313.log
 	run -0 --separate-stderr pmt-summarise --format json "$f"
