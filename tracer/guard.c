@@ -73,7 +73,8 @@ static struct wrap wraps[W_COUNT] = {
 
 static bool legacy_wrapped, audit_added, pending_queued;
 /* Our own hook changes raise the audit event too: not a displacement. */
-_Thread_local int guard_busy; /* per thread: audit events fire in the changing one */
+/* per thread: audit events fire in the changing one */
+_Thread_local int guard_busy __attribute__((tls_model("initial-exec")));
 /* The program's threading.setprofile/settrace hooks (per mode), kept aside
  * while a legacy tracer of that mode owns threading's hook. */
 static PyObject *prog_thread[2];

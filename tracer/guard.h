@@ -28,7 +28,7 @@ enum {
 };
 
 /* Our own hook changes raise the audit event too: not a displacement. */
-extern _Thread_local int guard_busy;
+extern _Thread_local int guard_busy __attribute__((tls_model("initial-exec")));
 
 /* Calls the original of a wrapped function, our changes marked. */
 PyObject *guard_call_orig(int w, PyObject *args, PyObject *kw);

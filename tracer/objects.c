@@ -80,7 +80,7 @@ struct objects {
 
 /* The one log recording objects: the ref tracer is process-wide. */
 static struct tracer *obj_owner;
-static _Thread_local int obj_depth;
+static _Thread_local int obj_depth __attribute__((tls_model("initial-exec")));
 
 /* The start of CPython 3.13's _PyInterpreterFrame (Include/internal/
  * pycore_frame.h): the executable, a strong reference to a code object or
