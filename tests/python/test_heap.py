@@ -523,6 +523,9 @@ class TestPythonNoEvents(TmpDirCase):
             return
         res, js = s
         self.assertEqual(res.returncode, 0, res.stderr)
+        # no RSS was read: nothing is compared with it
+        self.assertIn('no RSS', js['heap'][0]['reading'])
+        self.assertEqual({x['reading'] for x in js['heap_functions_alloc']}, {''})
         leaks = {(x['function'], x['line']) for x in js['leaks']
                  if x['file'].endswith('prog.py')}
         for size in (30001, 30002, 30003, 30004, 30005):
