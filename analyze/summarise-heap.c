@@ -26,9 +26,13 @@
 /* ---- heap logs ------------------------------------------------------------ */
 
 /* What RSS and heap growth side by side mean, in a word for function rows
- * and a sentence for the whole log. */
-static const char *reading(int64_t rss, int64_t heap, int64_t page, bool sentence)
+ * and a sentence for the whole log; nothing to compare in a log of the heap
+ * alone (NO_EVENTS: no RSS was read). */
+static const char *reading(const struct result *x, int64_t rss, int64_t heap, int64_t page,
+			   bool sentence)
 {
+	if (pmt_source_header(x->src)->flags & PMT_HDR_NO_EVENTS)
+		return sentence ? "no RSS in this log (the heap alone, no events)" : "";
 	if (rss >= page && heap < rss / 2)
 		return sentence ? "RSS grew more than the heap: memory outside the heap (mmap, "
 				  "arenas, native libraries) or freed memory the allocator kept"
@@ -71,7 +75,7 @@ static int heap_summary_table(struct result *x, const char *title, struct pmt_ta
 	pmt_table_int(t, (int64_t)ht->unknown_frees);
 	pmt_table_int(t, (int64_t)ht->failed);
 	pmt_table_bytes(t, rss);
-	pmt_table_str(t, reading(rss, ht->live, h->page_size ? h->page_size : 4096, true));
+	pmt_table_str(t, reading(x, rss, ht->live, h->page_size ? h->page_size : 4096, true));
 	*out = t;
 	return 0;
 }
@@ -224,7 +228,7 @@ static int heap_functions_table(struct result *x, const char *title, enum heap_o
 		pmt_table_bytes(t, f->live_at_peak);
 		pmt_table_bytes(t, f->live);
 		pmt_table_bytes(t, rss);
-		pmt_table_str(t, reading(rss, f->net, page ? page : 4096, false));
+		pmt_table_str(t, reading(x, rss, f->net, page ? page : 4096, false));
 	}
 	free(ids);
 	*out = t;

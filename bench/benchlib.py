@@ -82,21 +82,24 @@ class Workload:
         self.thread_cpu = thread_cpu
 
 
-def sample_workload(env):
-    """lastohtml.py over generated LAS files (generated once per run)."""
-    las = os.path.join(env.tmp, 'las')
+def sample_workload(env, scale=1.0):
+    """lastohtml.py over generated LAS files (generated once per run; scale
+    multiplies every file's rows)."""
+    las = os.path.join(env.tmp, 'las%g' % scale)
     out = os.path.join(env.tmp, 'html')
 
     def setup():
         if not os.path.isdir(las):
-            subprocess.run([env.python, os.path.join(SRCDIR, 'sample-data', 'gen_las.py'), las],
+            subprocess.run([env.python, os.path.join(SRCDIR, 'sample-data', 'gen_las.py'), las]
+                           + ([] if scale == 1.0 else ['--scale', str(scale)]),
                            check=True, stdout=subprocess.DEVNULL)
-    return Workload('sample (lastohtml.py)',
-                    [os.path.join(SRCDIR, 'sample-data', 'lastohtml.py'), las, out], setup)
+    name = 'sample (lastohtml.py)' if scale == 1.0 else 'sample (lastohtml.py, rows x%g)' % scale
+    return Workload(name, [os.path.join(SRCDIR, 'sample-data', 'lastohtml.py'), las, out], setup)
 
 
 def calls_workload(env, scale=1.0):
-    return Workload('calls (bench/calls.py)',
+    return Workload('calls (bench/calls.py)' if scale == 1.0 else
+                    'calls (bench/calls.py --scale %g)' % scale,
                     [os.path.join(SRCDIR, 'bench', 'calls.py'), '--scale', str(scale)],
                     thread_cpu=True)
 

@@ -9,14 +9,19 @@ heap tracing costs beside the stdlib's tracemalloc.
    Records, malloc, free and free(0x0) entries with and without pymalloc and
    their ratio; each beside the note's own figures (DTrace on macOS, 3.9).
 2. Overhead, on the sample and call-dense workloads in one interleaved run:
-   untraced, the plain RSS log, --heap, --heap=python and tracemalloc.start(1)
-   (python -X tracemalloc=1), with the added time of each against untraced,
-   and the two targets checked: --heap=python at most half the added cost of
-   tracemalloc; --heap adding no more than the plain RSS log adds again.
+   untraced, the plain RSS log, --heap, --heap=python (with the RSS event log
+   of every call, and --no-events: the heap alone, without the call hook) and
+   tracemalloc.start(1) (python -X tracemalloc=1), with the added time of each
+   against untraced, and the two targets checked: --heap=python at most half
+   the added cost of tracemalloc, measured with --no-events, which records
+   what tracemalloc records (every allocation and the line it was made at,
+   no call and no RSS); --heap adding no more than the plain RSS log adds
+   again. The log of every run is read back for the RSS source it used.
 
 Writes docs/bench-heap.md and docs/bench-heap.rst (or --outdir).
 
     bench/heap.py [--builddir DIR] [--reps N] [--outdir DIR] [--skip-overhead]
+                  [--sample-scale F] [--calls-scale F]
 """
 import datetime
 import json
@@ -100,7 +105,7 @@ def heap_summary(env, log):
     calls = {r['call']: int(r['count']) for r in js.get('allocator_calls', [])}
     heap = js.get('heap', [{}])[0]
     return {'events': int(d['events']), 'written': int(d['written']),
-            'bytes': int(d['log_bytes']), 'calls': calls,
+            'bytes': int(d['log_bytes']), 'calls': calls, 'source': d.get('rss_source', ''),
             'records': int(heap.get('records', 0))}
 
 
@@ -126,8 +131,8 @@ def fmt_size(n):
     return '%d B' % n
 
 
-def technote(env, reps):
-    wl = bl.sample_workload(env)
+def technote(env, reps, scale):
+    wl = bl.sample_workload(env, scale)
     base = Run('Baseline (untraced, pymalloc)')
     heap = Run('Heap tracing (--heap), release with pymalloc', HEAP_OPTS)
     nopy = Run('No tracing, PYTHONMALLOC=malloc (without pymalloc)',
@@ -166,20 +171,21 @@ def technote(env, reps):
          bl.fmt_int(b['realloc']), ratio(a['realloc'], b['realloc'])],
     ]
     per_call = [b['size'] / max(1, heap.log['records']), a['size'] / max(1, heapm.log['records'])]
-    return times, logrows, per_call, wl
+    return times, logrows, per_call, wl, {c.log['source'] for c in cfgs if c.log}
 
 
-def overhead(env, reps):
+def overhead(env, reps, sample_scale, calls_scale):
     out = []
-    for wl in (bl.sample_workload(env), bl.calls_workload(env)):
+    for wl in (bl.sample_workload(env, sample_scale), bl.calls_workload(env, calls_scale)):
         base = Run('untraced')
         plain = Run('plain RSS log (every event)', [])
         heap = Run('--heap', ['--heap'])
         heapd = Run('--heap --drss -1', ['--heap', '--drss', '-1'])
         py = Run('--heap=python', ['--heap=python'])
         pyd = Run('--heap=python --drss -1', ['--heap=python', '--drss', '-1'])
+        pyn = Run('--heap=python --no-events', ['--heap=python', '--no-events'])
         tm = Run('tracemalloc.start(1) (-X tracemalloc=1)', python_args=['-X', 'tracemalloc=1'])
-        cfgs = [base, plain, heap, heapd, py, pyd, tm]
+        cfgs = [base, plain, heap, heapd, py, pyd, pyn, tm]
         measure(env, wl, cfgs, reps)
         out.append((wl, cfgs))
     return out
@@ -188,27 +194,37 @@ def overhead(env, reps):
 def overhead_tables(results):
     sections = []
     for wl, cfgs in results:
-        base, plain, heap, heapd, py, pyd, tm = cfgs
+        base, plain, heap, heapd, py, pyd, pyn, tm = cfgs
         t0 = base.med('real')
         rows = []
         for c in cfgs:
             t = c.med('real')
             calls = c.log['records'] if c.log else None
             rows.append([c.label, '%.2f' % t, 'x%.2f' % (t / t0), '%+.2f' % (t - t0),
+                         '%.2f' % c.med('user'), '%+.2f' % (c.med('user') - base.med('user')),
                          bl.fmt_int(calls) if calls else '-',
                          fmt_size(c.log['bytes']) if c.log else '-'])
         added = {c.label: c.med('real') - t0 for c in cfgs}
-        a_plain, a_heap, a_py, a_tm = (added[plain.label], added[heap.label], added[py.label],
-                                       added[tm.label])
+        a_plain, a_heap, a_py, a_pyn, a_tm = (added[plain.label], added[heap.label],
+                                              added[py.label], added[pyn.label], added[tm.label])
+
+        def of_tm(a):
+            return a / a_tm if a_tm > 0 else float('inf')
+        u0 = base.med('user')
+        u_pyn, u_tm = pyn.med('user') - u0, tm.med('user') - u0
         checks = [
-            '--heap=python added %.2f s, tracemalloc %.2f s: %.2f of it (target: at most 0.5): %s'
-            % (a_py, a_tm, a_py / a_tm if a_tm > 0 else float('inf'),
-               'met' if a_tm > 0 and a_py <= 0.5 * a_tm else 'NOT met'),
+            '--heap=python --no-events (what tracemalloc records: every allocation at its '
+            'line, no call, no RSS) added %.2f s, tracemalloc %.2f s: %.2f of it (target: '
+            'at most 0.5): %s; in user time %.2f s against %.2f s: %.2f'
+            % (a_pyn, a_tm, of_tm(a_pyn), 'met' if a_tm > 0 and a_pyn <= 0.5 * a_tm else 'NOT met',
+               u_pyn, u_tm, u_pyn / u_tm if u_tm > 0 else float('inf')),
             '--heap added %.2f s over the plain RSS log, which adds %.2f s (target: at most '
             'that): %s' % (a_heap - a_plain, a_plain,
                            'met' if a_heap - a_plain <= a_plain else 'NOT met'),
-            '--heap=python --drss -1 added %.2f s: %.2f of tracemalloc'
-            % (added[pyd.label], added[pyd.label] / a_tm if a_tm > 0 else float('inf')),
+            '--heap=python with the RSS event log of every call added %.2f s: %.2f of '
+            'tracemalloc' % (a_py, of_tm(a_py)),
+            '--heap=python --drss -1 (the call hook still runs at every event) added %.2f s: '
+            '%.2f of tracemalloc' % (added[pyd.label], of_tm(added[pyd.label])),
             '--heap=python beyond the plain RSS log it also writes (tracemalloc writes no '
             'RSS log): %.2f s, %.2f of tracemalloc'
             % (a_py - a_plain, (a_py - a_plain) / a_tm if a_tm > 0 else float('inf')),
@@ -221,20 +237,30 @@ def main(argv=None):
     ap = bl.parser(__doc__)
     ap.add_argument('--outdir', default=os.path.join(bl.SRCDIR, 'docs'))
     ap.add_argument('--skip-overhead', action='store_true')
+    ap.add_argument('--sample-scale', type=float, default=1.0,
+                    help='multiply the rows of every LAS file of the sample workload')
+    ap.add_argument('--calls-scale', type=float, default=1.0,
+                    help='bench/calls.py --scale (1: about 37 M events)')
     return bl.run_main(ap, run, argv)
 
 
 def run(env, args):
-    times, logrows, per_call, wl = technote(env, args.reps)
-    sections = [] if args.skip_overhead else overhead_tables(overhead(env, args.reps))
+    times, logrows, per_call, wl, sources = technote(env, args.reps, args.sample_scale)
+    results = [] if args.skip_overhead else overhead(env, args.reps, args.sample_scale,
+                                                     args.calls_scale)
+    sections = overhead_tables(results)
+    for _, cfgs in results:
+        sources |= {c.log['source'] for c in cfgs if c.log}
     when = datetime.date.today().isoformat()
     intro = ('Measured %s on %s, CPython %s, %d interleaved repetitions (medians; real from '
              'the wall clock, user and sys from wait4). The machine is shared with other work: '
              'read ratios, not absolute times. Heap tracing is `python -m pmt_tracer --heap '
              '--drss -1`: every allocator call of the process with its site, and the RSS events '
              'that moved RSS by a page. "Without pymalloc" is `PYTHONMALLOC=malloc` on a release '
-             'build: pyenv builds release interpreters only, where the note used a debug build.'
-             % (when, bl.machine(), bl.python_version(env), args.reps))
+             'build: pyenv builds release interpreters only, where the note used a debug build. '
+             'RSS source of the traced runs (read back from their logs): %s.'
+             % (when, bl.machine(), bl.python_version(env), args.reps,
+                ', '.join(sorted(s or '?' for s in sources))))
     th = ['Task', 'real', 'user', 'sys', 'real ratio']
     lh = ['Task', 'PYTHONMALLOC=malloc', 'pymalloc', 'malloc/pymalloc']
     nth = ['Task (the note: DTrace, macOS, Python 3.9)', 'real', 'user', 'sys', 'real ratio']
@@ -252,7 +278,8 @@ def run(env, args):
            'The note\'s own figures:', '', bl.rst_grid(nth, [list(map(str, r)) for r in NOTE_TIMES]),
            'Log', '---', '', bl.rst_grid(lh, logrows), per, '', 'The note\'s own figures:', '',
            bl.rst_grid(nlh, [list(r) for r in NOTE_LOG])]
-    oh = ['Configuration', 'real (s)', 'ratio', 'added (s)', 'allocator calls', 'log']
+    oh = ['Configuration', 'real (s)', 'ratio', 'added (s)', 'user (s)', 'added user (s)',
+          'allocator calls', 'log']
     for wl, rows, checks in sections:
         md += ['## Overhead: %s' % wl.name, '', bl.markdown(oh, rows)]
         md += ['* ' + c for c in checks] + ['']

@@ -10,10 +10,15 @@
  *   OBJ domains, the level tracemalloc sees; those calls hold the GIL, like
  *   the hook, so nothing more is locked.
  *
+ * Without the hook (events=False, --heap=python --no-events) no thread
+ * position is kept: each allocation takes its code and line from the frame
+ * running when it is made (heap-frame.c), as tracemalloc does.
+ *
  * Event numbers stay implicit: before its ALLOC a record writes the SKIP of
  * the events whose hook call has finished (heap_done) and that no record
  * has announced yet, so the ALLOC lands after the events that happened
  * before it. */
+#include "heap-frame.h"
 #include "record.h"
 
 #include <dlfcn.h>
@@ -116,14 +121,53 @@ void heap_writer_thread_start(void *ctx)
 		a->tls()->busy++;
 }
 
+/* The lines of (code object, instruction) pairs seen, by their hash: a
+ * line is found by a scan of the code's line table. An entry is valid only
+ * with the same code id, which a code object at the address of a freed one
+ * never has. GIL. */
+#define HEAP_LINE_BITS 12
+#define HEAP_LINES (1u << HEAP_LINE_BITS)
+struct heap_line {
+	PyCodeObject *co;
+	int offset;
+	uint32_t id, line;
+};
+static struct heap_line heap_lines[HEAP_LINES];
+
+/* Without the hook: the code id and line of the running Python frame (0, 0
+ * when the thread runs none). GIL; calls of the allocator are unrecorded
+ * (h->busy), so interning a code object may allocate. */
+static void running_site(struct tracer *t, uint32_t *code, uint32_t *line)
+{
+	PyCodeObject *co;
+	int off;
+	if (!heap_frame_now(&co, &off))
+		return;
+	uint32_t id = py_code_id(t, co);
+	uint64_t k =
+	    ((uint64_t)(uintptr_t)co ^ ((uint64_t)(uint32_t)off << 40)) * 0x9E3779B97F4A7C15ull;
+	struct heap_line *c = &heap_lines[k >> (64 - HEAP_LINE_BITS)];
+	if (c->co != co || c->offset != off || c->id != id || !id) {
+		int l = PyCode_Addr2Line(co, off);
+		*c = (struct heap_line){co, off, id, l > 0 ? (uint32_t)l : 0};
+	}
+	*code = id;
+	*line = c->line;
+}
+
 /* One allocator call, with the lock held (libc) or the GIL (python). */
 static void heap_record(struct tracer *t, struct pmt_heap_tls *h, unsigned op, unsigned domain,
 			uint64_t addr, uint64_t old, uint64_t size, uint64_t align)
 {
-	if (!t->heap_on || !t->active || t->failed || t->fork_pending || !t->w)
+	if (!t->heap_on || !(t->events ? t->active : !t->suspended) || t->failed ||
+	    t->fork_pending || !t->w)
 		return;
 	uint32_t code = 0, line = 0;
-	if (h->gen == t->gen) {
+	if (!t->events) {
+		running_site(t, &code, &line);
+		if (t->failed)
+			return;
+	} else if (h->gen == t->gen) {
 		code = (uint32_t)h->pos;
 		line = (uint32_t)(h->pos >> 32);
 	} else {

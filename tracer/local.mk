@@ -6,7 +6,7 @@ pmt_tracer_LTLIBRARIES = tracer/_pmt_tracer.la
 tracer__pmt_tracer_la_SOURCES = tracer/compat.h tracer/tracer.h \
 	tracer/record.h tracer/record.c tracer/clock.h tracer/clock.c tracer/monitoring.c tracer/guard.h tracer/guard.c \
 	tracer/guard-mon.c tracer/guard-say.c tracer/install.c tracer/fork.c tracer/log.c tracer/module.c \
-	tracer/heap-abi.h tracer/heap.c tracer/objects.c
+	tracer/heap-abi.h tracer/heap.c tracer/heap-frame.h tracer/heap-frame.c tracer/objects.c
 tracer__pmt_tracer_la_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_CPPFLAGS)
 tracer__pmt_tracer_la_CFLAGS = $(AM_CFLAGS) $(ZSTD_CFLAGS) -fvisibility=hidden
 tracer__pmt_tracer_la_LDFLAGS = -module -avoid-version -shared -rpath $(pmt_tracerdir) $(AM_LDFLAGS)

@@ -143,7 +143,7 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 	t->hook = t->hook_want == HOOK_AUTO ? HOOK_MONITORING : t->hook_want;
 	t->tool_id = -1;
 	t->events = events;
-	t->extra_index = mod_state(module)->extra_index[events ? t->mode : 2];
+	t->extra_index = mod_state(module)->extra_index[events ? t->mode : objects ? 2 : 3];
 	int k = pmt_rss_parse(rss_source);
 	if (k < 0) {
 		PyErr_Format(PyExc_ValueError, "unknown rss source '%s'", rss_source);
@@ -180,8 +180,9 @@ static int tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 				"heap tracing needs the event log (log must not be 'none')");
 		goto out;
 	}
-	if (!events && !objects) {
-		PyErr_SetString(PyExc_ValueError, "events=False needs objects=True");
+	if (!events && !objects && t->heap != HEAP_PYTHON) {
+		PyErr_SetString(PyExc_ValueError,
+				"events=False needs objects=True or heap='python'");
 		goto out;
 	}
 	if (!events && !log) {
@@ -669,7 +670,7 @@ static int mod_exec(PyObject *module)
 	if (!atfork_done &&
 	    pthread_atfork(tracer_atfork_prepare, tracer_atfork_parent, tracer_atfork_child) == 0)
 		atfork_done = true;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		st->extra_index[i] = pmt_code_extra_index(NULL);
 		if (st->extra_index[i] < 0) {
 			PyErr_SetString(PyExc_RuntimeError, "no co_extra index left");

@@ -87,8 +87,9 @@ struct displaced {
 
 struct mod_state {
 	PyTypeObject *tracer_type;
-	Py_ssize_t extra_index[3]; /* per mode: one profile and one trace log at a time,
-				    * and one log of objects alone (events=False) */
+	Py_ssize_t extra_index[4]; /* per mode: one profile and one trace log at a time,
+				    * one log of objects alone and one of the heap
+				    * alone (events=False) */
 	struct tracer *open;	   /* open tracers; each holds a reference to itself */
 };
 

@@ -146,7 +146,7 @@ struct pmt_header {
 #define PMT_HDR_HEAP_LIBC 0x8	 /* --heap: every libc allocator call (ALLOC ops 0..9) */
 #define PMT_HDR_HEAP_PYTHON 0x10 /* --heap=python: the MEM and OBJ domains (ops 10..14) */
 #define PMT_HDR_OBJECTS 0x20	 /* --objects: OBJECT records (CPython 3.13+) */
-#define PMT_HDR_NO_EVENTS 0x40	 /* objects alone: no hook, no EVENT record */
+#define PMT_HDR_NO_EVENTS 0x40	 /* no hook, no EVENT record: objects or heap alone */
 
 struct pmt_trailer {
 	uint64_t total_events;

@@ -438,5 +438,148 @@ except RuntimeError as e:
             self.assertIn('--heap', r.stderr)
 
 
+NO_EVENTS_PROG = '''
+import threading
+
+def leaf():
+    return bytearray(30001)
+
+def middle():
+    a = leaf()
+    b = bytearray(30002)
+    return a, b
+
+def gen():
+    for i in range(3):
+        yield bytearray(30003)
+
+def in_thread(out):
+    out.append(bytearray(30004))
+
+keep = [middle()]
+keep.append(bytearray(30005))
+keep.extend(gen())
+out = []
+t = threading.Thread(target=in_thread, args=(out,))
+t.start()
+t.join()
+keep.append(out)
+tmp = bytearray(30006)
+del tmp
+'''
+
+
+def line_of(text, needle):
+    """The 1-based line of the only line of text that contains needle."""
+    found = [i + 1 for i, l in enumerate(text.split('\n')) if needle in l]
+    assert len(found) == 1, (needle, found)
+    return found[0]
+
+
+class TestPythonNoEvents(TmpDirCase):
+    """--heap=python --no-events: no hook; each allocation is attributed to
+    the frame running when it is made."""
+
+    def run_heap(self, body, args, name='h.log.zst'):
+        write(self.dir, 'prog.py', body)
+        return trace(['-o', name] + list(args) + ['prog.py'], self.dir, timeout=300)
+
+    def blocks(self, log):
+        """{size: [alloc]} of the program's bytearray buffers (size + 1)."""
+        out = {}
+        for a in log.allocs:
+            if a.op in ('py_malloc', 'py_realloc') and 30002 <= a.size <= 30007:
+                out.setdefault(a.size - 1, []).append(a)
+        return out
+
+    def test_known_allocations_at_their_function_and_line(self):
+        r = self.run_heap(NO_EVENTS_PROG, args=('--heap=python', '--no-events'))
+        self.assertRan(r)
+        self.assertRegex(r.stderr, r'wrote \S+: 0 events, \d+ allocator calls, \d+ bytes '
+                                   r'\(\d+\.\d B/allocator call\)')
+        log = self.read_log('h.log.zst')
+        flags = log.header['flags']
+        self.assertTrue(flags & pmtlog.HDR_HEAP_PYTHON)
+        self.assertTrue(flags & pmtlog.HDR_NO_EVENTS)
+        self.assertEqual(log.events, [])
+        got = self.blocks(log)
+        want = {30001: ('leaf', 1), 30002: ('middle', 1), 30003: ('gen', 3),
+                30004: ('in_thread', 1), 30005: ('<module>', 1), 30006: ('<module>', 1)}
+        self.assertEqual(sorted(got), sorted(want))
+        for size, (name, n) in want.items():
+            line = line_of(NO_EVENTS_PROG, 'bytearray(%d)' % size)
+            self.assertEqual(len(got[size]), n, size)
+            for a in got[size]:
+                self.assertEqual((log.codes[a.code].name, a.line), (name, line), a)
+                self.assertTrue(log.codes[a.code].file.endswith('prog.py'))
+        main = {a.thread for s in (30001, 30002, 30003, 30005) for a in got[s]}
+        self.assertEqual(len(main), 1)
+        self.assertNotIn(got[30004][0].thread, main)   # the other thread's own index
+        # the freed temporary, and the live ones
+        addrs = {a.addr for a in got[30006]}
+        self.assertEqual(len([a for a in log.allocs if a.op == 'py_free' and a.addr in addrs]), 1)
+        s = summarise_json(self.path('h.log.zst'))
+        if s is None:
+            return
+        res, js = s
+        self.assertEqual(res.returncode, 0, res.stderr)
+        # no RSS was read: nothing is compared with it
+        self.assertIn('no RSS', js['heap'][0]['reading'])
+        self.assertEqual({x['reading'] for x in js['heap_functions_alloc']}, {''})
+        leaks = {(x['function'], x['line']) for x in js['leaks']
+                 if x['file'].endswith('prog.py')}
+        for size in (30001, 30002, 30003, 30004, 30005):
+            name, _ = want[size]
+            self.assertIn((name, line_of(NO_EVENTS_PROG, 'bytearray(%d)' % size)), leaks)
+        self.assertNotIn(('<module>', line_of(NO_EVENTS_PROG, 'bytearray(30006)')), leaks)
+
+    def test_same_blocks_as_with_the_hook(self):
+        """The same allocations as --heap=python finds, function by function."""
+        self.assertRan(self.run_heap(NO_EVENTS_PROG, args=('--heap=python',), name='e.log.zst'))
+        self.assertRan(self.run_heap(NO_EVENTS_PROG, args=('--heap=python', '--no-events'),
+                                     name='n.log.zst'))
+        with_hook, without = self.read_log('e.log.zst'), self.read_log('n.log.zst')
+        self.assertGreater(len(with_hook.events), 0)
+
+        def by_function(log):
+            return sorted((size, log.codes[a.code].name)
+                          for size, l in self.blocks(log).items() for a in l)
+        self.assertEqual(by_function(with_hook), by_function(without))
+
+    def test_api_in_a_running_process(self):
+        write(self.dir, 'prog.py', '''
+import pmt_tracer
+def f():
+    return [bytearray(43210) for _ in range(3)]
+with pmt_tracer.Profile(0, filepath='api.log.zst', heap='python', events=False) as p:
+    x = f()
+print(p.tracer.events, p.tracer.heap_calls > 0)
+for kw in (dict(heap=False), dict(heap=True)):
+    try:
+        pmt_tracer.Profile(0, filepath='no.log.zst', events=False, **kw).start()
+    except (RuntimeError, ValueError) as e:
+        print('refused')
+''')
+        r = run(['prog.py'], self.dir)
+        self.assertRan(r)
+        self.assertEqual(r.stdout.split('\n')[:3], ['0 True', 'refused', 'refused'])
+        self.assertFalse(os.path.exists(self.path('no.log.zst')))
+        log = self.read_log('api.log.zst')
+        blocks = [a for a in log.allocs if a.size == 43211]
+        self.assertEqual(len(blocks), 3)
+        self.assertTrue({log.codes[a.code].name for a in blocks}
+                        <= {'f', 'f.<locals>.<listcomp>', '<listcomp>'})
+
+    def test_options_that_do_not_combine(self):
+        write(self.dir, 'prog.py', 'pass\n')
+        for extra in (['--no-events'], ['--heap', '--no-events'],
+                      ['--heap=python', '--no-events', '--drss', '-1'],
+                      ['--heap=python', '--no-events', '--log', 'all']):
+            r = trace(['-o', 'x.log.zst'] + extra + ['prog.py'], self.dir)
+            self.assertEqual(r.returncode, 2, (extra, r.stderr))
+            self.assertIn('--no-events', r.stderr)
+        self.assertFalse(os.path.exists(self.path('x.log.zst')))
+
+
 if __name__ == '__main__':
     unittest.main()

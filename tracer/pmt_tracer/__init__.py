@@ -241,7 +241,7 @@ class _Base:
 
     def __init__(self, d_rss_trigger=-1, message=None, filepath=None, *, prev=False,
                  calculate='all', log=True, rss_source='auto', force=True, argv=None,
-                 hook='auto', heap=False, objects=None):
+                 hook='auto', heap=False, objects=None, events=True):
         if not isinstance(d_rss_trigger, int) or isinstance(d_rss_trigger, bool):
             raise TypeError('d_rss_trigger must be int, not %s' % type(d_rss_trigger).__name__)
         if message is not None and not isinstance(message, str):
@@ -253,6 +253,10 @@ class _Base:
         self._filepath = filepath
         self._opts = dict(prev=prev, calculate=calculate, log=log, rss_source=rss_source,
                           force=force, hook=hook, heap=_heap_mode(heap))
+        if not events:
+            # the heap alone (heap='python'): no hook, each allocation
+            # attributed to the frame running when it is made
+            self._opts['events'] = False
         if objects:
             # objects=True or a dict of ReferenceTracing's filters: the
             # same log also holds every object created and destroyed

@@ -61,6 +61,11 @@ def _parser():
                         'free and the aligned variants of the whole process (the program is '
                         're-executed with libpmt_heap.so preloaded); python = the MEM and OBJ '
                         'allocator domains (what tracemalloc sees)')
+    p.add_argument('--no-events', dest='events', action='store_false',
+                   help='with --heap=python: the heap alone, without the call hook: no '
+                        'event, no RSS; each allocation is attributed to the Python line '
+                        'running when it is made, as tracemalloc does (the cheapest heap '
+                        'tracing)')
     p.add_argument('--objects', action='store_true',
                    help='also record every Python object created and destroyed, by type and '
                         'creation site (CPython 3.13+); builtins excluded unless '
@@ -440,6 +445,11 @@ def main(argv=None):
         return _error('--heap cannot be combined with --prev')
     if ns.heap and not log:
         return _error('--heap needs the event log (not --log none)')
+    if not ns.events:
+        if ns.heap != 'python':
+            return _error('--no-events needs --heap=python')
+        if ns.drss is not None or ns.prev or ns.log is not None:
+            return _error('--no-events writes no event: --drss, --prev and --log do not apply')
     if not ns.objects and (ns.include_builtins or ns.exclude_type or ns.include_type):
         return _error('--include-builtins, --exclude-type and --include-type need --objects')
     if ns.objects:
@@ -472,7 +482,7 @@ def main(argv=None):
     obj_cls = pmt_tracer.Trace if ns.mode == 'trace' else pmt_tracer.Profile
     obj = obj_cls(trigger, None, output, prev=prev, calculate=ns.calculate, log=log,
                   rss_source=ns.rss_source, force=ns.force, argv=list(sys.argv),
-                  hook=ns.hook, heap=ns.heap or False,
+                  hook=ns.hook, heap=ns.heap or False, events=ns.events,
                   objects=dict(include_builtins=ns.include_builtins,
                                exclude_tp_names=ns.exclude_type,
                                include_tp_names=ns.include_type) if ns.objects else None)
@@ -563,12 +573,15 @@ def main(argv=None):
     if not ns.quiet and tracer is not None and not err:
         n, b = tracer.events, tracer.bytes
         per = b / n if n else 0.0
+        unit = 'event'
+        if not ns.events:   # the heap alone: what a record costs is per allocator call
+            per, unit = (b / tracer.heap_calls if tracer.heap_calls else 0.0), 'allocator call'
         heap = ', %d allocator calls' % tracer.heap_calls if ns.heap else ''
         if ns.objects:
             made, gone, _ = tracer.object_stats
             heap += ', %d objects created, %d destroyed' % (made, gone)
-        sys.stderr.write('%s: wrote %s: %d events%s, %d bytes (%.1f B/event); next: pmt-summarise %s\n'
-                         % (PROG, path, n, heap, b, per, path))
+        sys.stderr.write('%s: wrote %s: %d events%s, %d bytes (%.1f B/%s); next: pmt-summarise %s\n'
+                         % (PROG, path, n, heap, b, per, unit, path))
         if children is not None:
             sys.stderr.write('%s\n' % _children_line(children))
     sys.stderr.flush()
