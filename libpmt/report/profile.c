@@ -297,6 +297,7 @@ static void first_event(struct pmt_profile *p, const struct pmt_event *ev)
 static int event_weights(struct pmt_profile *p, struct thread *t, const struct pmt_item *it,
 			 uint32_t *top_node, int64_t *callee, bool *any_callee)
 {
+	memset(callee, 0, PMT_WEIGHT_COUNT * sizeof(*callee));
 	for (unsigned w = 0; p->ev_weights >> w; w++) {
 		const struct pmt_weight_def *def = &pmt_weight_defs[w];
 		if (w == PMT_WEIGHT_RSS || !(p->ev_weights & (1u << w)))
@@ -435,8 +436,9 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 	struct pmt_tstat *ts = &p->ts[ev->thread];
 	ts->events++;
 
-	uint32_t top_node = t->depth ? t->frames[t->depth - 1].node : 0;
-	int64_t callee[PMT_WEIGHT_COUNT] = {0};
+	/* found when first needed: path_node() starts from the top's node */
+	uint32_t top_node = 0;
+	int64_t callee[PMT_WEIGHT_COUNT];
 	bool any_callee = false;
 	if (ev->drss && (r = charge_drss(p, t, ts, ev, &top_node)) < 0)
 		return r;
