@@ -409,7 +409,7 @@ static int make_room(struct pmt_profile *p, const struct pmt_event *ev)
 
 /* Most events change nothing but counters and the stack: RSS as it was,
  * no weight but RSS growth kept per path, so that path is kept short. */
-int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
+static inline int item(struct pmt_profile *p, const struct pmt_item *it)
 {
 	if (it->type != PMT_ITEM_EVENT)
 		return other_item(p, it);
@@ -458,6 +458,18 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 	default:
 		return 0;
 	}
+}
+
+int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it) { return item(p, it); }
+
+int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int r = item(p, &items[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 void pmt_profile_finish(struct pmt_profile *p)
