@@ -232,7 +232,7 @@ static int64_t running_node(struct pmt_profile *p, struct thread *t, uint32_t co
 	return n;
 }
 
-static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool counted)
+static inline void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool counted)
 {
 	struct frame *f = &t->frames[--t->depth];
 	if (--p->active[f->code] == 0 && counted) {
@@ -344,8 +344,8 @@ static int charge_drss(struct pmt_profile *p, struct thread *t, struct pmt_tstat
 	return 0;
 }
 
-static int push(struct pmt_profile *p, struct thread *t, struct pmt_tstat *ts,
-		const struct pmt_event *ev, const int64_t *callee)
+static inline int push(struct pmt_profile *p, struct thread *t, struct pmt_tstat *ts,
+		       const struct pmt_event *ev, const int64_t *callee)
 {
 	if (t->depth == t->cap) {
 		uint32_t cap = t->cap ? t->cap * 2 : 64;
@@ -371,13 +371,9 @@ static int push(struct pmt_profile *p, struct thread *t, struct pmt_tstat *ts,
 	return 0;
 }
 
-static void ret(struct pmt_profile *p, struct thread *t, const struct pmt_event *ev)
+static void unwind(struct pmt_profile *p, struct thread *t, const struct pmt_event *ev)
 {
 	uint32_t code = ev->code;
-	if (t->depth && t->frames[t->depth - 1].code == code) {
-		pop(p, t, ev->rss, true);
-		return;
-	}
 	/* a frame whose return was not logged: unwind down to ours if it is
 	 * near the top, else the log began inside this call */
 	uint32_t i = t->depth, lim = t->depth > 8 ? t->depth - 8 : 0;
@@ -390,6 +386,14 @@ static void ret(struct pmt_profile *p, struct thread *t, const struct pmt_event 
 	} else {
 		p->tot.unmatched_returns++;
 	}
+}
+
+static inline void ret(struct pmt_profile *p, struct thread *t, const struct pmt_event *ev)
+{
+	if (t->depth && t->frames[t->depth - 1].code == ev->code)
+		pop(p, t, ev->rss, true);
+	else
+		unwind(p, t, ev);
 }
 
 /* Room for the event's code and thread. 0 or -errno. */
@@ -409,7 +413,8 @@ static int make_room(struct pmt_profile *p, const struct pmt_event *ev)
 
 /* Most events change nothing but counters and the stack: RSS as it was,
  * no weight but RSS growth kept per path, so that path is kept short. */
-static inline int item(struct pmt_profile *p, const struct pmt_item *it)
+__attribute__((always_inline)) static inline int item(struct pmt_profile *p,
+						      const struct pmt_item *it)
 {
 	if (it->type != PMT_ITEM_EVENT)
 		return other_item(p, it);
