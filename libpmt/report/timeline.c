@@ -240,21 +240,37 @@ int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
 
 int pmt_timeline_items(struct pmt_timeline *t, const struct pmt_item *items, unsigned n)
 {
-	/* the previous event is copied only when something reads it */
+	/* item_fast() with the timeline's state in locals, written back (and
+	 * the previous event copied) only when item_slow() needs them */
 	const struct pmt_event *last = NULL;
+	uint64_t in_cur = t->in_cur, counted = 0, per = t->per;
+	uint32_t threads = t->last_in_curve && !t->pending ? t->threads : 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (item_fast(t, &items[i])) {
-			last = &items[i].ev;
+		const struct pmt_item *it = &items[i];
+		if (it->type == PMT_ITEM_EVENT && !it->ev.drss && !(it->ev.flags & PMT_EV_PREV) &&
+		    in_cur && it->ev.thread < threads) {
+			counted++;
+			if (++in_cur >= per)
+				in_cur = 0;
+			last = &it->ev;
 			continue;
 		}
+		t->in_cur = in_cur;
+		t->events += counted;
+		counted = 0;
 		if (last) {
 			t->last = *last;
 			last = NULL;
 		}
-		int r = item_slow(t, &items[i]);
+		int r = item_slow(t, it);
 		if (r < 0)
 			return r;
+		in_cur = t->in_cur;
+		per = t->per;
+		threads = t->last_in_curve && !t->pending ? t->threads : 0;
 	}
+	t->in_cur = in_cur;
+	t->events += counted;
 	if (last)
 		t->last = *last;
 	return 0;
