@@ -449,74 +449,84 @@ static int run_objects(struct filter *f, struct pmt_regex *type)
 	return r;
 }
 
+/* One item of run(): 0 to go on, 1 when past --to, -errno. */
+static int filter_item(struct filter *f, const struct pmt_item *it, bool has_code, bool any_select)
+{
+	const struct filter_opts *o = f->o;
+	int r;
+	if (__builtin_expect(it->type != PMT_ITEM_EVENT, 0)) {
+		if (it->type == PMT_ITEM_MESSAGE && !any_select && it->ev.number >= o->from &&
+		    it->ev.number <= o->to) {
+			if ((r = print_message(f, it)) < 0)
+				return r;
+		}
+		return 0;
+	}
+	const struct pmt_event *ev = &it->ev;
+	if (__builtin_expect(!f->started, 0)) {
+		/* the reference before any kept event: the log's start */
+		f->started = true;
+		f->ref_rss = ev->rss - ev->drss;
+		f->ref_number = 0;
+	}
+	if (__builtin_expect(ev->flags & PMT_EV_LAST, 0)) {
+		/* pymemtrace's exit snapshot: not an event, its number is the
+		 * count of events; shown only in a plain dump */
+		if (!any_select && !o->output && ev->number >= o->from && ev->number <= o->to &&
+		    (r = print_event(f, ev, "LAST: ")) < 0)
+			return r;
+		return 0;
+	}
+	if (ev->number < o->from)
+		return 0;
+	if (ev->number > o->to)
+		return 1;
+	if (o->thread && !thread_ok(f, ev->thread))
+		return 0;
+	bool keep = true;
+	if (o->kinds && !(o->kinds & (1u << ev->kind)))
+		keep = false;
+	else if (has_code && !code_ok(f, ev->code))
+		keep = false;
+	else if (o->has_drss) {
+		int64_t d = ev->rss - f->ref_rss;
+		if (d < 0)
+			d = -d;
+		keep = d >= f->drss;
+	}
+	if (!keep) {
+		if (o->prev) {
+			f->ring[f->ring_head] = *ev;
+			f->ring_head = (f->ring_head + 1) % o->prev;
+			if (f->ring_n < o->prev)
+				f->ring_n++;
+		}
+		return 0;
+	}
+	if (o->prev && (r = flush_ring(f)) < 0)
+		return r;
+	if ((r = print_event(f, ev, ev->flags & PMT_EV_FIRST ? "FRST: " : "NEXT: ")) < 0)
+		return r;
+	f->kept++;
+	f->ref_number = ev->number;
+	f->ref_rss = ev->rss;
+	f->printed_next = ev->number + 1;
+	return 0;
+}
+
 static int run(struct filter *f)
 {
-	struct pmt_item it;
+	struct pmt_item it[PMT_SOURCE_BATCH];
 	const struct filter_opts *o = f->o;
 	const bool has_code = o->match || o->file;
 	const bool any_select = o->has_drss || has_code || o->kinds || o->thread;
-	int r;
+	int r, n;
 	if (o->size_min >= 0)
 		return run_allocs(f);
-	while ((r = pmt_source_next(f->src, &it)) > 0) {
-		if (__builtin_expect(it.type != PMT_ITEM_EVENT, 0)) {
-			if (it.type == PMT_ITEM_MESSAGE && !any_select && it.ev.number >= o->from &&
-			    it.ev.number <= o->to) {
-				if ((r = print_message(f, &it)) < 0)
-					return r;
-			}
-			continue;
-		}
-		const struct pmt_event *ev = &it.ev;
-		if (__builtin_expect(!f->started, 0)) {
-			/* the reference before any kept event: the log's start */
-			f->started = true;
-			f->ref_rss = ev->rss - ev->drss;
-			f->ref_number = 0;
-		}
-		if (__builtin_expect(ev->flags & PMT_EV_LAST, 0)) {
-			/* pymemtrace's exit snapshot: not an event, its number is the
-			 * count of events; shown only in a plain dump */
-			if (!any_select && !o->output && ev->number >= o->from &&
-			    ev->number <= o->to && (r = print_event(f, ev, "LAST: ")) < 0)
+	while ((r = n = pmt_source_next_batch(f->src, it, PMT_SOURCE_BATCH)) > 0)
+		for (int i = 0; i < n; i++)
+			if ((r = filter_item(f, &it[i], has_code, any_select)) != 0)
 				return r;
-			continue;
-		}
-		if (ev->number < o->from)
-			continue;
-		if (ev->number > o->to)
-			break;
-		if (o->thread && !thread_ok(f, ev->thread))
-			continue;
-		bool keep = true;
-		if (o->kinds && !(o->kinds & (1u << ev->kind)))
-			keep = false;
-		else if (has_code && !code_ok(f, ev->code))
-			keep = false;
-		else if (o->has_drss) {
-			int64_t d = ev->rss - f->ref_rss;
-			if (d < 0)
-				d = -d;
-			keep = d >= f->drss;
-		}
-		if (!keep) {
-			if (o->prev) {
-				f->ring[f->ring_head] = *ev;
-				f->ring_head = (f->ring_head + 1) % o->prev;
-				if (f->ring_n < o->prev)
-					f->ring_n++;
-			}
-			continue;
-		}
-		if (o->prev && (r = flush_ring(f)) < 0)
-			return r;
-		if ((r = print_event(f, ev, ev->flags & PMT_EV_FIRST ? "FRST: " : "NEXT: ")) < 0)
-			return r;
-		f->kept++;
-		f->ref_number = ev->number;
-		f->ref_rss = ev->rss;
-		f->printed_next = ev->number + 1;
-	}
 	return r;
 }
 

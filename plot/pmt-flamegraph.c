@@ -171,9 +171,10 @@ static int add_log(struct pmt_flame *f, const char *arg, unsigned side,
 		return 2;
 	}
 	r = pmt_profile_new(pmt_source_header(src)->page_size, 1u << o->weight, &prof);
-	struct pmt_item it;
-	while (r >= 0 && (r = pmt_source_next(src, &it)) > 0)
-		r = pmt_profile_item(prof, &it);
+	struct pmt_item it[PMT_SOURCE_BATCH];
+	int n;
+	while (r >= 0 && (r = n = pmt_source_next_batch(src, it, PMT_SOURCE_BATCH)) > 0)
+		r = pmt_profile_items(prof, it, (unsigned)n);
 	int read_err = r;
 	if (prof) {
 		pmt_profile_finish(prof);

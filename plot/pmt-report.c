@@ -435,11 +435,13 @@ static int read_log(struct run *x, const char *arg, const struct report_opts *o)
 		return r;
 	if (!o->all_frames)
 		pmt_timeline_skip(x->tl, tracer_code, x->src);
-	struct pmt_item it;
-	while ((r = pmt_source_next(x->src, &it)) > 0)
-		if ((r = pmt_profile_item(x->prof, &it)) < 0 ||
-		    (r = pmt_timeline_item(x->tl, &it)) < 0)
+	struct pmt_item it[PMT_SOURCE_BATCH];
+	int n;
+	while ((r = n = pmt_source_next_batch(x->src, it, PMT_SOURCE_BATCH)) > 0) {
+		if ((r = pmt_profile_items(x->prof, it, (unsigned)n)) < 0 ||
+		    (r = pmt_timeline_items(x->tl, it, (unsigned)n)) < 0)
 			break;
+	}
 	pmt_profile_finish(x->prof);
 	pmt_timeline_finish(x->tl);
 	if (r < 0)

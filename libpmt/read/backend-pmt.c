@@ -33,6 +33,7 @@ struct lr {
 	/* the bases of the next OBJECT's deltas: address, time (ns), RSS (pages) */
 	uint64_t obj_addr, obj_t;
 	int64_t obj_rss;
+	int pending; /* an error that comes after the items of a batch */
 };
 
 static void lr_free(void *state)
@@ -384,9 +385,53 @@ static int object_record(struct pmt_source *s, struct lr *r, unsigned t, const u
 	return 1;
 }
 
+/* An event record wholly in the buffer at pos (at least FAST_ROOM bytes
+ * there) and valid: decoded into it, pos past it, true. Anything else is
+ * left to lr_next(), which says what is wrong with it: false. */
+#define FAST_ROOM (PMT_VARINT_MAX * 4 + 1)
+static inline bool easy_event(struct pmt_source *s, struct lr *r, struct pmt_item *it)
+{
+	const uint8_t *p = r->buf + r->pos;
+	unsigned t = *p++;
+	uint64_t code, line, dt, dr;
+	if (!PMT_TAG_IS_EVENT(t) || !(p = fast_uv(p, &code)) || !(p = fast_uv(p, &line)) ||
+	    !(p = fast_uv(p, &dt)) || !(p = fast_uv(p, &dr)))
+		return false;
+	int64_t dpages = pmt_unzigzag(dr);
+	if (code > s->syms.ncodes || line > UINT32_MAX || dpages < -r->rss_pages ||
+	    dpages > r->max_pages - r->rss_pages)
+		return false;
+	r->pos = (size_t)(p - r->buf);
+	r->t += dt;
+	r->rss_pages += dpages;
+	struct pmt_event *ev = &it->ev;
+	it->type = PMT_ITEM_EVENT;
+	it->text = NULL;
+	it->text_len = 0;
+	ev->number = s->events++;
+	ev->delta = 1 + r->pending_skip;
+	r->pending_skip = 0;
+	ev->time_ns = r->t;
+	ev->drss = dpages * (int64_t)r->page_size;
+	ev->rss = r->rss_pages * (int64_t)r->page_size;
+	ev->code = (uint32_t)code;
+	ev->line = (uint32_t)line;
+	ev->thread = r->thread;
+	ev->kind = (uint8_t)(t & 7);
+	ev->flags = 0;
+	return true;
+}
+
 static int lr_next(struct pmt_source *s, struct pmt_item *it)
 {
 	struct lr *r = s->state;
+	if (r->pending) {
+		int e = r->pending;
+		r->pending = 0;
+		return e;
+	}
+	if (r->len - r->pos >= FAST_ROOM && easy_event(s, r, it))
+		return 1;
 	for (;;) {
 		/* Fast path: a whole event record is certainly in the buffer. */
 		if (r->len - r->pos < PMT_VARINT_MAX * 4 + 1) {
@@ -514,7 +559,35 @@ corrupt:
 	return PMT_E_CORRUPT;
 }
 
-static const struct pmt_source_ops lr_ops = {lr_next, lr_free};
+/* The events that are easy (easy_event()) in a row, then one item of
+ * lr_next() when the batch has room: anything else, or an event near the
+ * buffer's end. */
+static int lr_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned n)
+{
+	struct lr *r = s->state;
+	unsigned k = 0;
+	while (k < n) {
+		while (k < n && r->len - r->pos >= FAST_ROOM && easy_event(s, r, &items[k]))
+			k++;
+		if (k == n)
+			break;
+		int e = lr_next(s, &items[k]);
+		if (e <= 0) {
+			if (k && e < 0)
+				r->pending = e;
+			return k ? (int)k : e;
+		}
+		if (items[k++].type != PMT_ITEM_EVENT)
+			break;
+	}
+	return (int)k;
+}
+
+static const struct pmt_source_ops lr_ops = {
+    .next = lr_next,
+    .next_batch = lr_next_batch,
+    .free = lr_free,
+};
 
 int pmt_backend_pmt_init(struct pmt_source *s)
 {

@@ -22,6 +22,8 @@
 struct pmt_source_ops {
 	/* Same contract as pmt_source_next(). */
 	int (*next)(struct pmt_source *s, struct pmt_item *it);
+	/* Same contract as pmt_source_next_batch(); NULL: next, one by one. */
+	int (*next_batch)(struct pmt_source *s, struct pmt_item *items, unsigned n);
 	void (*free)(void *state);
 };
 

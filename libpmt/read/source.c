@@ -70,6 +70,16 @@ void pmt_source_free(struct pmt_source *s)
 
 int pmt_source_next(struct pmt_source *s, struct pmt_item *it) { return s->ops->next(s, it); }
 
+int pmt_source_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned n)
+{
+	if (s->ops->next_batch)
+		return s->ops->next_batch(s, items, n);
+	if (n == 0)
+		return 0;
+	int r = s->ops->next(s, items);
+	return r > 0 ? 1 : r;
+}
+
 enum pmt_input_type pmt_source_type(const struct pmt_source *s) { return s->type; }
 
 struct pmt_input *pmt_source_input(struct pmt_source *s) { return s->in; }

@@ -100,6 +100,13 @@ void pmt_source_free(struct pmt_source *s);
 /* Next item: 1, 0 at the end, or -errno. After 0, pmt_source_truncated()
  * says whether the log ended early (killed writer, no trailer / no EOF). */
 int pmt_source_next(struct pmt_source *s, struct pmt_item *it);
+/* Up to n next items at items[]: how many (> 0), 0 at the end, or -errno;
+ * the same items, in the same order, as that many pmt_source_next() calls
+ * (an error comes at the call after the items before it). A batch ends at
+ * its first item that is not an event, so a MESSAGE's text stays valid
+ * until the next call. The readers' fast path: no call per event. */
+#define PMT_SOURCE_BATCH 64
+int pmt_source_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned n);
 
 enum pmt_input_type pmt_source_type(const struct pmt_source *s);
 struct pmt_input *pmt_source_input(struct pmt_source *s);

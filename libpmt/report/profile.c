@@ -71,7 +71,8 @@ struct thread {
 
 struct pmt_profile {
 	uint32_t page;
-	unsigned weights; /* 1u << enum pmt_weight kept per path; 0: no tree */
+	unsigned weights;    /* 1u << enum pmt_weight kept per path; 0: no tree */
+	unsigned ev_weights; /* those of them that events carry */
 	struct pmt_totals tot;
 
 	struct pmt_fstat *fs; /* fs[code], code 0 = unknown */
@@ -99,6 +100,9 @@ int pmt_profile_new(uint32_t page, unsigned weights, struct pmt_profile **out)
 		return -ENOMEM;
 	p->page = page ? page : 4096;
 	p->weights = weights & ((1u << PMT_WEIGHT_COUNT) - 1);
+	for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
+		if ((p->weights & (1u << w)) && pmt_weight_defs[w].source == PMT_ITEM_EVENT)
+			p->ev_weights |= 1u << w;
 	p->capnodes = 1024;
 	p->nodes = calloc(p->capnodes, sizeof(*p->nodes));
 	if (!p->nodes) {
@@ -214,7 +218,21 @@ static int64_t path_node(struct pmt_profile *p, struct thread *t, uint32_t n)
 	return node;
 }
 
-static void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool counted)
+/* The node that the running frame's charges go to (*top_node when it has
+ * one already): the top of t's path, or at the log's edges (empty stack)
+ * the event's own function at the root. Node or -errno. */
+static int64_t running_node(struct pmt_profile *p, struct thread *t, uint32_t code,
+			    uint32_t *top_node)
+{
+	if (*top_node)
+		return *top_node;
+	int64_t n = t->depth ? path_node(p, t, t->depth) : child(p, 0, code);
+	if (n >= 0)
+		*top_node = (uint32_t)n;
+	return n;
+}
+
+static inline void pop(struct pmt_profile *p, struct thread *t, int64_t rss, bool counted)
 {
 	struct frame *f = &t->frames[--t->depth];
 	if (--p->active[f->code] == 0 && counted) {
@@ -245,7 +263,8 @@ static int heap_item(struct pmt_profile *p, const struct pmt_item *it)
 	return pmt_heap_item(p->heap, it, node);
 }
 
-int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
+/* The items that are not events: heap and object records, messages. */
+static int other_item(struct pmt_profile *p, const struct pmt_item *it)
 {
 	if ((unsigned)it->type <= PMT_ITEM_OBJECT)
 		p->seen[it->type] = true;
@@ -257,22 +276,154 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 			return r;
 		return pmt_objects_item(p->objs, it);
 	}
-	if (it->type == PMT_ITEM_MESSAGE) {
+	if (it->type == PMT_ITEM_MESSAGE)
 		p->tot.messages++;
-		return 0;
+	return 0;
+}
+
+/* The first event: the log's start, and room for its code and thread. */
+static void first_event(struct pmt_profile *p, const struct pmt_event *ev)
+{
+	struct pmt_totals *tot = &p->tot;
+	tot->any = true;
+	p->seen[PMT_ITEM_EVENT] = true;
+	tot->first_ns = ev->time_ns;
+	tot->rss_start = ev->rss - ev->drss;
+	tot->rss_peak = tot->rss_min = tot->rss_start;
+}
+
+/* The weights of event amounts other than RSS growth (calls): charged to
+ * the running frame, or kept in callee[] for the frame the call enters. */
+static int event_weights(struct pmt_profile *p, struct thread *t, const struct pmt_item *it,
+			 uint32_t *top_node, int64_t *callee, bool *any_callee)
+{
+	memset(callee, 0, PMT_WEIGHT_COUNT * sizeof(*callee));
+	for (unsigned w = 0; p->ev_weights >> w; w++) {
+		const struct pmt_weight_def *def = &pmt_weight_defs[w];
+		if (w == PMT_WEIGHT_RSS || !(p->ev_weights & (1u << w)))
+			continue;
+		int64_t a = def->amount(it);
+		if (!a)
+			continue;
+		if (def->charge == PMT_CHARGE_CALLEE) {
+			callee[w] = a;
+			*any_callee = true;
+			continue;
+		}
+		int64_t n = running_node(p, t, it->ev.code, top_node);
+		if (n < 0)
+			return (int)n;
+		p->nodes[n].w[w] += a;
 	}
+	return 0;
+}
+
+/* ΔRSS d (not 0) charged to what ran before the event: the top of t's
+ * stack, or the event's own function when the stack is empty. */
+static int charge_drss(struct pmt_profile *p, struct thread *t, struct pmt_tstat *ts,
+		       const struct pmt_event *ev, uint32_t *top_node)
+{
+	struct pmt_totals *tot = &p->tot;
+	int64_t d = ev->drss;
+	if (d > 0) {
+		tot->positive += d;
+		ts->positive += d;
+	} else {
+		tot->negative += d;
+	}
+	if ((d < 0 ? -d : d) >= (int64_t)p->page)
+		tot->jumps++;
+	ts->growth += d;
+	p->fs[t->depth ? t->frames[t->depth - 1].code : ev->code].self += d;
+	if (d > 0 && (p->ev_weights & (1u << PMT_WEIGHT_RSS))) {
+		int64_t n = running_node(p, t, ev->code, top_node);
+		if (n < 0)
+			return (int)n;
+		p->nodes[n].w[PMT_WEIGHT_RSS] += d;
+	}
+	return 0;
+}
+
+static inline int push(struct pmt_profile *p, struct thread *t, struct pmt_tstat *ts,
+		       const struct pmt_event *ev, const int64_t *callee)
+{
+	if (t->depth == t->cap) {
+		uint32_t cap = t->cap ? t->cap * 2 : 64;
+		if (cap > (1u << 24))
+			return -E2BIG;
+		struct frame *f = realloc(t->frames, (size_t)cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		t->frames = f;
+		t->cap = cap;
+	}
+	t->frames[t->depth++] = (struct frame){.code = ev->code, .node = 0, .rss = ev->rss};
+	if (callee) {
+		int64_t n = path_node(p, t, t->depth);
+		if (n < 0)
+			return (int)n;
+		for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
+			p->nodes[n].w[w] += callee[w];
+	}
+	p->active[ev->code]++;
+	p->fs[ev->code].calls++;
+	ts->calls++;
+	return 0;
+}
+
+static void unwind(struct pmt_profile *p, struct thread *t, const struct pmt_event *ev)
+{
+	uint32_t code = ev->code;
+	/* a frame whose return was not logged: unwind down to ours if it is
+	 * near the top, else the log began inside this call */
+	uint32_t i = t->depth, lim = t->depth > 8 ? t->depth - 8 : 0;
+	while (i > lim && t->frames[i - 1].code != code)
+		i--;
+	if (i > lim) {
+		while (t->depth > i)
+			pop(p, t, ev->rss, false);
+		pop(p, t, ev->rss, true);
+	} else {
+		p->tot.unmatched_returns++;
+	}
+}
+
+static inline void ret(struct pmt_profile *p, struct thread *t, const struct pmt_event *ev)
+{
+	if (t->depth && t->frames[t->depth - 1].code == ev->code)
+		pop(p, t, ev->rss, true);
+	else
+		unwind(p, t, ev);
+}
+
+/* Room for the event's code and thread. 0 or -errno. */
+static int make_room(struct pmt_profile *p, const struct pmt_event *ev)
+{
+	int r;
+	if (ev->code >= p->capcodes && (r = grow_codes(p, ev->code)) < 0)
+		return r;
+	if (ev->thread >= p->capthreads && (r = grow_threads(p, ev->thread)) < 0)
+		return r;
+	if (ev->thread >= p->nthreads)
+		p->nthreads = ev->thread + 1;
+	if (ev->code >= p->ncodes)
+		p->ncodes = ev->code + 1;
+	return 0;
+}
+
+/* Most events change nothing but counters and the stack: RSS as it was,
+ * no weight but RSS growth kept per path, so that path is kept short. */
+__attribute__((always_inline)) static inline int item(struct pmt_profile *p,
+						      const struct pmt_item *it)
+{
 	if (it->type != PMT_ITEM_EVENT)
-		return 0;
+		return other_item(p, it);
 	const struct pmt_event *ev = &it->ev;
 	struct pmt_totals *tot = &p->tot;
 	int r;
 
-	if (!tot->any) {
-		tot->any = true;
-		tot->first_ns = ev->time_ns;
-		tot->rss_start = ev->rss - ev->drss;
-		tot->rss_peak = tot->rss_min = tot->rss_start;
-	}
+	if (!tot->any)
+		first_event(p, ev);
 	tot->last_ns = ev->time_ns;
 	tot->rss_end = ev->rss;
 	if (ev->rss > tot->rss_peak)
@@ -284,114 +435,44 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it)
 		return 0;
 	tot->written++;
 	tot->kinds[ev->kind & 7]++;
-	int64_t d = ev->drss;
-	if (d > 0)
-		tot->positive += d;
-	else
-		tot->negative += d;
-	if ((d < 0 ? -d : d) >= (int64_t)p->page)
-		tot->jumps++;
-
-	uint32_t code = ev->code;
-	if (code >= p->capcodes && (r = grow_codes(p, code)) < 0)
+	if ((ev->code >= p->ncodes || ev->thread >= p->nthreads) && (r = make_room(p, ev)) < 0)
 		return r;
-	if (ev->thread >= p->capthreads && (r = grow_threads(p, ev->thread)) < 0)
-		return r;
-	if (ev->thread >= p->nthreads)
-		p->nthreads = ev->thread + 1;
-	if (code >= p->ncodes)
-		p->ncodes = code + 1;
 	struct thread *t = &p->th[ev->thread];
 	struct pmt_tstat *ts = &p->ts[ev->thread];
 	ts->events++;
-	ts->growth += d;
-	if (d > 0)
-		ts->positive += d;
 
-	/* charge ΔRSS to what ran before this event */
-	uint32_t top_code, top_node;
-	int64_t callee[PMT_WEIGHT_COUNT] = {0};
+	/* found when first needed: path_node() starts from the top's node */
+	uint32_t top_node = 0;
+	int64_t callee[PMT_WEIGHT_COUNT];
 	bool any_callee = false;
-	if (t->depth) {
-		top_code = t->frames[t->depth - 1].code;
-		top_node = t->frames[t->depth - 1].node;
-	} else {
-		top_code = code;
-		top_node = 0;
-	}
-	p->fs[top_code].self += d;
-	for (unsigned w = 0; p->weights >> w; w++) {
-		const struct pmt_weight_def *def = &pmt_weight_defs[w];
-		if (!(p->weights & (1u << w)) || def->source != PMT_ITEM_EVENT)
-			continue;
-		/* RSS, the weight drawn by default, read inline: every event */
-		int64_t a = w == PMT_WEIGHT_RSS ? (d > 0 ? d : 0) : def->amount(it);
-		if (!a)
-			continue;
-		if (def->charge == PMT_CHARGE_CALLEE) {
-			callee[w] = a;
-			any_callee = true;
-			continue;
-		}
-		if (!top_node) {
-			/* the log's edges: the event's own function, at the root */
-			int64_t n = t->depth ? path_node(p, t, t->depth) : child(p, 0, code);
-			if (n < 0)
-				return (int)n;
-			top_node = (uint32_t)n;
-		}
-		p->nodes[top_node].w[w] += a;
-	}
+	if (ev->drss && (r = charge_drss(p, t, ts, ev, &top_node)) < 0)
+		return r;
+	if ((p->ev_weights & ~(1u << PMT_WEIGHT_RSS)) &&
+	    (r = event_weights(p, t, it, &top_node, callee, &any_callee)) < 0)
+		return r;
 
 	switch (ev->kind) {
 	case PMT_CALL:
-	case PMT_C_CALL: {
-		if (t->depth == t->cap) {
-			uint32_t cap = t->cap ? t->cap * 2 : 64;
-			if (cap > (1u << 24))
-				return -E2BIG;
-			struct frame *f = realloc(t->frames, (size_t)cap * sizeof(*f));
-			if (!f)
-				return -ENOMEM;
-			t->frames = f;
-			t->cap = cap;
-		}
-		t->frames[t->depth++] = (struct frame){.code = code, .node = 0, .rss = ev->rss};
-		if (any_callee) {
-			int64_t n = path_node(p, t, t->depth);
-			if (n < 0)
-				return (int)n;
-			for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
-				p->nodes[n].w[w] += callee[w];
-		}
-		p->active[code]++;
-		p->fs[code].calls++;
-		ts->calls++;
-		break;
-	}
+	case PMT_C_CALL:
+		return push(p, t, ts, ev, any_callee ? callee : NULL);
 	case PMT_RETURN:
 	case PMT_C_RETURN:
-	case PMT_C_EXCEPTION: {
-		if (t->depth && t->frames[t->depth - 1].code == code) {
-			pop(p, t, ev->rss, true);
-			break;
-		}
-		/* a frame whose return was not logged: unwind down to ours if it
-		 * is near the top, else the log began inside this call */
-		uint32_t i = t->depth, lim = t->depth > 8 ? t->depth - 8 : 0;
-		while (i > lim && t->frames[i - 1].code != code)
-			i--;
-		if (i > lim) {
-			while (t->depth > i)
-				pop(p, t, ev->rss, false);
-			pop(p, t, ev->rss, true);
-		} else {
-			tot->unmatched_returns++;
-		}
-		break;
-	}
+	case PMT_C_EXCEPTION:
+		ret(p, t, ev);
+		return 0;
 	default:
-		break;
+		return 0;
+	}
+}
+
+int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it) { return item(p, it); }
+
+int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int r = item(p, &items[i]);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -104,6 +104,8 @@ int pmt_profile_new(uint32_t page, unsigned weights, struct pmt_profile **out);
 void pmt_profile_free(struct pmt_profile *p);
 /* Feeds one item (events, messages; skips are counted by the source). */
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it);
+/* The same for n items in a row (a batch of pmt_source_next_batch()). */
+int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsigned n);
 /* After the last item: counts the open frames. */
 void pmt_profile_finish(struct pmt_profile *p);
 

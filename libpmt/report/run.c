@@ -263,12 +263,15 @@ int pmt_run_read(struct pmt_run *run, struct pmt_source *src, unsigned weights,
 	int r = pmt_profile_new(pmt_source_header(src)->page_size, weights, prof);
 	if (r < 0)
 		return r;
-	struct pmt_item it;
-	while ((r = pmt_source_next(src, &it)) > 0) {
-		if (run && it.type == PMT_ITEM_MESSAGE &&
-		    (r = note_child(run, it.text, it.text_len)) < 0)
+	struct pmt_item it[PMT_SOURCE_BATCH];
+	int n;
+	while ((r = n = pmt_source_next_batch(src, it, PMT_SOURCE_BATCH)) > 0) {
+		/* a message is the last item of its batch */
+		const struct pmt_item *last = &it[n - 1];
+		if (run && last->type == PMT_ITEM_MESSAGE &&
+		    (r = note_child(run, last->text, last->text_len)) < 0)
 			break;
-		if ((r = pmt_profile_item(*prof, &it)) < 0)
+		if ((r = pmt_profile_items(*prof, it, (unsigned)n)) < 0)
 			break;
 	}
 	pmt_profile_finish(*prof);

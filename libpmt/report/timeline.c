@@ -215,20 +215,65 @@ __attribute__((noinline)) static int item_slow(struct pmt_timeline *t, const str
 	return 0;
 }
 
-int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
+/* Most events leave RSS where the previous one, in this bucket, had it:
+ * nothing to do but count (and remember the event, which the caller does). */
+static inline bool item_fast(struct pmt_timeline *t, const struct pmt_item *it)
 {
 	const struct pmt_event *ev = &it->ev;
-	/* most events leave RSS where the previous one, in this bucket, had
-	 * it: nothing to do but count */
-	if (it->type == PMT_ITEM_EVENT && !ev->drss && !(ev->flags & PMT_EV_PREV) && t->in_cur &&
-	    t->last_in_curve && !t->pending && ev->thread < t->threads) {
-		t->events++;
-		if (++t->in_cur >= t->per)
-			t->in_cur = 0;
-		t->last = *ev;
+	if (it->type != PMT_ITEM_EVENT || ev->drss || (ev->flags & PMT_EV_PREV) || !t->in_cur ||
+	    !t->last_in_curve || t->pending || ev->thread >= t->threads)
+		return false;
+	t->events++;
+	if (++t->in_cur >= t->per)
+		t->in_cur = 0;
+	return true;
+}
+
+int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it)
+{
+	if (item_fast(t, it)) {
+		t->last = it->ev;
 		return 0;
 	}
 	return item_slow(t, it);
+}
+
+int pmt_timeline_items(struct pmt_timeline *t, const struct pmt_item *items, unsigned n)
+{
+	/* item_fast() with the timeline's state in locals, written back (and
+	 * the previous event copied) only when item_slow() needs them */
+	const struct pmt_event *last = NULL;
+	uint64_t in_cur = t->in_cur, counted = 0, per = t->per;
+	uint32_t threads = t->last_in_curve && !t->pending ? t->threads : 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct pmt_item *it = &items[i];
+		if (it->type == PMT_ITEM_EVENT && !it->ev.drss && !(it->ev.flags & PMT_EV_PREV) &&
+		    in_cur && it->ev.thread < threads) {
+			counted++;
+			if (++in_cur >= per)
+				in_cur = 0;
+			last = &it->ev;
+			continue;
+		}
+		t->in_cur = in_cur;
+		t->events += counted;
+		counted = 0;
+		if (last) {
+			t->last = *last;
+			last = NULL;
+		}
+		int r = item_slow(t, it);
+		if (r < 0)
+			return r;
+		in_cur = t->in_cur;
+		per = t->per;
+		threads = t->last_in_curve && !t->pending ? t->threads : 0;
+	}
+	t->in_cur = in_cur;
+	t->events += counted;
+	if (last)
+		t->last = *last;
+	return 0;
 }
 
 static int cmp_jump(const void *a, const void *b)

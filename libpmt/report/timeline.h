@@ -50,6 +50,8 @@ void pmt_timeline_free(struct pmt_timeline *t);
  * tracer's own frames); set before the first item. */
 void pmt_timeline_skip(struct pmt_timeline *t, bool (*skip)(void *ctx, uint32_t code), void *ctx);
 int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it);
+/* The same for n items in a row (a batch of pmt_source_next_batch()). */
+int pmt_timeline_items(struct pmt_timeline *t, const struct pmt_item *items, unsigned n);
 /* After the last item: orders the jumps, largest first. */
 void pmt_timeline_finish(struct pmt_timeline *t);
 

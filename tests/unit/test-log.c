@@ -563,6 +563,88 @@ static void test_alloc_records(void)
 	ok(r == PMT_E_CORRUPT, "ALLOC op 15: corrupt (%d)", r);
 }
 
+/* A digest of everything a reader sees of path, read one item at a time
+ * (batch 0) or in batches of up to batch items: each item, the final
+ * return code, the truncation flag and the error detail. */
+static uint64_t hash_in(uint64_t h, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t read_digest(const char *path, unsigned batch, long *items)
+{
+	struct pmt_source *s;
+	int r = pmt_source_open(path, &s);
+	uint64_t h = 0xcbf29ce484222325ull;
+	*items = 0;
+	if (r < 0)
+		return hash_in(h, &r, sizeof(r));
+	static struct pmt_item it[PMT_SOURCE_BATCH];
+	for (;;) {
+		int n = batch ? pmt_source_next_batch(s, it, batch) : pmt_source_next(s, it);
+		if (n <= 0) {
+			r = n;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			const struct pmt_event *e = &it[i].ev;
+			uint64_t f[] = {it[i].type, e->number,	      e->delta,
+					e->time_ns, (uint64_t)e->rss, (uint64_t)e->drss,
+					e->code,    e->line,	      e->thread,
+					e->kind,    e->flags,	      it[i].text_len};
+			h = hash_in(h, f, sizeof(f));
+			if (it[i].type == PMT_ITEM_MESSAGE)
+				h = hash_in(h, it[i].text, it[i].text_len);
+			if (i + 1 < n && it[i].type != PMT_ITEM_EVENT)
+				h = hash_in(h, "not last",
+					    8); /* a batch ends at its first non-event */
+		}
+		*items += n;
+	}
+	bool trunc = pmt_source_truncated(s);
+	const char *d = pmt_source_detail(s);
+	h = hash_in(hash_in(hash_in(h, &r, sizeof(r)), &trunc, sizeof(trunc)), d, strlen(d));
+	pmt_source_free(s);
+	return h;
+}
+
+/* Batches give what one item at a time gives, on whole, cut and damaged
+ * logs alike. */
+static void test_batches(void)
+{
+	enum { N = 3000 };
+	static struct ev evs[N];
+	make_events(evs, N, 50);
+	char p[300];
+	snprintf(p, sizeof(p), "%s", path_of("b.log.zst"));
+	write_log(p, evs, N, 50, 400);
+	struct stat st;
+	stat(p, &st);
+	int differ = 0, cases = 0;
+	long most = 0;
+	for (int i = 0; i < 160; i++) {
+		const char *q = path_of("bq.log.zst");
+		off_t len = i < 60 ? (off_t)(rnd() % (uint64_t)st.st_size) : st.st_size;
+		off_t flip = i < 60 || i == 159 ? -1 : (off_t)(rnd() % (uint64_t)st.st_size);
+		copy_prefix(p, q, len, flip);
+		long n1, nb;
+		uint64_t one = read_digest(q, 0, &n1);
+		static const unsigned sizes[] = {1, 7, PMT_SOURCE_BATCH};
+		for (unsigned k = 0; k < 3; k++) {
+			cases++;
+			if (read_digest(q, sizes[k], &nb) != one || nb != n1)
+				differ++;
+		}
+		if (n1 > most)
+			most = n1;
+	}
+	ok(differ == 0, "batches of 1, 7 and 64 read what single items read (%d of %d differ)",
+	   differ, cases);
+	ok(most > N, "the whole log was among them (%ld items)", most);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -571,6 +653,7 @@ int main(void)
 	test_roundtrip();
 	test_truncation();
 	test_corrupt();
+	test_batches();
 	test_alloc_records();
 	test_fd_taken(true);
 	test_fd_taken(false);
