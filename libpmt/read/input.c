@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Input: file or stdin, zstd or not, as decompressed bytes or lines. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -419,6 +421,59 @@ int pmt_input_getline(struct pmt_input *in, const char **line, size_t *len)
 }
 
 bool pmt_input_truncated(const struct pmt_input *in) { return in->truncated; }
+
+/* Whether the fd named n in /proc/PID/fdinfo (the directory info) is open
+ * for writing: O_WRONLY or O_RDWR in its octal flags. */
+static bool fd_writable(int info, const char *n)
+{
+	int fd = openat(info, n, O_RDONLY | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	char line[128];
+	unsigned long flags = 0;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "flags: %lo", &flags) == 1;
+	fclose(f);
+	return found && (flags & (O_WRONLY | O_RDWR));
+}
+
+/* Whether process pid has the file of st open for writing. */
+static bool held_by(uint64_t pid, const struct stat *st)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%llu/fdinfo", (unsigned long long)pid);
+	int info = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%llu/fd", (unsigned long long)pid);
+	DIR *d = info >= 0 ? opendir(path) : NULL;
+	bool held = false;
+	struct dirent *e;
+	while (d && !held && (e = readdir(d))) {
+		struct stat fst;
+		held = e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &fst, 0) == 0 &&
+		       fst.st_dev == st->st_dev && fst.st_ino == st->st_ino &&
+		       fd_writable(info, e->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (info >= 0)
+		close(info);
+	return held;
+}
+
+bool pmt_input_growing(const struct pmt_input *in, uint64_t pid)
+{
+	struct stat st;
+	if (in->mem || in->fd < 0 || fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	if ((uint64_t)st.st_size > in->raw_bytes)
+		return true;
+	return pid > 0 && held_by(pid, &st);
+}
 
 uint64_t pmt_input_raw_bytes(const struct pmt_input *in) { return in->raw_bytes; }
 
