@@ -15,6 +15,10 @@
 #include <libpmt/read/frames.h>
 #include <libpmt/read/input.h>
 
+/* The buffer of decompressed bytes starts at SNIFF_LEN, which a pmt log
+ * never outgrows (its records are read through it), and grows only for a
+ * text line longer than it, up to BUF_CAP: small inputs cost no large
+ * allocation. */
 #define BUF_CAP (1024 * 1024 + 64 * 1024) /* longest line + one read */
 #define LINE_MAX_LEN (1024 * 1024)
 #define SNIFF_LEN (64 * 1024)
@@ -49,6 +53,7 @@ struct pmt_input {
 
 	/* decompressed bytes not yet consumed: buf[start, end) */
 	char *buf;
+	size_t cap; /* of buf: SNIFF_LEN to BUF_CAP */
 	size_t start, end;
 };
 
@@ -200,12 +205,21 @@ static long produce(struct pmt_input *in, void *dst, size_t n)
 /* Reads more decompressed bytes into buf; returns bytes added, 0, -errno. */
 static long fill(struct pmt_input *in, size_t want)
 {
-	if (in->start && in->end + want > BUF_CAP) {
+	if (in->start && in->end + want > in->cap) {
 		memmove(in->buf, in->buf + in->start, in->end - in->start);
 		in->end -= in->start;
 		in->start = 0;
 	}
-	size_t room = BUF_CAP - in->end;
+	if (in->end == in->cap && in->cap < BUF_CAP) {
+		/* full of one unfinished line */
+		size_t cap = in->cap * 2 < BUF_CAP ? in->cap * 2 : BUF_CAP;
+		char *b = realloc(in->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		in->buf = b;
+		in->cap = cap;
+	}
+	size_t room = in->cap - in->end;
 	if (want > room)
 		want = room;
 	long k = produce(in, in->buf + in->end, want);
@@ -261,7 +275,8 @@ int pmt_input_open(const char *path, struct pmt_input **out)
 	in->fd = -1;
 	bool is_stdin = !strcmp(path, "-");
 	in->path = strdup(is_stdin ? "(stdin)" : path);
-	in->buf = malloc(BUF_CAP);
+	in->cap = SNIFF_LEN;
+	in->buf = malloc(in->cap);
 	if (!in->path || !in->buf)
 		goto fail;
 	if (is_stdin) {
@@ -298,7 +313,8 @@ int pmt_input_open_mem(const void *data, size_t len, const char *name, struct pm
 	in->mem_len = len;
 	in->file_size = len;
 	in->path = strdup(name);
-	in->buf = malloc(BUF_CAP);
+	in->cap = SNIFF_LEN;
+	in->buf = malloc(in->cap);
 	if (!in->path || !in->buf) {
 		pmt_input_free(in);
 		return -ENOMEM;
@@ -397,7 +413,9 @@ int pmt_input_getline(struct pmt_input *in, const char **line, size_t *len)
 			return 1;
 		}
 		size_t have = in->end - in->start;
-		if (have >= LINE_MAX_LEN) {
+		/* more than a piece and no '\n': the line goes on (so a line of
+		 * exactly N MiB is N pieces, however the bytes came) */
+		if (have > LINE_MAX_LEN) {
 			*line = in->buf + in->start;
 			*len = LINE_MAX_LEN;
 			in->start += LINE_MAX_LEN;
