@@ -139,18 +139,21 @@ int pmt_symtab_set_thread(struct pmt_symtab *s, uint32_t idx, uint64_t tid, cons
 {
 	if (idx > (1u << 24))
 		return PMT_E_CORRUPT;
-	if (idx >= s->capthreads) {
-		uint32_t cap = s->capthreads ? s->capthreads : 8;
-		while (cap <= idx)
-			cap *= 2;
-		struct pmt_thread *t = realloc(s->threads, (size_t)cap * sizeof(*t));
-		if (!t)
+	uint32_t pg = idx / PMT_CODE_PAGE;
+	if (pg >= s->ntpages) {
+		uint32_t n = s->ntpages ? s->ntpages : 1;
+		while (n <= pg)
+			n *= 2;
+		struct pmt_thread **p = realloc(s->tpages, (size_t)n * sizeof(*p));
+		if (!p)
 			return -ENOMEM;
-		memset(t + s->capthreads, 0, (size_t)(cap - s->capthreads) * sizeof(*t));
-		s->threads = t;
-		s->capthreads = cap;
+		memset(p + s->ntpages, 0, (size_t)(n - s->ntpages) * sizeof(*p));
+		s->tpages = p;
+		s->ntpages = n;
 	}
-	struct pmt_thread *t = &s->threads[idx];
+	if (!s->tpages[pg] && !(s->tpages[pg] = calloc(PMT_CODE_PAGE, sizeof(struct pmt_thread))))
+		return -ENOMEM;
+	struct pmt_thread *t = &s->tpages[pg][idx % PMT_CODE_PAGE];
 	if (name || !t->name) {
 		char *n = dup_bytes(name ? name : "", name ? name_len : 0);
 		if (!n)
@@ -182,9 +185,13 @@ void pmt_symtab_free(struct pmt_symtab *s)
 	if (s->intern)
 		free(s->intern->slots);
 	free(s->intern);
-	for (uint32_t i = 0; i < s->nthreads; i++)
-		free((char *)s->threads[i].name);
-	free(s->threads);
+	for (uint32_t p = 0; p < s->ntpages; p++) {
+		for (uint32_t i = 0; s->tpages[p] && i < PMT_CODE_PAGE; i++)
+			if (s->tpages[p][i].name) /* free(NULL) costs a stack trace in ASan */
+				free((char *)s->tpages[p][i].name);
+		free(s->tpages[p]);
+	}
+	free(s->tpages);
 	pmt_symtab_free_names(s);
 	*s = (struct pmt_symtab){0};
 }
@@ -201,7 +208,10 @@ const struct pmt_code *pmt_symtab_code(const struct pmt_symtab *s, uint32_t id)
 
 const struct pmt_thread *pmt_symtab_thread(const struct pmt_symtab *s, uint32_t idx)
 {
-	if (idx >= s->nthreads || !s->threads[idx].name)
+	if (idx >= s->nthreads)
 		return NULL;
-	return &s->threads[idx];
+	const struct pmt_thread *p = s->tpages[idx / PMT_CODE_PAGE];
+	if (!p || !p[idx % PMT_CODE_PAGE].name)
+		return NULL;
+	return &p[idx % PMT_CODE_PAGE];
 }

@@ -22,8 +22,10 @@ struct pmt_symtab {
 	uint32_t ncodes, npages;
 	struct code_hash *intern; /* (kind, file, name) -> id, for text formats */
 
-	struct pmt_thread *threads;
-	uint32_t nthreads, capthreads;
+	/* thread idx in tpages[idx / PMT_CODE_PAGE][idx % PMT_CODE_PAGE], the
+	 * same way (an undefined one has a NULL name) */
+	struct pmt_thread **tpages;
+	uint32_t nthreads, ntpages;
 
 	/* names[id - 1]: interned names (object types), NULL when undefined */
 	char **names;
