@@ -527,8 +527,7 @@ static int read_side(const char *arg, struct pmt_run *run, const struct diff_opt
 			pmt_cli_errno(ent[i].path, err, pmt_source_detail(src));
 			status = PMT_EXIT_ERROR;
 		} else if (pmt_source_truncated(src)) {
-			pmt_cli_truncated(ent[i].path, pmt_source_detail(src),
-					  "compared what was readable");
+			pmt_cli_incomplete(ent[i].path, src, "compared what was readable");
 		}
 		pmt_profile_free(prof);
 		pmt_source_free(src);
@@ -650,7 +649,7 @@ int main(int argc, char **argv)
 			pmt_cli_errno(runs[i].name, runs[i].err, d);
 			status = PMT_EXIT_ERROR;
 		} else if (runs[i].truncated) {
-			pmt_cli_truncated(runs[i].name, d, "compared what was readable");
+			pmt_cli_incomplete(runs[i].name, runs[i].src, "compared what was readable");
 		}
 	}
 	if (worse && status != PMT_EXIT_ERROR)

@@ -114,7 +114,8 @@ static void usage(void)
 	    "  -h, --help           show this help and exit\n"
 	    "  -V, --version        show the version and exit\n"
 	    "\n"
-	    "Exit status: 0 when an event was kept, 1 when none was, 2 on error.\n",
+	    "Exit status: 0 when an event was kept, 1 when none was, 2 on error. A cut log, or\n"
+	    "one still being written, is read up to its last complete frame, with a warning.\n",
 	    pmt_cli_prog());
 }
 
@@ -634,10 +635,8 @@ int main(int argc, char **argv)
 		pmt_cli_errno(name, r, d);
 		goto out;
 	}
-	if (truncated) {
-		const char *d = pmt_source_detail(f.src);
-		pmt_cli_truncated(name, d, "printed everything before the cut");
-	}
+	if (truncated)
+		pmt_cli_incomplete(name, f.src, "printed everything before the cut");
 	status = f.kept ? PMT_EXIT_OK : PMT_EXIT_NO;
 out:
 	pmt_log_copy_free(f.copy);

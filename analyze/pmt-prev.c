@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (pmt_source_truncated(p.src))
-		pmt_cli_truncated(name, d, "printed everything before the cut");
+		pmt_cli_incomplete(name, p.src, "printed everything before the cut");
 	status = p.jumps ? PMT_EXIT_OK : PMT_EXIT_NO;
 out:
 	pmt_names_free(p.names);

@@ -288,6 +288,8 @@ static int diag_print(struct pmt_log_status *d)
 	if (d->err) {
 		pmt_cli_errno(name, d->err, detail);
 		status = PMT_EXIT_ERROR;
+	} else if (d->live) {
+		pmt_cli_live(name, d->events);
 	} else if (d->truncated) {
 		pmt_cli_truncated(name, detail, "summary of what was readable");
 	} else if (d->cut) {

@@ -197,7 +197,7 @@ static int add_log(struct pmt_flame *f, const char *arg, unsigned side,
 		pmt_cli_errno(name, read_err, pmt_source_detail(src));
 		status = 2;
 	} else if (pmt_source_truncated(src)) {
-		pmt_cli_truncated(name, pmt_source_detail(src), "drew what was readable");
+		pmt_cli_incomplete(name, src, "drew what was readable");
 	}
 	pmt_names_free(names);
 	pmt_profile_free(prof);

@@ -491,8 +491,7 @@ int main(int argc, char **argv)
 		} else {
 			nplots = 1;
 			if (pmt_source_truncated(src))
-				pmt_cli_truncated(path, pmt_source_detail(src),
-						  "plotted what was readable");
+				pmt_cli_incomplete(path, src, "plotted what was readable");
 		}
 		pmt_source_free(src);
 	} else {

@@ -519,7 +519,7 @@ int main(int argc, char **argv)
 		pmt_cli_errno(x.name, x.err, pmt_source_detail(x.src));
 		status = PMT_EXIT_ERROR;
 	} else if (x.truncated) {
-		pmt_cli_truncated(x.name, pmt_source_detail(x.src), "reported what was readable");
+		pmt_cli_incomplete(x.name, x.src, "reported what was readable");
 	}
 out:
 	pmt_flame_free(x.flame);

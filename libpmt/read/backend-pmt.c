@@ -14,6 +14,7 @@
 #include <libpmt/read/backend.h>
 
 #define BLOCK (256 * 1024)
+#define FIRST_BLOCK (16 * 1024) /* the buffer doubles up to BLOCK as the log goes on */
 #define MAX_RECORD (64u * 1024 * 1024)
 #define MAX_PAGE_SIZE (1u << 30) /* docs/FORMAT.md, "Value ranges" */
 
@@ -65,6 +66,14 @@ static int need_bytes(struct pmt_source *s, struct lr *r, size_t need)
 		r->byte_off += r->pos;
 		r->len -= r->pos;
 		r->pos = 0;
+	}
+	if (r->cap < BLOCK && r->byte_off >= r->cap) {
+		/* a buffer's worth read: a longer log, read in larger blocks */
+		uint8_t *b = realloc(r->buf, r->cap * 2);
+		if (!b)
+			return -ENOMEM;
+		r->buf = b;
+		r->cap *= 2;
 	}
 	while (r->len < need) {
 		if (r->eof)
@@ -594,7 +603,7 @@ int pmt_backend_pmt_init(struct pmt_source *s)
 	struct lr *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->cap = BLOCK;
+	r->cap = FIRST_BLOCK;
 	r->buf = malloc(r->cap);
 	if (!r->buf) {
 		free(r);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Input: file or stdin, zstd or not, as decompressed bytes or lines. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,10 @@
 #include <libpmt/read/frames.h>
 #include <libpmt/read/input.h>
 
+/* The buffer of decompressed bytes starts at SNIFF_LEN, which a pmt log
+ * never outgrows (its records are read through it), and grows only for a
+ * text line longer than it, up to BUF_CAP: small inputs cost no large
+ * allocation. */
 #define BUF_CAP (1024 * 1024 + 64 * 1024) /* longest line + one read */
 #define LINE_MAX_LEN (1024 * 1024)
 #define SNIFF_LEN (64 * 1024)
@@ -47,6 +53,7 @@ struct pmt_input {
 
 	/* decompressed bytes not yet consumed: buf[start, end) */
 	char *buf;
+	size_t cap; /* of buf: SNIFF_LEN to BUF_CAP */
 	size_t start, end;
 };
 
@@ -198,12 +205,21 @@ static long produce(struct pmt_input *in, void *dst, size_t n)
 /* Reads more decompressed bytes into buf; returns bytes added, 0, -errno. */
 static long fill(struct pmt_input *in, size_t want)
 {
-	if (in->start && in->end + want > BUF_CAP) {
+	if (in->start && in->end + want > in->cap) {
 		memmove(in->buf, in->buf + in->start, in->end - in->start);
 		in->end -= in->start;
 		in->start = 0;
 	}
-	size_t room = BUF_CAP - in->end;
+	if (in->end == in->cap && in->cap < BUF_CAP) {
+		/* full of one unfinished line */
+		size_t cap = in->cap * 2 < BUF_CAP ? in->cap * 2 : BUF_CAP;
+		char *b = realloc(in->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		in->buf = b;
+		in->cap = cap;
+	}
+	size_t room = in->cap - in->end;
 	if (want > room)
 		want = room;
 	long k = produce(in, in->buf + in->end, want);
@@ -259,7 +275,8 @@ int pmt_input_open(const char *path, struct pmt_input **out)
 	in->fd = -1;
 	bool is_stdin = !strcmp(path, "-");
 	in->path = strdup(is_stdin ? "(stdin)" : path);
-	in->buf = malloc(BUF_CAP);
+	in->cap = SNIFF_LEN;
+	in->buf = malloc(in->cap);
 	if (!in->path || !in->buf)
 		goto fail;
 	if (is_stdin) {
@@ -296,7 +313,8 @@ int pmt_input_open_mem(const void *data, size_t len, const char *name, struct pm
 	in->mem_len = len;
 	in->file_size = len;
 	in->path = strdup(name);
-	in->buf = malloc(BUF_CAP);
+	in->cap = SNIFF_LEN;
+	in->buf = malloc(in->cap);
 	if (!in->path || !in->buf) {
 		pmt_input_free(in);
 		return -ENOMEM;
@@ -395,7 +413,9 @@ int pmt_input_getline(struct pmt_input *in, const char **line, size_t *len)
 			return 1;
 		}
 		size_t have = in->end - in->start;
-		if (have >= LINE_MAX_LEN) {
+		/* more than a piece and no '\n': the line goes on (so a line of
+		 * exactly N MiB is N pieces, however the bytes came) */
+		if (have > LINE_MAX_LEN) {
 			*line = in->buf + in->start;
 			*len = LINE_MAX_LEN;
 			in->start += LINE_MAX_LEN;
@@ -419,6 +439,59 @@ int pmt_input_getline(struct pmt_input *in, const char **line, size_t *len)
 }
 
 bool pmt_input_truncated(const struct pmt_input *in) { return in->truncated; }
+
+/* Whether the fd named n in /proc/PID/fdinfo (the directory info) is open
+ * for writing: O_WRONLY or O_RDWR in its octal flags. */
+static bool fd_writable(int info, const char *n)
+{
+	int fd = openat(info, n, O_RDONLY | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	char line[128];
+	unsigned long flags = 0;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "flags: %lo", &flags) == 1;
+	fclose(f);
+	return found && (flags & (O_WRONLY | O_RDWR));
+}
+
+/* Whether process pid has the file of st open for writing. */
+static bool held_by(uint64_t pid, const struct stat *st)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%llu/fdinfo", (unsigned long long)pid);
+	int info = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%llu/fd", (unsigned long long)pid);
+	DIR *d = info >= 0 ? opendir(path) : NULL;
+	bool held = false;
+	struct dirent *e;
+	while (d && !held && (e = readdir(d))) {
+		struct stat fst;
+		held = e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &fst, 0) == 0 &&
+		       fst.st_dev == st->st_dev && fst.st_ino == st->st_ino &&
+		       fd_writable(info, e->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (info >= 0)
+		close(info);
+	return held;
+}
+
+bool pmt_input_growing(const struct pmt_input *in, uint64_t pid)
+{
+	struct stat st;
+	if (in->mem || in->fd < 0 || fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	if ((uint64_t)st.st_size > in->raw_bytes)
+		return true;
+	return pid > 0 && held_by(pid, &st);
+}
 
 uint64_t pmt_input_raw_bytes(const struct pmt_input *in) { return in->raw_bytes; }
 

@@ -54,6 +54,11 @@ int pmt_input_getline(struct pmt_input *in, const char **line, size_t *len);
 
 /* True when the input ended inside a zstd frame (killed writer, cut copy). */
 bool pmt_input_truncated(const struct pmt_input *in);
+/* True when the input is a file that is still being written: it has grown
+ * past what was read, or process pid (the log's writer, 0: unknown) holds it
+ * open for writing. Linux: the writer's fds are seen in /proc, when the
+ * reader may look. */
+bool pmt_input_growing(const struct pmt_input *in, uint64_t pid);
 /* Bytes of the file consumed so far (compressed size for zstd input). */
 uint64_t pmt_input_raw_bytes(const struct pmt_input *in);
 /* Size of the file when it is a regular file, else 0. */

@@ -110,6 +110,12 @@ bool pmt_source_truncated(const struct pmt_source *s)
 	return s->truncated || pmt_input_truncated(s->in);
 }
 
+bool pmt_source_live(const struct pmt_source *s)
+{
+	return s->type == PMT_INPUT_PMT && !s->has_trailer && pmt_source_truncated(s) &&
+	       pmt_input_growing(s->in, s->hdr.pid);
+}
+
 uint64_t pmt_source_events(const struct pmt_source *s) { return s->events; }
 
 const char *pmt_source_detail(const struct pmt_source *s) { return s->detail; }

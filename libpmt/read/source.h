@@ -120,6 +120,11 @@ uint32_t pmt_source_code_count(const struct pmt_source *s); /* ids are 1..count 
 const struct pmt_thread *pmt_source_thread(const struct pmt_source *s, uint32_t idx);
 uint32_t pmt_source_thread_count(const struct pmt_source *s);
 bool pmt_source_truncated(const struct pmt_source *s);
+/* After the end: the log is truncated because its writer has not finished
+ * it yet (a pmt log without a trailer that is still being written, see
+ * pmt_input_growing()), not because it was cut. Everything up to its last
+ * complete frame was read. */
+bool pmt_source_live(const struct pmt_source *s);
 /* An interned name (the type of an OBJECT item), or NULL for an unknown id. */
 const char *pmt_source_name(const struct pmt_source *s, uint32_t id);
 /* Events seen so far (including skipped ones). */

@@ -46,18 +46,21 @@ int pmt_symtab_set_code(struct pmt_symtab *s, uint32_t id, unsigned kind, uint32
 {
 	if (id == 0 || id > PMT_MAX_CODE_ID)
 		return PMT_E_CORRUPT;
-	if (id > s->capcodes) {
-		uint32_t cap = s->capcodes ? s->capcodes : 256;
-		while (cap < id)
-			cap *= 2;
-		struct pmt_code *c = realloc(s->codes, (size_t)cap * sizeof(*c));
-		if (!c)
+	uint32_t pg = (id - 1) / PMT_CODE_PAGE;
+	if (pg >= s->npages) {
+		uint32_t n = s->npages ? s->npages : 8;
+		while (n <= pg)
+			n *= 2;
+		struct pmt_code **p = realloc(s->pages, (size_t)n * sizeof(*p));
+		if (!p)
 			return -ENOMEM;
-		memset(c + s->capcodes, 0, (size_t)(cap - s->capcodes) * sizeof(*c));
-		s->codes = c;
-		s->capcodes = cap;
+		memset(p + s->npages, 0, (size_t)(n - s->npages) * sizeof(*p));
+		s->pages = p;
+		s->npages = n;
 	}
-	struct pmt_code *c = &s->codes[id - 1];
+	if (!s->pages[pg] && !(s->pages[pg] = calloc(PMT_CODE_PAGE, sizeof(struct pmt_code))))
+		return -ENOMEM;
+	struct pmt_code *c = &s->pages[pg][(id - 1) % PMT_CODE_PAGE];
 	char *f = dup_bytes(file, file_len), *n = dup_bytes(name, name_len);
 	if (!f || !n) {
 		free(f);
@@ -83,7 +86,7 @@ static int intern_grow(struct pmt_symtab *s)
 		uint32_t id = h->slots[i];
 		if (!id)
 			continue;
-		const struct pmt_code *c = &s->codes[id - 1];
+		const struct pmt_code *c = pmt_symtab_code(s, id);
 		uint64_t k = code_key(c->kind, c->file, c->file_len, c->name, c->name_len);
 		uint32_t j = (uint32_t)k & (cap - 1);
 		while (slots[j])
@@ -114,7 +117,7 @@ int pmt_symtab_intern_code(struct pmt_symtab *s, unsigned kind, uint32_t firstli
 	uint64_t k = code_key(kind, file, file_len, name, name_len);
 	uint32_t j = (uint32_t)k & (h->cap - 1);
 	for (; h->slots[j]; j = (j + 1) & (h->cap - 1)) {
-		const struct pmt_code *c = &s->codes[h->slots[j] - 1];
+		const struct pmt_code *c = pmt_symtab_code(s, h->slots[j]);
 		if (c->kind == kind && c->file_len == file_len && c->name_len == name_len &&
 		    !memcmp(c->file, file, file_len) && !memcmp(c->name, name, name_len)) {
 			*id = c->id;
@@ -136,18 +139,21 @@ int pmt_symtab_set_thread(struct pmt_symtab *s, uint32_t idx, uint64_t tid, cons
 {
 	if (idx > (1u << 24))
 		return PMT_E_CORRUPT;
-	if (idx >= s->capthreads) {
-		uint32_t cap = s->capthreads ? s->capthreads : 8;
-		while (cap <= idx)
-			cap *= 2;
-		struct pmt_thread *t = realloc(s->threads, (size_t)cap * sizeof(*t));
-		if (!t)
+	uint32_t pg = idx / PMT_CODE_PAGE;
+	if (pg >= s->ntpages) {
+		uint32_t n = s->ntpages ? s->ntpages : 1;
+		while (n <= pg)
+			n *= 2;
+		struct pmt_thread **p = realloc(s->tpages, (size_t)n * sizeof(*p));
+		if (!p)
 			return -ENOMEM;
-		memset(t + s->capthreads, 0, (size_t)(cap - s->capthreads) * sizeof(*t));
-		s->threads = t;
-		s->capthreads = cap;
+		memset(p + s->ntpages, 0, (size_t)(n - s->ntpages) * sizeof(*p));
+		s->tpages = p;
+		s->ntpages = n;
 	}
-	struct pmt_thread *t = &s->threads[idx];
+	if (!s->tpages[pg] && !(s->tpages[pg] = calloc(PMT_CODE_PAGE, sizeof(struct pmt_thread))))
+		return -ENOMEM;
+	struct pmt_thread *t = &s->tpages[pg][idx % PMT_CODE_PAGE];
 	if (name || !t->name) {
 		char *n = dup_bytes(name ? name : "", name ? name_len : 0);
 		if (!n)
@@ -165,31 +171,47 @@ int pmt_symtab_set_thread(struct pmt_symtab *s, uint32_t idx, uint64_t tid, cons
 
 void pmt_symtab_free(struct pmt_symtab *s)
 {
-	for (uint32_t i = 0; i < s->ncodes; i++) {
-		free((char *)s->codes[i].file);
-		free((char *)s->codes[i].name);
+	/* ids need not be dense: only the slots that were set hold strings */
+	for (uint32_t p = 0; p < s->npages; p++) {
+		for (uint32_t i = 0; s->pages[p] && i < PMT_CODE_PAGE; i++) {
+			if (!s->pages[p][i].id)
+				continue;
+			free((char *)s->pages[p][i].file);
+			free((char *)s->pages[p][i].name);
+		}
+		free(s->pages[p]);
 	}
-	free(s->codes);
+	free(s->pages);
 	if (s->intern)
 		free(s->intern->slots);
 	free(s->intern);
-	for (uint32_t i = 0; i < s->nthreads; i++)
-		free((char *)s->threads[i].name);
-	free(s->threads);
+	for (uint32_t p = 0; p < s->ntpages; p++) {
+		for (uint32_t i = 0; s->tpages[p] && i < PMT_CODE_PAGE; i++)
+			if (s->tpages[p][i].name) /* free(NULL) costs a stack trace in ASan */
+				free((char *)s->tpages[p][i].name);
+		free(s->tpages[p]);
+	}
+	free(s->tpages);
 	pmt_symtab_free_names(s);
 	*s = (struct pmt_symtab){0};
 }
 
 const struct pmt_code *pmt_symtab_code(const struct pmt_symtab *s, uint32_t id)
 {
-	if (id == 0 || id > s->ncodes || !s->codes[id - 1].id)
+	if (id == 0 || id > s->ncodes)
 		return NULL;
-	return &s->codes[id - 1];
+	const struct pmt_code *p = s->pages[(id - 1) / PMT_CODE_PAGE];
+	if (!p || !p[(id - 1) % PMT_CODE_PAGE].id)
+		return NULL;
+	return &p[(id - 1) % PMT_CODE_PAGE];
 }
 
 const struct pmt_thread *pmt_symtab_thread(const struct pmt_symtab *s, uint32_t idx)
 {
-	if (idx >= s->nthreads || !s->threads[idx].name)
+	if (idx >= s->nthreads)
 		return NULL;
-	return &s->threads[idx];
+	const struct pmt_thread *p = s->tpages[idx / PMT_CODE_PAGE];
+	if (!p || !p[idx % PMT_CODE_PAGE].name)
+		return NULL;
+	return &p[idx % PMT_CODE_PAGE];
 }

@@ -13,14 +13,19 @@
  * id stay bounded whatever the log says. */
 #define PMT_MAX_CODE_ID (1u << 24)
 
+#define PMT_CODE_PAGE 1024u
 struct pmt_symtab {
-	/* codes[id - 1]; an undefined id has .id == 0 */
-	struct pmt_code *codes;
-	uint32_t ncodes, capcodes;
+	/* code id is pages[(id - 1) / PMT_CODE_PAGE][(id - 1) % PMT_CODE_PAGE]
+	 * (pages of undefined ids are NULL; an undefined id has .id == 0), so a
+	 * log defining a few high ids costs a few pages, not an array up to them */
+	struct pmt_code **pages;
+	uint32_t ncodes, npages;
 	struct code_hash *intern; /* (kind, file, name) -> id, for text formats */
 
-	struct pmt_thread *threads;
-	uint32_t nthreads, capthreads;
+	/* thread idx in tpages[idx / PMT_CODE_PAGE][idx % PMT_CODE_PAGE], the
+	 * same way (an undefined one has a NULL name) */
+	struct pmt_thread **tpages;
+	uint32_t nthreads, ntpages;
 
 	/* names[id - 1]: interned names (object types), NULL when undefined */
 	char **names;

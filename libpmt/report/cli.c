@@ -14,6 +14,7 @@
 
 #include <libpmt/core/errors.h>
 #include <libpmt/read/input.h>
+#include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
 #include <libpmt/report/table.h>
 
@@ -72,6 +73,22 @@ void pmt_cli_truncated(const char *file, const char *detail, const char *then)
 {
 	bool d = detail && *detail;
 	pmt_cli_warn(file, "log is truncated%s%s; %s", d ? ": " : "", d ? detail : "", then);
+}
+
+void pmt_cli_live(const char *file, uint64_t events)
+{
+	pmt_cli_warn(file,
+		     "log is still being written (no trailer yet): read %llu event%s up to its "
+		     "last complete frame",
+		     (unsigned long long)events, events == 1 ? "" : "s");
+}
+
+void pmt_cli_incomplete(const char *file, const struct pmt_source *src, const char *then)
+{
+	if (pmt_source_live(src))
+		pmt_cli_live(file, pmt_source_events(src));
+	else
+		pmt_cli_truncated(file, pmt_source_detail(src), then);
 }
 
 void pmt_cli_note(const char *file, const char *fmt, ...)

@@ -20,6 +20,12 @@ void pmt_cli_errno(const char *file, int err, const char *detail);
 /* "prog: file: warning: log is truncated[: detail]; <then>\n": a cut log
  * (killed writer, copy of a live log) whose readable part was used. */
 void pmt_cli_truncated(const char *file, const char *detail, const char *then);
+/* "prog: file: warning: log is still being written (no trailer yet): read N
+ * events up to its last complete frame\n": a live log (pmt_source_live()). */
+void pmt_cli_live(const char *file, uint64_t events);
+/* What a tool says of a truncated log: pmt_cli_live() or pmt_cli_truncated(). */
+struct pmt_source;
+void pmt_cli_incomplete(const char *file, const struct pmt_source *src, const char *then);
 /* "prog: file: warning: message\n". */
 void pmt_cli_warn(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: file: note: message\n": information the user should see on stderr

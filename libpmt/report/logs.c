@@ -85,7 +85,7 @@ void pmt_logs_table_row(struct pmt_table *t, const char *name, struct pmt_source
 		pmt_table_null(t);
 	pmt_table_str(t, h->rss_source ? h->rss_source : "");
 	pmt_table_str(t, err		    ? "error"
-			 : truncated	    ? "truncated"
+			 : truncated	    ? (pmt_source_live(src) ? "live" : "truncated")
 			 : pmt_log_cut(src) ? "cut"
 					    : "yes");
 }
@@ -99,6 +99,7 @@ void pmt_log_status_take(struct pmt_log_status *st, const char *name, const stru
 	    .detail = strdup(pmt_source_detail(src)),
 	    .err = err,
 	    .truncated = truncated,
+	    .live = truncated && pmt_source_live(src),
 	    .cut = pmt_log_cut(src),
 	    .events = pmt_source_events(src),
 	    .total = t ? t->total_events : 0,

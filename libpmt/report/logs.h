@@ -25,9 +25,9 @@ bool pmt_log_cut(const struct pmt_source *src);
 struct pmt_log_status {
 	char *name, *detail; /* owned; NULL when out of memory */
 	int err;
-	bool truncated, cut;
-	uint64_t events, total; /* events read; the trailer's count */
-	uint32_t flags;		/* the trailer's PMT_TRL_* */
+	bool truncated, live, cut; /* live: pmt_source_live() */
+	uint64_t events, total;	   /* events read; the trailer's count */
+	uint32_t flags;		   /* the trailer's PMT_TRL_* */
 };
 /* Copies what is to be said of the log of src. */
 void pmt_log_status_take(struct pmt_log_status *st, const char *name, const struct pmt_source *src,

@@ -26,6 +26,7 @@ BATS_TESTS = \
 	tests/bats/heap-logs.bats \
 	tests/bats/runs.bats \
 	tests/bats/threads.bats \
+	tests/bats/live-log.bats \
 	tests/bats/object-logs.bats
 TESTS += $(BATS_TESTS)
 EXTRA_DIST += $(BATS_TESTS) \
