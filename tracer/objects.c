@@ -329,7 +329,10 @@ static __attribute__((noinline)) uint32_t type_decide(struct tracer *t, struct o
 }
 
 /* The Python line running on this thread: the innermost frame that runs
- * code (entry frames of the C stack have none). */
+ * code (entry frames of the C stack have none). Immortal code objects are
+ * the interpreter's static shims (_Py_InitCleanup, the frame that checks
+ * that __init__ returned None): they live in read-only memory, so they are
+ * not interned (co_extra cannot be written) and their caller is the site. */
 static void running_site(struct tracer *t, struct objects *o, uint32_t *code, uint32_t *line)
 {
 	*code = *line = 0;
@@ -339,7 +342,7 @@ static void running_site(struct tracer *t, struct objects *o, uint32_t *code, ui
 	struct pmt_iframe *f = (struct pmt_iframe *)ts->current_frame;
 	for (int n = 0; f && n < 64; n++, f = f->previous) {
 		PyObject *exe = (PyObject *)(f->f_executable & ~(uintptr_t)7);
-		if (!exe || !PyCode_Check(exe))
+		if (!exe || !PyCode_Check(exe) || _Py_IsImmortal(exe))
 			continue;
 		*code = py_code_id(t, (PyCodeObject *)exe);
 		int lasti = PyUnstable_InterpreterFrame_GetLasti((struct _PyInterpreterFrame *)f);

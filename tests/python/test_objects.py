@@ -133,6 +133,34 @@ class ObjectPatterns(tl.TmpDirCase):
         self.assertEqual(set(by_type(log)), {'Dropped'})
 
 
+# An object freed as __init__'s frame is cleared: the innermost frame then
+# is the interpreter's static shim that checks __init__ returned None, a
+# code object in read-only memory (interning it crashed).
+INIT_SHIM = '''
+import pmt_tracer
+class C:
+    def __init__(self):
+        tmp = [1.5 * i for i in range(3)]
+with pmt_tracer.ReferenceTracing(filepath='rt.log.zst', include_builtins=True):
+    cs = [C() for i in range(5)]
+'''
+
+
+@unittest.skipUnless(HAVE, WHY)
+class InitShim(tl.TmpDirCase):
+    def test_objects_freed_in_init_frames(self):
+        tl.write(self.dir, 's.py', INIT_SHIM)
+        self.assertRan(tl.run(['s.py'], self.dir))
+        log = self.read_log('rt.log.zst')
+        self.assertEqual(by_type(log, 'NEW')['C'], 5)
+        # the lists of __init__ die there: charged to __init__ or its caller
+        dels = [o for o in log.objects if o.type == 'list' and o.op == 'DEL']
+        self.assertGreaterEqual(len(dels), 5)
+        for o in dels:
+            if o.code:
+                self.assertIn(log.codes[o.code].name, ('C.__init__', '__init__', '<module>'))
+
+
 CYCLES = '''
 import pmt_tracer
 class Cyc:
