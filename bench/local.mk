@@ -2,7 +2,11 @@
 # bench: benchmark scripts (not timed tests). Run from the build directory:
 #   make bench            tracer overhead + the technical-note table
 #   make bench-tracer     bench/tracer.py (sample + call-dense workloads)
-#   make bench-technote   bench/technote.py, writes docs/bench-technote.{md,rst}
+#   make bench-technote   bench/technote.py, writes docs/bench-technote.{md,rst};
+#                         its second table (Profile, Trace, Reference Tracing)
+#                         runs under CPython 3.13+: PYTHON when it is one, else
+#                         PMT_BENCH_OBJECTS_PYTHON or the newest found, with pmt
+#                         built for it in bench-pyX.Y/ (configured there once)
 #   make bench-heap       bench/heap.py, the DTrace note and heap tracing's
 #                         overhead beside tracemalloc: docs/bench-heap.{md,rst}
 # BENCH_REPS=N sets the repetitions (median of interleaved runs).
@@ -27,3 +31,7 @@ bench-analysers: all
 bench-heap: all
 	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/heap.py --reps $(BENCH_REPS)
 .PHONY: bench bench-tracer bench-technote bench-heap bench-analysers
+clean-local: clean-bench
+clean-bench:
+	rm -rf bench-py*
+.PHONY: clean-bench
