@@ -14,6 +14,7 @@ Writes docs/bench-technote.rst and docs/bench-technote.md (or --outdir).
     bench/technote.py [--builddir DIR] [--reps N] [--workload sample|calls]
                       [--sources statm,perf] [--outdir DIR]
                       [--objects-python PY] [--objects-builddir DIR]
+                      [--tables both|first|second]
 
 The second table runs under --objects-python ($PMT_BENCH_OBJECTS_PYTHON),
 by default --python when it is 3.13+, else the newest CPython 3.13+ found
@@ -22,6 +23,8 @@ by default --python when it is 3.13+, else the newest CPython 3.13+ found
 directory when that Python is its own, else BUILDDIR/bench-pyX.Y, which is
 configured and built here when it has no Makefile. With no 3.13+, the
 table says why it is missing. --objects-python none leaves it out.
+--tables second measures the second table alone and replaces its section
+of the existing files (each section states its own conditions).
 """
 import datetime
 import glob
@@ -71,7 +74,24 @@ def main(argv=None):
                     help='CPython 3.13+ for the second table ("none": leave it out)')
     ap.add_argument('--objects-builddir', default=os.environ.get('PMT_BENCH_OBJECTS_BUILDDIR'),
                     help='pmt built for --objects-python')
+    ap.add_argument('--tables', choices=('both', 'first', 'second'), default='both')
     return bl.run_main(ap, run, argv)
+
+
+def replace_second(outdir, md2, rst2):
+    """--tables second: the second section of the existing files replaced."""
+    for name, text, mark in (('bench-technote.md', md2, '## The second technical note'),
+                             ('bench-technote.rst', rst2, 'The second technical note')):
+        path = os.path.join(outdir, name)
+        with open(path) as f:
+            old = f.read()
+        i = old.find('\n' + mark)
+        with open(path, 'w') as f:
+            f.write((old[:i + 1] if i >= 0 else old + '\n') + text)
+    print(md2)
+    print('bench: replaced the second table of %s/bench-technote.{md,rst}' % outdir,
+          file=sys.stderr)
+    return 0
 
 
 def py_version(python):
@@ -165,7 +185,7 @@ def second_note(env, args):
                          '%.2f' % (c.summary['bytes'] / recs) if recs else '-', theirs])
         events = max(c.summary['events'] for c in configs[1:] if c.objects is None)
         intro = ('%s under CPython %s, untraced and under each row of pymemtrace\'s '
-                 '`cPyMemTrace_perf` note; median of %d interleaved runs, up to %s events per '
+                 '`cPyMemTrace_perf` note; median of %d interleaved run(s), up to %s events per '
                  'Profile/Trace run (RSS source as `--rss-source auto` picks it). Reference '
                  'Tracing rows run the program inside `pmt_tracer.ReferenceTracing(...)` '
                  '(objects alone, no event hook), `gc_collect_on_exit=2` (the default) unless '
@@ -181,6 +201,8 @@ def second_note(env, args):
 
 
 def run(env, args):
+    if args.tables == 'second':
+        return replace_second(args.outdir, *second_note(env, args))
     sources = bl.available_sources(env, args.sources)
     wl = bl.sample_workload(env) if args.workload == 'sample' else bl.calls_workload(env)
 
@@ -236,7 +258,7 @@ def run(env, args):
              % (wl.name, args.reps, bl.fmt_int(events), when, bl.machine(),
                 bl.python_version(env)))
     os.makedirs(args.outdir, exist_ok=True)
-    md2, rst2 = second_note(env, args)
+    md2, rst2 = second_note(env, args) if args.tables == 'both' else ('', '')
     md = ('# Tracer overhead: the technical note table\n\n%s\n\n%s\n## Cost of tracing\n\n%s'
           '\n%s' % (intro, bl.markdown(headings, rows), bl.markdown(parts_head, parts), md2))
     title = 'Tracer overhead: the technical note table'
