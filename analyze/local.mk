@@ -8,5 +8,5 @@ analyze_pmt_summarise_SOURCES = analyze/pmt-summarise.c analyze/summarise.h \
 analyze_pmt_summarise_LDADD = $(LIBPMT_REPORT)
 analyze_pmt_prev_SOURCES = analyze/pmt-prev.c
 analyze_pmt_prev_LDADD = $(LIBPMT_REPORT)
-analyze_pmt_diff_SOURCES = analyze/pmt-diff.c
+analyze_pmt_diff_SOURCES = analyze/pmt-diff.c analyze/diff.h analyze/diff-objects.c
 analyze_pmt_diff_LDADD = $(LIBPMT_REPORT)

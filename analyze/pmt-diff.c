@@ -20,20 +20,23 @@
 #include <libpmt/report/run.h>
 #include <libpmt/report/table.h>
 
-struct diff_opts {
-	enum pmt_format format;
-	unsigned top;
-	bool has_threshold;
-	int64_t threshold;
-	bool bytes, full_path, all_frames;
-};
+#include "diff.h"
 
-enum { OPT_FORMAT = 256, OPT_TOP, OPT_THRESHOLD, OPT_BYTES, OPT_FULL_PATH, OPT_ALL_FRAMES };
+enum {
+	OPT_FORMAT = 256,
+	OPT_TOP,
+	OPT_THRESHOLD,
+	OPT_OBJ_THRESHOLD,
+	OPT_BYTES,
+	OPT_FULL_PATH,
+	OPT_ALL_FRAMES
+};
 
 static const struct option longopts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"top", required_argument, NULL, OPT_TOP},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"objects-threshold", required_argument, NULL, OPT_OBJ_THRESHOLD},
     {"bytes", no_argument, NULL, OPT_BYTES},
     {"full-path", no_argument, NULL, OPT_FULL_PATH},
     {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
@@ -50,7 +53,9 @@ static void usage(void)
 	       "Compare two runs: events, duration, peak and final RSS, and per function the\n"
 	       "calls and the self and inclusive RSS growth, largest increase first. Heap\n"
 	       "logs (--heap) also: allocator calls, bytes allocated, the live heap's peak\n"
-	       "and bytes leaked, overall and per function.\n"
+	       "and bytes leaked, overall and per function. Object logs (--objects,\n"
+	       "pymemtrace ReferenceTracing) also: objects created, destroyed and alive at the\n"
+	       "end, per type and per creation site (type, function, file, line).\n"
 	       "OLD and NEW may each be a directory holding the logs of a run (*.log.zst,\n"
 	       "*.log, *.zst; e.g. those of pmt_tracer --follow-children): then the sums over\n"
 	       "the processes, the processes matched by command line (exactly, then with\n"
@@ -63,6 +68,10 @@ static void usage(void)
 	       "                       worse by more than N bytes (suffixes k, M, G); with\n"
 	       "                       heap logs, also when a function's bytes live at exit\n"
 	       "                       (leaked) grew by more than N\n"
+	       "      --objects-threshold N\n"
+	       "                       exit 1 when, for any type, the objects created in\n"
+	       "                       the log and alive at its end grew by more than N\n"
+	       "                       (a count; two object logs)\n"
 	       "      --bytes          sizes as exact byte counts (csv and json always are)\n"
 	       "      --full-path      file names in full (csv and json always are)\n"
 	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
@@ -71,7 +80,7 @@ static void usage(void)
 	       "  -h, --help           show this help and exit\n"
 	       "  -V, --version        show the version and exit\n"
 	       "\n"
-	       "Exit status: 0, or 1 when --threshold was passed, 2 on error.\n",
+	       "Exit status: 0, or 1 when a --threshold was passed, 2 on error.\n",
 	       pmt_cli_prog(), pmt_cli_prog());
 }
 
@@ -92,6 +101,11 @@ static void parse_args(int argc, char **argv, struct diff_opts *o)
 				pmt_cli_usage_error("invalid --threshold '%s'", optarg);
 			o->has_threshold = true;
 			break;
+		case OPT_OBJ_THRESHOLD:
+			o->obj_threshold =
+			    (int64_t)pmt_cli_range("objects-threshold", optarg, 0, INT64_MAX);
+			o->has_obj_threshold = true;
+			break;
 		case OPT_BYTES:
 			o->bytes = true;
 			break;
@@ -111,14 +125,6 @@ static void parse_args(int argc, char **argv, struct diff_opts *o)
 	if (argc - optind < 2)
 		pmt_cli_usage_error("two logs needed: OLD NEW");
 }
-
-struct run {
-	const char *name;
-	struct pmt_source *src;
-	struct pmt_profile *prof;
-	int err;
-	bool truncated;
-};
 
 /* A function of either run. */
 struct func {
@@ -356,7 +362,8 @@ static int compare_heap(struct run *runs, struct funcs *fs, const struct diff_op
 	return r;
 }
 
-static int compare(struct run *runs, const struct diff_opts *o, bool *worse, bool *leak_worse)
+static int compare(struct run *runs, const struct diff_opts *o, bool *worse, bool *leak_worse,
+		   struct obj_gate *gate)
 {
 	struct pmt_table *t;
 	int r = pmt_table_new("Overall", &t);
@@ -455,6 +462,8 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse, boo
 	pmt_table_free(t);
 	if (r >= 0 && pmt_profile_heap(runs[0].prof) && pmt_profile_heap(runs[1].prof))
 		r = compare_heap(runs, &fs, o, names, leak_worse);
+	if (r >= 0 && diff_object_log(&runs[0]) && diff_object_log(&runs[1]))
+		r = diff_objects(runs, o, names, gate);
 	if (o->format == PMT_FMT_JSON)
 		fputs("}\n", stdout);
 out:
@@ -600,8 +609,12 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	unsigned n = (unsigned)(argc - optind);
-	if (n == 2 && (is_dir(argv[optind]) || is_dir(argv[optind + 1])))
+	if (n == 2 && (is_dir(argv[optind]) || is_dir(argv[optind + 1]))) {
+		if (o.has_obj_threshold)
+			pmt_cli_usage_error(
+			    "--objects-threshold compares two logs, not directories");
 		return run_diff(argv + optind, &o);
+	}
 
 	struct pmt_input *in0;
 	int r = pmt_input_open(argv[optind], &in0);
@@ -637,12 +650,13 @@ int main(int argc, char **argv)
 			runs[i].err = r;
 	}
 	bool worse = false, leak_worse = false;
-	r = compare(runs, &o, &worse, &leak_worse);
+	struct obj_gate gate = {0};
+	r = compare(runs, &o, &worse, &leak_worse, &gate);
 	if (fflush(stdout) || ferror(stdout) || r < 0) {
 		pmt_cli_error(NULL, "%s", r < 0 ? pmt_strerror(r) : "write error");
 		goto out;
 	}
-	status = worse || leak_worse ? PMT_EXIT_NO : PMT_EXIT_OK;
+	status = worse || leak_worse || gate.types ? PMT_EXIT_NO : PMT_EXIT_OK;
 	for (unsigned i = 0; i < 2; i++) {
 		const char *d = pmt_source_detail(runs[i].src);
 		if (runs[i].err) {
@@ -651,6 +665,16 @@ int main(int argc, char **argv)
 		} else if (runs[i].truncated) {
 			pmt_cli_incomplete(runs[i].name, runs[i].src, "compared what was readable");
 		}
+		if (!diff_object_log(&runs[i]) && diff_object_log(&runs[!i]) &&
+		    !o.has_obj_threshold)
+			pmt_cli_warn(runs[i].name, "not an object log (no --objects); objects "
+						   "not compared");
+		if (!diff_object_log(&runs[i]) && o.has_obj_threshold) {
+			pmt_cli_error(runs[i].name,
+				      "no object records (traced without --objects?): "
+				      "--objects-threshold compares two object logs");
+			status = PMT_EXIT_ERROR;
+		}
 	}
 	if (worse && status != PMT_EXIT_ERROR)
 		pmt_cli_note(NULL, "RSS growth got worse by more than %lld bytes",
@@ -658,6 +682,12 @@ int main(int argc, char **argv)
 	if (leak_worse && status != PMT_EXIT_ERROR)
 		pmt_cli_note(NULL, "bytes live at exit (leaked) grew by more than %lld bytes",
 			     (long long)o.threshold);
+	if (gate.types && status != PMT_EXIT_ERROR)
+		pmt_cli_note(
+		    NULL,
+		    "objects alive at the end grew by more than %lld for %u type%s (%s: %+lld)",
+		    (long long)o.obj_threshold, gate.types, gate.types > 1 ? "s" : "", gate.worst,
+		    (long long)gate.growth);
 out:
 	for (unsigned i = 0; i < 2; i++) {
 		pmt_profile_free(runs[i].prof);

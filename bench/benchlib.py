@@ -119,6 +119,19 @@ with cPyMemTrace.Profile(trigger, filepath=log):
 """
 
 
+# Runs a program inside pmt_tracer.ReferenceTracing(**OPTIONS) (objects
+# alone, no event hook), as pymemtrace's note runs its ReferenceTracing rows:
+#   python -c OBJECTS_RUNNER OPTIONS_JSON LOG PROGRAM [ARGS...]
+OBJECTS_RUNNER = r"""
+import json, runpy, sys
+import pmt_tracer
+opts, log = json.loads(sys.argv[1]), sys.argv[2]
+sys.argv = sys.argv[3:]
+with pmt_tracer.ReferenceTracing(filepath=log, **opts):
+    runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
 def peer_path():
     """$PMT_BENCH_PEER_PATH: a directory where pymemtrace's cPyMemTrace is
     importable (as pymemtrace.cPyMemTrace or cPyMemTrace), or None."""
@@ -146,10 +159,11 @@ class Config:
     (peer_trigger not None) under cPyMemTrace.Profile(peer_trigger)."""
 
     def __init__(self, label, tracer_args=None, source=None, trace='Yes', calculate='',
-                 log='', peer_trigger=None):
+                 log='', peer_trigger=None, objects=None):
         self.label = label
         self.tracer_args = tracer_args  # None: untraced
         self.peer_trigger = peer_trigger
+        self.objects = objects  # ReferenceTracing(**objects) through OBJECTS_RUNNER
         self.source = source
         self.trace, self.calculate, self.log = trace, calculate, log
         self.times = []
@@ -159,7 +173,8 @@ class Config:
 
     @property
     def traced(self):
-        return self.tracer_args is not None or self.peer_trigger is not None
+        return (self.tracer_args is not None or self.peer_trigger is not None
+                or self.objects is not None)
 
 
 def run_once(env, wl, cfg, index):
@@ -170,6 +185,8 @@ def run_once(env, wl, cfg, index):
         argv = [env.python, '-c', PEER_RUNNER, str(cfg.peer_trigger), log] + wl.argv
         run_env = dict(env.env)
         run_env['PYTHONPATH'] = peer_path() + os.pathsep + run_env['PYTHONPATH']
+    elif cfg.objects is not None:
+        argv = [env.python, '-c', OBJECTS_RUNNER, json.dumps(cfg.objects), log] + wl.argv
     elif cfg.traced:
         argv = [env.python, '-m', 'pmt_tracer', '-q', '-f', '-o', log]
         argv += cfg.tracer_args
@@ -199,19 +216,23 @@ def run_once(env, wl, cfg, index):
         os.unlink(cpu_file)
     if cfg.traced:
         s = summarise(env, log)
-        if cfg.summary is None or s['events'] > cfg.summary['events']:
+        if cfg.summary is None or (s['events'], s['objects']) > (cfg.summary['events'],
+                                                                  cfg.summary['objects']):
             cfg.summary = s
         os.unlink(log)
 
 
 def summarise(env, log):
-    p = subprocess.run([env.summarise, '--format', 'json', log], env=env.env,
+    p = subprocess.run([env.summarise, '--format', 'json', '--top', '0', log], env=env.env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     if p.returncode != 0:
         sys.exit('bench: pmt-summarise %s: %s' % (log, p.stderr.decode(errors='replace')))
-    d = json.loads(p.stdout)['logs'][0]
+    j = json.loads(p.stdout)
+    d = j['logs'][0]
+    objects = sum(t['created'] + t['destroyed'] for t in j.get('objects', []))
     return {'events': int(d['events']), 'written': int(d['written']),
-            'bytes': int(d['log_bytes']), 'source': d.get('rss_source', '')}
+            'bytes': int(d['log_bytes']), 'source': d.get('rss_source', ''),
+            'objects': objects}
 
 
 def source_works(env, source):

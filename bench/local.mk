@@ -2,7 +2,11 @@
 # bench: benchmark scripts (not timed tests). Run from the build directory:
 #   make bench            tracer overhead + the technical-note table
 #   make bench-tracer     bench/tracer.py (sample + call-dense workloads)
-#   make bench-technote   bench/technote.py, writes docs/bench-technote.{md,rst}
+#   make bench-technote   bench/technote.py, writes docs/bench-technote.{md,rst};
+#                         its second table (Profile, Trace, Reference Tracing)
+#                         runs under CPython 3.13+: PYTHON when it is one, else
+#                         PMT_BENCH_OBJECTS_PYTHON or the newest found, with pmt
+#                         built for it in bench-pyX.Y/ (configured there once)
 #   make bench-heap       bench/heap.py, the DTrace note and heap tracing's
 #                         overhead beside tracemalloc: docs/bench-heap.{md,rst}
 #   make bench-objects    bench/objects.py (a build for CPython 3.13+): object
@@ -32,3 +36,7 @@ bench-heap: all
 bench-objects: all
 	$(BENCH_ENV) $(PYTHON) $(top_srcdir)/bench/objects.py --reps $(BENCH_REPS)
 .PHONY: bench bench-tracer bench-technote bench-heap bench-analysers bench-objects
+clean-local: clean-bench
+clean-bench:
+	rm -rf bench-py*
+.PHONY: clean-bench

@@ -139,3 +139,156 @@ PYEOF
 	run -2 --separate-stderr pmt-filter --type '(' rt.log
 	run -1 --separate-stderr pmt-filter --type '^Nothing$' rt.log
 }
+
+# ---- pmt-diff ------------------------------------------------------------
+
+# py313: skips the test unless the build's Python traces objects (3.13+).
+py313() {
+	"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 13))' ||
+		skip "object tracing needs CPython 3.13+; this build's Python is $("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+}
+
+# trace_kept N LOG: a real --objects log of a program keeping N instances
+# of Kept (line 9 of keep.py) and dropping 50 of Temp through list.clear.
+trace_kept() {
+	cat >keep.py <<'PYEOF'
+import sys
+class Kept:
+    pass
+class Temp:
+    pass
+kept = []
+def make(n):
+    for i in range(n):
+        kept.append(Kept())
+    tmp = [Temp() for i in range(50)]
+    tmp.clear()
+make(int(sys.argv[1]))
+PYEOF
+	PYTHONPATH="$PMT_BUILDDIR/pylib" "$PY" -m pmt_tracer -q --objects -o "$2" keep.py "$1" ||
+		fail "tracing failed"
+}
+
+@test "pmt-diff: real --objects logs, 100 then 300 instances kept: +200 at their site" {
+	py313
+	trace_kept 100 old.log.zst
+	trace_kept 300 new.log.zst
+	run -0 --separate-stderr pmt-diff --format json old.log.zst new.log.zst
+	"$PY" - "$output" <<'PYEOF' || fail "wrong figures: $output"
+import json, sys
+d = json.loads(sys.argv[1])
+types = {r['type']: r for r in d['object_types']}
+k = types['Kept']
+assert (k['created_old'], k['created_new'], k['live_old'], k['live_new'], k['live_change'],
+        k['live_end_old'], k['live_end_new'], k['live_end_change']) == (
+            100, 300, 100, 300, 200, 100, 300, 200), k
+t = types['Temp']
+assert (t['created_old'], t['created_new'], t['live_change']) == (50, 50, 0), t
+top = d['object_sites'][0]
+assert (top['type'], top['function'], top['line'], top['live_old'], top['live_new'],
+        top['live_change']) == ('Kept', 'make', 9, 100, 300, 200), top
+assert top['file'].endswith('/keep.py'), top
+assert d['object_types'][0]['type'] == 'Kept'  # the largest increase first
+o = {r['metric']: r for r in d['objects']}
+assert o['created']['change'] == 200 and o['created']['old'] >= 150, o
+PYEOF
+	for f in text csv markdown rst; do
+		run -0 --separate-stderr pmt-diff --format $f old.log.zst new.log.zst
+		[[ "$output" == *Kept*make*keep.py*9*100*300*200* ]] || fail "$f: no Kept site row: $output"
+		[[ "$output" == *live_end_change* ]] || fail "$f: no types table"
+	done
+}
+
+@test "pmt-diff --objects-threshold: exit 1 above the growth of a type, 0 at it" {
+	py313
+	trace_kept 100 old.log.zst
+	trace_kept 300 new.log.zst
+	run -1 --separate-stderr pmt-diff --objects-threshold 199 old.log.zst new.log.zst
+	stderr_has "objects alive at the end grew by more than 199 for 1 type (Kept: +200)"
+	run -0 --separate-stderr pmt-diff --objects-threshold 200 old.log.zst new.log.zst
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+	# fewer objects in the new run: no gate, whatever the objects made
+	# before the log began and destroyed in it (live_end)
+	run -0 --separate-stderr pmt-diff --objects-threshold 0 new.log.zst old.log.zst
+	# the byte threshold does not look at objects
+	run -0 --separate-stderr pmt-diff --threshold 1G old.log.zst new.log.zst
+}
+
+@test "pmt-diff: a truncated or corrupt second object log is an error" {
+	py313
+	trace_kept 100 old.log.zst
+	trace_kept 300 new.log.zst
+	head -c 40 new.log.zst >cut.log.zst
+	run -2 --separate-stderr pmt-diff --objects-threshold 0 old.log.zst cut.log.zst
+	stderr_has "cut.log.zst: "
+	"$PY" - new.log.zst bad.log.zst <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+for i in range(len(b) // 3, len(b) // 3 + 64):
+    b[i] ^= 0x5a
+open(sys.argv[2], 'wb').write(bytes(b))
+PYEOF
+	run -2 --separate-stderr pmt-diff --objects-threshold 0 old.log.zst bad.log.zst
+	stderr_has "bad.log.zst: "
+	[[ "$stderr" != *"grew by more"* ]] || fail "a gate on a corrupt log: $stderr"
+}
+
+@test "pmt-diff: ReferenceTracing text logs by type and site, the gate" {
+	mk_reftrace
+	mv rt.log old.log
+	mk_reftrace
+	# two more Nodes alive at the end at a new line, one more Leaf at line 20
+	sed -i '/^EOF$/d' rt.log
+	{
+		rt_line NEW: 0.009000 0x7f0000005000 2 Node "/srv/my app/a.py" 14 build 1008192 0
+		rt_line NEW: 0.010000 0x7f0000006000 3 Node "/srv/my app/a.py" 14 build 1008192 0
+		rt_line NEW: 0.011000 0x7f0000007000 2 Leaf "/srv/my app/b.py" 20 leaf 1008192 0
+		echo EOF
+	} >>rt.log
+	run -0 --separate-stderr pmt-diff --format csv old.log rt.log
+	grep -qx 'Node,3,5,1,3,2,1,3,2' <<<"$output" || fail "Node row: $output"
+	grep -qx 'Leaf,1,2,1,2,1,1,2,1' <<<"$output" || fail "Leaf row: $output"
+	grep -qx 'Node,build,/srv/my app/a.py,14,0,2,2' <<<"$output" || fail "site row: $output"
+	grep -qx 'Leaf,leaf,/srv/my app/b.py,20,1,2,1' <<<"$output" || fail "site row: $output"
+	grep -qx 'Node,build,/srv/my app/a.py,11,1,1,0' <<<"$output" || fail "site row: $output"
+	run -1 --separate-stderr pmt-diff --objects-threshold 1 old.log rt.log
+	stderr_has "for 1 type (Node: +2)"
+	run -1 --separate-stderr pmt-diff --objects-threshold 0 old.log rt.log
+	stderr_has "for 2 types (Node: +2)"
+	run -0 --separate-stderr pmt-diff --objects-threshold 2 old.log rt.log
+	zstd -q rt.log -o rt.log.zst
+	run -0 --separate-stderr pmt-diff --objects-threshold 2 old.log rt.log.zst
+}
+
+@test "pmt-diff on object logs: bad second file, a log without objects, directories" {
+	mk_reftrace
+	sed 's/0x7f0000003000/nothex/' rt.log >bad.log
+	run -2 --separate-stderr pmt-diff --objects-threshold 0 rt.log bad.log
+	stderr_has "bad.log: "
+	stderr_has "not a ReferenceTracing line"
+	head -c 700 rt.log >cut.log
+	run -0 --separate-stderr pmt-diff rt.log cut.log
+	stderr_has "cut.log: warning: log is truncated"
+	mklog_log plain.log.zst 200
+	run -0 --separate-stderr pmt-diff rt.log plain.log.zst
+	stderr_has "plain.log.zst: warning: not an object log"
+	run -2 --separate-stderr pmt-diff --objects-threshold 0 rt.log plain.log.zst
+	stderr_has "plain.log.zst: no object records"
+	run -2 --separate-stderr pmt-diff --objects-threshold 0 plain.log.zst plain.log.zst
+	mkdir d
+	cp rt.log d/a.log
+	run -2 --separate-stderr pmt-diff --objects-threshold 0 d d
+	stderr_has "not directories"
+	run -2 --separate-stderr pmt-diff --objects-threshold -1 rt.log rt.log
+}
+
+@test "pmt-diff: the real ReferenceTracing logs from shared/compat" {
+	compat_log reftrace_outer_py313.log
+	outer=$f
+	compat_log reftrace_inner_py313.log
+	run -0 --separate-stderr pmt-diff --format csv "$outer" "$f"
+	grep -qx 'BytesWrapper,2,1,2,1,-1,2,1,-1' <<<"$output" || fail "types: $output"
+	grep -q '^BytesWrapper,main,.*t3.py,14,2,0,-2$' <<<"$output" || fail "sites: $output"
+	run -1 --separate-stderr pmt-diff --objects-threshold 0 "$f" "$outer"
+	stderr_has "(BytesWrapper: +1)"
+}
