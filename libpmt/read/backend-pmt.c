@@ -394,22 +394,12 @@ static int object_record(struct pmt_source *s, struct lr *r, unsigned t, const u
 	return 1;
 }
 
-/* An event record wholly in the buffer at pos (at least FAST_ROOM bytes
- * there) and valid: decoded into it, pos past it, true. Anything else is
- * left to lr_next(), which says what is wrong with it: false. */
-#define FAST_ROOM (PMT_VARINT_MAX * 4 + 1)
-static inline bool easy_event(struct pmt_source *s, struct lr *r, struct pmt_item *it)
+/* An event record read up to p: the reader's position, clock and RSS move
+ * on, and it becomes the item. */
+static inline void event_item(struct pmt_source *s, struct lr *r, struct pmt_item *it,
+			      const uint8_t *p, unsigned t, uint64_t code, uint64_t line,
+			      uint64_t dt, int64_t dpages)
 {
-	const uint8_t *p = r->buf + r->pos;
-	unsigned t = *p++;
-	uint64_t code, line, dt, dr;
-	if (!PMT_TAG_IS_EVENT(t) || !(p = fast_uv(p, &code)) || !(p = fast_uv(p, &line)) ||
-	    !(p = fast_uv(p, &dt)) || !(p = fast_uv(p, &dr)))
-		return false;
-	int64_t dpages = pmt_unzigzag(dr);
-	if (code > s->syms.ncodes || line > UINT32_MAX || dpages < -r->rss_pages ||
-	    dpages > r->max_pages - r->rss_pages)
-		return false;
 	r->pos = (size_t)(p - r->buf);
 	r->t += dt;
 	r->rss_pages += dpages;
@@ -428,6 +418,25 @@ static inline bool easy_event(struct pmt_source *s, struct lr *r, struct pmt_ite
 	ev->thread = r->thread;
 	ev->kind = (uint8_t)(t & 7);
 	ev->flags = 0;
+}
+
+/* An event record wholly in the buffer at pos (at least FAST_ROOM bytes
+ * there) and valid: decoded into it, pos past it, true. Anything else is
+ * left to lr_next(), which says what is wrong with it: false. */
+#define FAST_ROOM (PMT_VARINT_MAX * 4 + 1)
+static inline bool easy_event(struct pmt_source *s, struct lr *r, struct pmt_item *it)
+{
+	const uint8_t *p = r->buf + r->pos;
+	unsigned t = *p++;
+	uint64_t code, line, dt, dr;
+	if (!PMT_TAG_IS_EVENT(t) || !(p = fast_uv(p, &code)) || !(p = fast_uv(p, &line)) ||
+	    !(p = fast_uv(p, &dt)) || !(p = fast_uv(p, &dr)))
+		return false;
+	int64_t dpages = pmt_unzigzag(dr);
+	if (code > s->syms.ncodes || line > UINT32_MAX || dpages < -r->rss_pages ||
+	    dpages > r->max_pages - r->rss_pages)
+		return false;
+	event_item(s, r, it, p, t, code, line, dt, dpages);
 	return true;
 }
 
@@ -499,24 +508,7 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 						   (unsigned long long)(r->byte_off + r->pos));
 				return PMT_E_CORRUPT;
 			}
-			r->pos = (size_t)(p - r->buf);
-			r->t += dt;
-			r->rss_pages += dpages;
-			struct pmt_event *ev = &it->ev;
-			it->type = PMT_ITEM_EVENT;
-			it->text = NULL;
-			it->text_len = 0;
-			ev->number = s->events++;
-			ev->delta = 1 + r->pending_skip;
-			r->pending_skip = 0;
-			ev->time_ns = r->t;
-			ev->drss = dpages * (int64_t)r->page_size;
-			ev->rss = r->rss_pages * (int64_t)r->page_size;
-			ev->code = (uint32_t)code;
-			ev->line = (uint32_t)line;
-			ev->thread = r->thread;
-			ev->kind = (uint8_t)(t & 7);
-			ev->flags = 0;
+			event_item(s, r, it, p, t, code, line, dt, dpages);
 			return 1;
 		}
 		if (PMT_TAG_IS_ALLOC(t) || PMT_TAG_IS_OBJECT(t)) {
