@@ -275,6 +275,41 @@ class TestFollow(FollowCase):
         self.assertIn('sleeper', names(log))
         self.assertIn('sleep', {log.name_of(e) for e in log.events if e.what == 'C_CALL'})
 
+    def test_a_child_killed_while_it_starts_leaves_its_log(self):
+        # A pool ends workers that are still starting (one worker did all
+        # the work): the signal waits for the child's log and handlers.
+        write(self.dir, 'early.py', '''
+            import multiprocessing as mp, time
+            def never():
+                time.sleep(60)
+            if __name__ == '__main__':
+                ctx = mp.get_context('spawn')
+                procs = [ctx.Process(target=never) for _ in range(2)]
+                for p in procs:
+                    p.start()
+                procs[0].terminate()
+                procs[1].kill()
+                for p in procs:
+                    p.join()
+                print('exitcodes', [p.exitcode for p in procs], [p.pid for p in procs])
+        ''')
+        plain = self.go(['early.py'], traced=False)
+        r = self.go(['--follow-children', '-o', 'l_%p.log.zst', 'early.py'])
+        want = str([-signal.SIGTERM, -signal.SIGKILL])
+        self.assertIn(want, plain.stdout)
+        self.assertIn(want, r.stdout)
+        term, kill = [int(p) for p in re.findall(r'\d+', r.stdout.split(']', 1)[1])]
+        top = [l for l in self.logs().values() if l.header['argv'] == ['early.py']][0]
+        kids = children(top)
+        for pid in term, kill:
+            self.assertEqual(kids[pid][:2], ('spawn', self.path('l_%d.log.zst' % pid)))
+        log = pmtlog.read(self.path('l_%d.log.zst' % term))
+        self.assertFalse(log.truncated)
+        self.assertEqual(log.trailer['signal'], signal.SIGTERM)
+        self.assertEqual(log.header['pid'], term)
+        # SIGKILL gives no trailer: the header and any complete frame.
+        self.assertEqual(pmtlog.read(self.path('l_%d.log.zst' % kill)).header['pid'], kill)
+
     def test_child_signal_handlers_as_untraced(self):
         write(self.dir, 'sig.py', '''
             import signal, subprocess, sys

@@ -64,6 +64,14 @@ _SUFFIX = '.log.zst'
 # close a traced child's log with a trailer: see bootstrap.)
 _FATAL = frozenset(getattr(signal, n) for n in ('SIGKILL', 'SIGQUIT') if hasattr(signal, n))
 KILL_SETTLE = 0.3
+# Signals that end a process. Sent to a traced child still starting (no
+# record from it yet: a pool's worker that the pool ends before it is up),
+# one would kill it before its log is open or before SIGTERM closes it: the
+# sender waits first, at most BOOT_WAIT s, for the child's record, which it
+# writes once its log is open and its signal handlers are in place.
+_ENDING = _FATAL | frozenset(getattr(signal, n) for n in ('SIGTERM', 'SIGHUP', 'SIGINT')
+                             if hasattr(signal, n))
+BOOT_WAIT = 5.0
 
 _session = None
 _installed = False
@@ -272,16 +280,53 @@ class _Session:
         """Called (audit hook, tracing off) before os.kill(pid, sig): the
         signal is sent as the program asked, only later. Children killed
         together (a pool's workers) wait once."""
-        if sig not in _FATAL or not _alive(pid):
+        if sig not in _ENDING or not _alive(pid):
             return
         if pid not in self.logs and pid not in _traced(self.run):
-            return      # not ours (a forkserver's worker is ours, not our child)
+            if not (self._starting(pid) and self._await_record(pid)):
+                return  # not ours (a forkserver's worker is ours, not our child)
+        if sig not in _FATAL:
+            return
         now = time.monotonic()
         if now - self.burst > 2 * KILL_SETTLE:
             self.burst = now
         left = self.burst + KILL_SETTLE - now
         if left > 0:
             time.sleep(left)
+
+    def _starting(self, pid):
+        """pid is a Python started with our run in its environment, to
+        report to us, which has not reported yet."""
+        try:
+            exe = os.path.basename(os.readlink('/proc/%d/exe' % pid))
+            with open('/proc/%d/environ' % pid, 'rb') as f:
+                environ = f.read()
+        except OSError:
+            return False
+        if not exe.startswith('python'):
+            return False    # a shell or any other program: it never reports
+        key = os.fsencode(ENV) + b'='
+        for var in environ.split(b'\0'):
+            if var.startswith(key):
+                try:
+                    cfg = json.loads(var[len(key):].decode('utf-8', 'surrogateescape'))
+                except ValueError:
+                    return False
+                return (isinstance(cfg, dict) and cfg.get('parent') == self.pid
+                        and cfg.get('run') == self.run)
+        return False
+
+    def _await_record(self, pid):
+        """Waits until pid has reported (True), has died or BOOT_WAIT has
+        passed (False)."""
+        end = time.monotonic() + BOOT_WAIT
+        while True:
+            self.drain()
+            if any(r.get('pid') == pid for r in self.children):
+                return True
+            if time.monotonic() >= end or not _alive(pid):
+                return False
+            time.sleep(0.005)
 
     def _write(self, text):
         t = self.obj.tracer
@@ -632,10 +677,11 @@ def bootstrap(text):
         session.obj = obj
         _session = session
         session.export()
-        report(run, parent, rec)
-        _install()
         # As the launcher does: SIGTERM and SIGHUP close the log with a
-        # trailer, and the child still dies of the signal.
+        # trailer, and the child still dies of the signal. In place before
+        # the record, for which a parent sending a signal waits.
         _pmt_tracer._close_on_signals()
+        _install()
+        report(run, parent, rec)
     finally:
         obj.tracer.resume()
