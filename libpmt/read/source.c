@@ -98,6 +98,11 @@ const struct pmt_code *pmt_source_code(const struct pmt_source *s, uint32_t id)
 
 uint32_t pmt_source_code_count(const struct pmt_source *s) { return s->syms.ncodes; }
 
+const struct pmt_code *pmt_source_next_code(const struct pmt_source *s, uint32_t id)
+{
+	return pmt_symtab_next_code(&s->syms, id);
+}
+
 const struct pmt_thread *pmt_source_thread(const struct pmt_source *s, uint32_t idx)
 {
 	return pmt_symtab_thread(&s->syms, idx);

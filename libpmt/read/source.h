@@ -117,6 +117,9 @@ const struct pmt_header *pmt_source_header(const struct pmt_source *s);
 const struct pmt_trailer *pmt_source_trailer(const struct pmt_source *s);
 const struct pmt_code *pmt_source_code(const struct pmt_source *s, uint32_t id);
 uint32_t pmt_source_code_count(const struct pmt_source *s); /* ids are 1..count */
+/* The defined code after id (0: the first one), or NULL: ids need not be
+ * dense, and a walk this way skips the undefined ones cheaply. */
+const struct pmt_code *pmt_source_next_code(const struct pmt_source *s, uint32_t id);
 const struct pmt_thread *pmt_source_thread(const struct pmt_source *s, uint32_t idx);
 uint32_t pmt_source_thread_count(const struct pmt_source *s);
 bool pmt_source_truncated(const struct pmt_source *s);

@@ -206,6 +206,21 @@ const struct pmt_code *pmt_symtab_code(const struct pmt_symtab *s, uint32_t id)
 	return &p[(id - 1) % PMT_CODE_PAGE];
 }
 
+const struct pmt_code *pmt_symtab_next_code(const struct pmt_symtab *s, uint32_t id)
+{
+	while (id < s->ncodes) {
+		const struct pmt_code *p = s->pages[id / PMT_CODE_PAGE];
+		if (!p) {
+			id = (id / PMT_CODE_PAGE + 1) * PMT_CODE_PAGE; /* a page of none */
+			continue;
+		}
+		if (p[id % PMT_CODE_PAGE].id)
+			return &p[id % PMT_CODE_PAGE];
+		id++;
+	}
+	return NULL;
+}
+
 const struct pmt_thread *pmt_symtab_thread(const struct pmt_symtab *s, uint32_t idx)
 {
 	if (idx >= s->nthreads)

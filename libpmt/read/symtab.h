@@ -57,4 +57,7 @@ const char *pmt_symtab_name(const struct pmt_symtab *t, uint32_t id);
 void pmt_symtab_free_names(struct pmt_symtab *t);
 
 const struct pmt_code *pmt_symtab_code(const struct pmt_symtab *t, uint32_t id);
+/* The defined code with the smallest id above id (0: the first), or NULL:
+ * a walk over the defined codes costs their pages, not the highest id. */
+const struct pmt_code *pmt_symtab_next_code(const struct pmt_symtab *t, uint32_t id);
 const struct pmt_thread *pmt_symtab_thread(const struct pmt_symtab *t, uint32_t idx);

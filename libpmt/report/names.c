@@ -45,9 +45,9 @@ static int guess_program(struct pmt_names *n, const struct pmt_source *s)
 {
 	const char *best = NULL;
 	size_t blen = 0;
-	for (uint32_t id = 1; id <= pmt_source_code_count(s); id++) {
-		const struct pmt_code *c = pmt_source_code(s, id);
-		if (!c || !c->file_len || c->file[0] != '/' || guess_stdlib(c->file, c->file_len) ||
+	for (const struct pmt_code *c = pmt_source_next_code(s, 0); c;
+	     c = pmt_source_next_code(s, c->id)) {
+		if (!c->file_len || c->file[0] != '/' || guess_stdlib(c->file, c->file_len) ||
 		    find(c->file, c->file_len, "/site-packages/") ||
 		    find(c->file, c->file_len, "/dist-packages/"))
 			continue;

@@ -17,6 +17,7 @@
 #include <libpmt/core/errors.h>
 #include <libpmt/core/log-writer.h>
 #include <libpmt/read/source.h>
+#include <libpmt/read/symtab.h>
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -222,6 +223,27 @@ static void test_roundtrip(void)
 	const struct pmt_thread *th = pmt_source_thread(s, 2);
 	ok(th && !strcmp(th->name, "worker-2") && th->tid == 1002, "thread names");
 	pmt_source_free(s);
+}
+
+/* The defined codes in order, undefined pages skipped (a walk over a log
+ * defining id 2^24 once took seconds: regress/ of the fuzz targets). */
+static void test_next_code(void)
+{
+	struct pmt_symtab t = {0};
+	const uint32_t ids[] = {3, 1024, 1025, 5000000, PMT_MAX_CODE_ID};
+	bool set = true;
+	for (size_t i = sizeof(ids) / sizeof(*ids); i-- > 0;)
+		set &= pmt_symtab_set_code(&t, ids[i], PMT_CODE_PY, 1, "f.py", 4, "g", 1) == 0;
+	ok(set, "codes defined far apart");
+	size_t n = 0;
+	bool order = true;
+	for (const struct pmt_code *c = pmt_symtab_next_code(&t, 0); c;
+	     c = pmt_symtab_next_code(&t, c->id))
+		order &= n < sizeof(ids) / sizeof(*ids) && c->id == ids[n++];
+	ok(order && n == sizeof(ids) / sizeof(*ids), "next_code walks the defined codes in order");
+	ok(pmt_symtab_next_code(&t, 3)->id == 1024 && !pmt_symtab_next_code(&t, PMT_MAX_CODE_ID),
+	   "next_code from an id, and after the last");
+	pmt_symtab_free(&t);
 }
 
 static int copy_prefix(const char *from, const char *to, off_t n, off_t flip)
@@ -654,6 +676,7 @@ int main(void)
 	test_truncation();
 	test_corrupt();
 	test_batches();
+	test_next_code();
 	test_alloc_records();
 	test_fd_taken(true);
 	test_fd_taken(false);
