@@ -241,6 +241,10 @@ SPIN = '''
 '''
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Hostile(TmpDirCase):
     def spin(self, sig, args=(), traced=True):
         write(self.dir, 'spin.py', SPIN)
@@ -248,9 +252,12 @@ class Hostile(TmpDirCase):
             if os.path.exists(self.path(name)):
                 os.unlink(self.path(name))
         argv = [PYTHON] + (['-m', 'pmt_tracer', '-o', 'k.log.zst', '-f'] if traced else [])
+        # A suite started in the background of a non-interactive shell
+        # inherits SIGINT ignored, and so would the program: give it the
+        # default disposition, which a program started from a terminal has.
         p = subprocess.Popen(argv + ['spin.py'] + list(args), cwd=self.dir, env=env(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             universal_newlines=True)
+                             universal_newlines=True, preexec_fn=_default_sigint)
         try:
             deadline = time.time() + 120
             while not os.path.exists(self.path('ready')) and time.time() < deadline:
