@@ -186,7 +186,8 @@ static int add_log(struct pmt_flame *f, const char *arg, unsigned side,
 			pmt_cli_errno(name, r, NULL);
 			status = 2;
 		}
-		if (pmt_profile_totals(prof)->any)
+		/* a ReferenceTracing log has objects and no events */
+		if (pmt_profile_totals(prof)->any || pmt_profile_has_weight(prof, o->weight))
 			*total += 1;
 		if (pmt_profile_totals(prof)->cut_paths)
 			pmt_cli_note(
