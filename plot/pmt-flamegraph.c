@@ -71,7 +71,7 @@ static void usage(void)
 	       "      --weight W       what widths show:\n",
 	       pmt_cli_prog(), pmt_cli_prog());
 	for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
-		printf("                         %-12s %s\n", pmt_weight_defs[w].name,
+		printf("                       %-12s %s\n", pmt_weight_defs[w].name,
 		       pmt_weight_defs[w].help);
 	printf("      --diff           compare two logs: OLD NEW\n"
 	       "      --icicle         the root at the top, stacks growing down\n"

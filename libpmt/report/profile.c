@@ -36,7 +36,7 @@ const struct pmt_weight_def pmt_weight_defs[PMT_WEIGHT_COUNT] = {
     [PMT_WEIGHT_ALLOC] = {"alloc", "Heap bytes allocated", "heap bytes allocated (heap logs)",
 			  PMT_UNIT_BYTES, PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
     [PMT_WEIGHT_LIVE] = {"live", "Heap bytes live at the peak",
-			 "heap bytes live when the heap peaked (heap logs)", PMT_UNIT_BYTES,
+			 "heap bytes live at the peak (heap logs)", PMT_UNIT_BYTES,
 			 PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
     [PMT_WEIGHT_LEAKED] = {"leaked", "Heap bytes leaked", "heap bytes never freed (heap logs)",
 			   PMT_UNIT_BYTES, PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
