@@ -56,44 +56,46 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf(
-	    "Usage: %s [OPTION]... LOG...\n"
-	    "Summarise pmt logs and pymemtrace Profile/Trace logs: duration, events by kind,\n"
-	    "RSS at start, end, peak and minimum, page-sized RSS jumps, log size, and the\n"
-	    "functions and threads the RSS grew in. A heap log (--heap) adds allocator\n"
-	    "calls, the live heap's peak, leaks by site and the functions that allocated,\n"
-	    "beside their RSS growth. For a process JSON log, pymemtrace's\n"
-	    "per-PID table.\n"
-	    "Several logs, or a directory (its *.log.zst, *.log and *.zst files): a run,\n"
-	    "such as the logs of pmt_tracer --follow-children: one row per log, one per\n"
-	    "process (under its parent, where the parent's log names it), and the events\n"
-	    "and functions over all of them; the logs are read one at a time.\n"
-	    "LOG may be zstd-compressed; - is standard input.\n"
-	    "\n"
-	    "      --format FMT     text (default), csv, json, markdown or rst; or pprof:\n"
-	    "                       a gzipped pprof profile (go tool pprof, speedscope,\n"
-	    "                       Pyroscope) of the folded stacks of every log, sample\n"
-	    "                       types rss_growth and calls (and the heap weights of\n"
-	    "                       heap logs), a pid label on each sample\n"
-	    "  -o, --output FILE    write to FILE instead of standard output\n"
-	    "      --each           several logs: each log's own tables too, as it is read\n"
-	    "      --top N          functions to list (default 20, 0 for all)\n"
-	    "      --sort KEY       order functions by self (default), inclusive or calls\n"
-	    "      --folded         print folded stacks weighted by positive RSS growth\n"
-	    "                       (flamegraph.pl, speedscope) instead of tables\n"
-	    "      --weight W       folded stacks weighted by rss (default) or calls, or, for\n"
-	    "                       a heap log, alloc (bytes allocated), live (bytes live\n"
-	    "                       at the heap's peak) or leaked (bytes still live at the end)\n"
-	    "      --bytes          sizes as exact byte counts (csv and json always are)\n"
-	    "      --full-path      file names in full (csv and json always are)\n"
-	    "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
-	    "      --threads N      threads that decompress a pmt log ahead of reading it\n"
-	    "                       (default: one per CPU; 1: the reading thread alone)\n"
-	    "  -h, --help           show this help and exit\n"
-	    "  -V, --version        show the version and exit\n"
-	    "\n"
-	    "Exit status: 0 on success (a truncated log is a warning), 2 on error.\n",
-	    pmt_cli_prog());
+	printf("Usage: %s [OPTION]... LOG...\n"
+	       "Summarise pmt logs and pymemtrace Profile/Trace logs: duration, events by kind,\n"
+	       "RSS at start, end, peak and minimum, page-sized RSS jumps, log size, and the\n"
+	       "functions and threads the RSS grew in. A heap log (--heap) adds allocator\n"
+	       "calls, the live heap's peak, leaks by site and the functions that allocated,\n"
+	       "beside their RSS growth. For a process JSON log, pymemtrace's\n"
+	       "per-PID table.\n"
+	       "Several logs, or a directory (its *.log.zst, *.log and *.zst files): a run,\n"
+	       "such as the logs of pmt_tracer --follow-children: one row per log, one per\n"
+	       "process (under its parent, where the parent's log names it), and the events\n"
+	       "and functions over all of them; the logs are read one at a time.\n"
+	       "LOG may be zstd-compressed; - is standard input.\n"
+	       "\n"
+	       "      --format FMT     text (default), csv, json, markdown or rst; or pprof:\n"
+	       "                       a gzipped pprof profile (go tool pprof, speedscope,\n"
+	       "                       Pyroscope) of the folded stacks of every log, sample\n"
+	       "                       types rss_growth and calls (and the heap and object\n"
+	       "                       weights of heap and object logs), a pid label on each\n"
+	       "                       sample\n"
+	       "  -o, --output FILE    write to FILE instead of standard output\n"
+	       "      --each           several logs: each log's own tables too, as it is read\n"
+	       "      --top N          functions to list (default 20, 0 for all)\n"
+	       "      --sort KEY       order functions by self (default), inclusive or calls\n"
+	       "      --folded         print folded stacks weighted by positive RSS growth\n"
+	       "                       (flamegraph.pl, speedscope) instead of tables\n"
+	       "      --weight W       folded stacks weighted by rss (default) or calls, or, for\n"
+	       "                       a heap log, alloc (bytes allocated), live (bytes live\n"
+	       "                       at the heap's peak) or leaked (bytes still live at the\n"
+	       "                       end), or, for an object log, objects (objects created)\n"
+	       "                       or live-objects (objects created and alive at the end)\n"
+	       "      --bytes          sizes as exact byte counts (csv and json always are)\n"
+	       "      --full-path      file names in full (csv and json always are)\n"
+	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
+	       "      --threads N      threads that decompress a pmt log ahead of reading it\n"
+	       "                       (default: one per CPU; 1: the reading thread alone)\n"
+	       "  -h, --help           show this help and exit\n"
+	       "  -V, --version        show the version and exit\n"
+	       "\n"
+	       "Exit status: 0 on success (a truncated log is a warning), 2 on error.\n",
+	       pmt_cli_prog());
 }
 
 static void parse_args(int argc, char **argv, struct summarise_opts *o)
@@ -133,9 +135,10 @@ static void parse_args(int argc, char **argv, struct summarise_opts *o)
 		case OPT_WEIGHT: {
 			int w = pmt_weight_parse(optarg);
 			if (w < 0)
-				pmt_cli_usage_error(
-				    "invalid --weight '%s' (rss, calls, alloc, live or leaked)",
-				    optarg);
+				pmt_cli_usage_error("invalid --weight '%s' (rss, calls, alloc, "
+						    "live, leaked, objects "
+						    "or live-objects)",
+						    optarg);
 			o->weight = (enum pmt_weight)w;
 			break;
 		}
@@ -313,6 +316,7 @@ struct run_out {
 	unsigned logs_read;
 };
 
+/* One log into the run: 0, 1 when it cannot be (said already), or -errno. */
 static int run_log(struct run_out *ro, struct printer *p, struct result *x, unsigned idx,
 		   unsigned n, const struct summarise_opts *o)
 {
@@ -320,6 +324,13 @@ static int run_log(struct run_out *ro, struct printer *p, struct result *x, unsi
 	ro->logs_read++;
 	if (ro->flame || ro->pprof) {
 		struct pmt_names *names = NULL;
+		/* a heap or object weight of a log without those records: an
+		 * error, not an empty output */
+		if (ro->flame && pmt_weight_defs[o->weight].source != PMT_ITEM_EVENT &&
+		    !pmt_profile_has_weight(x->prof, o->weight)) {
+			pmt_cli_no_weight(x->name, o->weight);
+			return 1;
+		}
 		if (pmt_profile_totals(x->prof)->cut_paths)
 			pmt_cli_note(
 			    x->name,
@@ -494,8 +505,9 @@ int main(int argc, char **argv)
 			one = cur;
 			continue;
 		}
-		if ((r = run_log(&ro, &p, &cur, i, (unsigned)n, &o)) < 0) {
-			pmt_cli_errno(shown, r, NULL);
+		if ((r = run_log(&ro, &p, &cur, i, (unsigned)n, &o)) != 0) {
+			if (r < 0)
+				pmt_cli_errno(shown, r, NULL);
 			status = PMT_EXIT_ERROR;
 		}
 		pmt_log_status_take(&diags[nd++], cur.name, cur.src, cur.err, cur.truncated);

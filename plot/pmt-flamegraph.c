@@ -71,7 +71,7 @@ static void usage(void)
 	       "      --weight W       what widths show:\n",
 	       pmt_cli_prog(), pmt_cli_prog());
 	for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
-		printf("                         %-7s %s\n", pmt_weight_defs[w].name,
+		printf("                       %-12s %s\n", pmt_weight_defs[w].name,
 		       pmt_weight_defs[w].help);
 	printf("      --diff           compare two logs: OLD NEW\n"
 	       "      --icicle         the root at the top, stacks growing down\n"
@@ -179,14 +179,15 @@ static int add_log(struct pmt_flame *f, const char *arg, unsigned side,
 	if (prof) {
 		pmt_profile_finish(prof);
 		if (!pmt_profile_has_weight(prof, o->weight)) {
-			pmt_cli_error(name, "the log has no %s", pmt_weight_defs[o->weight].title);
+			pmt_cli_no_weight(name, o->weight);
 			status = 2;
 		} else if ((r = pmt_names_new(src, o->full_path, &names)) < 0 ||
 			   (r = pmt_flame_add(f, prof, src, names, side, o->all_frames)) < 0) {
 			pmt_cli_errno(name, r, NULL);
 			status = 2;
 		}
-		if (pmt_profile_totals(prof)->any)
+		/* a ReferenceTracing log has objects and no events */
+		if (pmt_profile_totals(prof)->any || pmt_profile_has_weight(prof, o->weight))
 			*total += 1;
 		if (pmt_profile_totals(prof)->cut_paths)
 			pmt_cli_note(

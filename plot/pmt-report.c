@@ -4,6 +4,7 @@
  * falls (each with the event before it), the flame graph, the top functions
  * (sortable), the threads, the messages, and with a process log its plot
  * and tables. The log is read once, in bounded memory. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -61,7 +62,9 @@ static void usage(void)
 	       "      --title TEXT     the page's title (default: the log's name)\n"
 	       "      --top N          functions listed (default 50, 0 for all)\n"
 	       "      --jumps N        rises and falls marked, N of each (default 5)\n"
-	       "      --weight W       what the flame graph shows: rss (default) or calls\n"
+	       "      --weight W       what the flame graph shows: rss (default), calls, a heap\n"
+	       "                       log's alloc, live or leaked, or an object log's objects\n"
+	       "                       or live-objects (pmt-flamegraph --help says what each is)\n"
 	       "      --min-width PX   flame graph frames narrower than PX left out (default 0.1)\n"
 	       "      --full-path      file names in full\n"
 	       "      --all-frames     keep the tracer's own frames (its launcher, runpy)\n"
@@ -350,10 +353,17 @@ static int flame(FILE *out, struct run *x, const struct report_opts *o)
 	    .title = pmt_weight_defs[o->weight].title,
 	    .subtitle = sub,
 	};
-	fputs("<section id=\"flame\"><h2>Where RSS grew</h2>\n<p>Each frame is as wide as the "
-	      "growth of its call path; hover for details, click to zoom, search by function or "
-	      "file.</p>\n",
-	      out);
+	if (o->weight == PMT_WEIGHT_RSS)
+		fputs("<section id=\"flame\"><h2>Where RSS grew</h2>\n<p>Each frame is as wide as "
+		      "the growth of its call path; hover for details, click to zoom, search by "
+		      "function or file.</p>\n",
+		      out);
+	else
+		fprintf(out,
+			"<section id=\"flame\"><h2>%s</h2>\n<p>Each frame is as wide as its call "
+			"path's share of the %c%s; hover for details, click to zoom, search by "
+			"function or file.</p>\n",
+			so.title, tolower((unsigned char)so.title[0]), so.title + 1);
 	r = flame_svg_write(out, x->flame, &so);
 	fputs("</section>\n", out);
 	return r;
@@ -455,6 +465,10 @@ static int read_log(struct run *x, const char *arg, const struct report_opts *o)
 	if (!pmt_profile_totals(x->prof)->any) {
 		pmt_cli_error(x->name, "%s", x->err ? pmt_strerror(x->err) : "no events");
 		return x->err ? x->err : -ENODATA;
+	}
+	if (!pmt_profile_has_weight(x->prof, o->weight)) {
+		pmt_cli_no_weight(x->name, o->weight);
+		return -ENODATA;
 	}
 	return pmt_names_new(x->src, o->full_path, &x->rn.names);
 }

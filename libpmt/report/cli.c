@@ -16,6 +16,7 @@
 #include <libpmt/read/input.h>
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
+#include <libpmt/report/profile.h>
 #include <libpmt/report/table.h>
 
 static const char *prog = "pmt";
@@ -53,6 +54,26 @@ void pmt_cli_error(const char *file, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmessage(file, NULL, fmt, ap);
 	va_end(ap);
+}
+
+void pmt_cli_no_weight(const char *file, unsigned w)
+{
+	if (w >= PMT_WEIGHT_COUNT)
+		return;
+	const struct pmt_weight_def *d = &pmt_weight_defs[w];
+	if (d->source == PMT_ITEM_ALLOC)
+		pmt_cli_error(file,
+			      "the log has no heap records: --weight %s needs a log of "
+			      "pmt_tracer --heap",
+			      d->name);
+	else if (d->source == PMT_ITEM_OBJECT)
+		pmt_cli_error(file,
+			      "the log has no object records: --weight %s needs a log of "
+			      "pmt_tracer --objects or of pymemtrace's ReferenceTracing",
+			      d->name);
+	else
+		pmt_cli_error(file, "the log has no events: --weight %s needs call events",
+			      d->name);
 }
 
 void pmt_cli_warn(const char *file, const char *fmt, ...)

@@ -31,6 +31,10 @@ void pmt_cli_warn(const char *file, const char *fmt, ...) __attribute__((format(
 /* "prog: file: note: message\n": information the user should see on stderr
  * that is neither a warning nor an error. */
 void pmt_cli_note(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prog: file: the log has no heap records: --weight alloc needs a log of
+ * pmt_tracer --heap\n": a log without what weight w (enum pmt_weight,
+ * profile.h) is made of, as pmt_profile_has_weight() tells. */
+void pmt_cli_no_weight(const char *file, unsigned w);
 /* "prog: message\nTry 'prog --help' for more information.\n", exit 2. */
 __attribute__((noreturn)) void pmt_cli_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -10,13 +10,25 @@
 /* A freed address in the live map (0 would end its probe chains). */
 #define NOT_LIVE UINT32_MAX
 
+/* A live object: where it was created. Entries of objects gone are reused,
+ * chained from free_obj through site. */
+struct live_obj {
+	uint32_t site; /* site index; of a free entry: the next free one + 1 */
+	uint32_t node; /* call path */
+};
+
 struct pmt_objects {
 	struct pmt_obj_type *types; /* by NAME id - 1 */
 	uint32_t ntypes, captypes;
 	struct pmt_obj_site *sites; /* sites[i - 1] */
 	uint32_t nsites, capsites;
 	struct pmt_hash site_idx; /* (type << 32 | code, line) -> site index */
-	struct pmt_hash live;	  /* (address, 0) -> site index, 0: not live */
+	struct pmt_hash live;	  /* (address, 0) -> live entry + 1, NOT_LIVE: gone */
+	struct live_obj *objs;
+	uint32_t nobjs, capobjs, free_obj; /* free_obj: entry + 1, 0: none */
+	uint64_t *node_created;		   /* per call path */
+	int64_t *node_live;
+	uint32_t capnodes;
 	uint64_t records;
 };
 
@@ -49,6 +61,9 @@ void pmt_objects_free(struct pmt_objects *o)
 	free(o->sites);
 	pmt_hash_clear(&o->site_idx);
 	pmt_hash_clear(&o->live);
+	free(o->objs);
+	free(o->node_created);
+	free(o->node_live);
 	free(o);
 }
 
@@ -93,7 +108,61 @@ static int site_of(struct pmt_objects *o, const struct pmt_object *ob, uint32_t 
 	return pmt_hash_put(&o->site_idx, a, ob->site.line, *idx);
 }
 
-int pmt_objects_item(struct pmt_objects *o, const struct pmt_item *it)
+/* Room for the weights of call path node. 0 or -errno. */
+static int grow_nodes(struct pmt_objects *o, uint32_t node)
+{
+	if (node < o->capnodes)
+		return 0;
+	if (node >= (1u << 31))
+		return -E2BIG;
+	uint32_t cap = o->capnodes ? o->capnodes : 1024;
+	while (cap <= node)
+		cap *= 2;
+	uint64_t *c = realloc(o->node_created, (size_t)cap * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	o->node_created = c;
+	int64_t *l = realloc(o->node_live, (size_t)cap * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	o->node_live = l;
+	memset(c + o->capnodes, 0, (size_t)(cap - o->capnodes) * sizeof(*c));
+	memset(l + o->capnodes, 0, (size_t)(cap - o->capnodes) * sizeof(*l));
+	o->capnodes = cap;
+	return 0;
+}
+
+/* A live entry for a new object: a free one, or one more. Entry + 1, or
+ * 0 when out of memory. */
+static uint32_t take_obj(struct pmt_objects *o)
+{
+	uint32_t e = o->free_obj;
+	if (e) {
+		o->free_obj = o->objs[e - 1].site;
+		return e;
+	}
+	if (o->nobjs == o->capobjs) {
+		if (o->capobjs >= (1u << 30))
+			return 0;
+		uint32_t cap = o->capobjs ? o->capobjs * 2 : 1024;
+		struct live_obj *x = realloc(o->objs, (size_t)cap * sizeof(*x));
+		if (!x)
+			return 0;
+		o->objs = x;
+		o->capobjs = cap;
+	}
+	return ++o->nobjs;
+}
+
+/* Object e (entry + 1) is gone: off its site and call path. */
+static void drop_obj(struct pmt_objects *o, uint32_t e)
+{
+	struct live_obj *x = &o->objs[e - 1];
+	o->sites[x->site - 1].live--;
+	o->node_live[x->node]--;
+}
+
+int pmt_objects_item(struct pmt_objects *o, const struct pmt_item *it, uint32_t node)
 {
 	if (it->type != PMT_ITEM_OBJECT)
 		return 0;
@@ -105,22 +174,35 @@ int pmt_objects_item(struct pmt_objects *o, const struct pmt_item *it)
 	uint32_t old = pmt_hash_get(&o->live, ob->addr, 0);
 	if (old == NOT_LIVE)
 		old = 0;
-	if (old)
-		o->sites[old - 1].live--; /* gone: by its DEL, or without one */
-	if (ob->op == PMT_OBJECT_NEW) {
-		t->created++;
-		if (++t->live > t->peak_live)
-			t->peak_live = t->live;
-		uint32_t s;
-		int r = site_of(o, ob, &s);
-		if (r < 0)
-			return r;
-		o->sites[s - 1].live++;
-		return hset(&o->live, ob->addr, 0, s);
+	if (ob->op != PMT_OBJECT_NEW) {
+		t->destroyed++;
+		t->live--;
+		if (!old)
+			return 0;
+		drop_obj(o, old);
+		o->objs[old - 1].site = o->free_obj;
+		o->free_obj = old;
+		return hset(&o->live, ob->addr, 0, NOT_LIVE);
 	}
-	t->destroyed++;
-	t->live--;
-	return old ? hset(&o->live, ob->addr, 0, NOT_LIVE) : 0;
+	uint32_t s;
+	int r;
+	if ((r = grow_nodes(o, node)) < 0 || (r = site_of(o, ob, &s)) < 0)
+		return r;
+	/* a NEW at a live object's address: the old one went without a DEL,
+	 * and its entry is the new one's */
+	uint32_t e = old ? old : take_obj(o);
+	if (!e)
+		return -ENOMEM;
+	if (old)
+		drop_obj(o, old);
+	t->created++;
+	if (++t->live > t->peak_live)
+		t->peak_live = t->live;
+	o->objs[e - 1] = (struct live_obj){.site = s, .node = node};
+	o->sites[s - 1].live++;
+	o->node_created[node]++;
+	o->node_live[node]++;
+	return old ? 0 : hset(&o->live, ob->addr, 0, e);
 }
 
 static int by_created(const void *a, const void *b)
@@ -161,6 +243,9 @@ int pmt_objects_finish(struct pmt_objects *o)
 		qsort(o->sites, n, sizeof(*o->sites), by_live);
 	pmt_hash_clear(&o->site_idx);
 	pmt_hash_clear(&o->live);
+	free(o->objs);
+	o->objs = NULL;
+	o->nobjs = o->capobjs = o->free_obj = 0;
 	return 0;
 }
 
@@ -176,4 +261,12 @@ const struct pmt_obj_site *pmt_objects_sites(const struct pmt_objects *o, uint32
 {
 	*n = o ? o->nsites : 0;
 	return o ? o->sites : NULL;
+}
+
+int64_t pmt_objects_node_weight(const struct pmt_objects *o, uint32_t node,
+				enum pmt_objects_weight w)
+{
+	if (!o || node >= o->capnodes)
+		return 0;
+	return w == PMT_OBJECTS_W_CREATED ? (int64_t)o->node_created[node] : o->node_live[node];
 }

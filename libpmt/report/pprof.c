@@ -278,6 +278,8 @@ static const struct {
     [PMT_WEIGHT_ALLOC] = {"heap_alloc", "bytes"},
     [PMT_WEIGHT_LIVE] = {"heap_live_at_peak", "bytes"},
     [PMT_WEIGHT_LEAKED] = {"heap_leaked", "bytes"},
+    [PMT_WEIGHT_OBJECTS] = {"objects_created", "count"},
+    [PMT_WEIGHT_LIVE_OBJECTS] = {"objects_live_at_end", "count"},
 };
 
 int pmt_pprof_write(struct pmt_pprof *pp, FILE *out)

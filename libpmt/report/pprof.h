@@ -9,8 +9,9 @@
  * folded stacks (flame.h: the tracer's own frames left out unless
  * all_frames), so each sample type's total is the total of pmt-summarise
  * --folded --weight W. Sample types: rss_growth (bytes, positive RSS
- * growth), calls (count), and heap_alloc, heap_live_at_peak, heap_leaked
- * (bytes) when a log has heap records. A location is a function (name, file
+ * growth), calls (count), heap_alloc, heap_live_at_peak, heap_leaked
+ * (bytes) when a log has heap records, and objects_created,
+ * objects_live_at_end (count) when a log has object records. A location is a function (name, file
  * as names.h shows it, first line); each sample has a "pid" label.
  *
  * Memory: bounded by the call paths of the processes, never by the events;

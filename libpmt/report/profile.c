@@ -36,10 +36,16 @@ const struct pmt_weight_def pmt_weight_defs[PMT_WEIGHT_COUNT] = {
     [PMT_WEIGHT_ALLOC] = {"alloc", "Heap bytes allocated", "heap bytes allocated (heap logs)",
 			  PMT_UNIT_BYTES, PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
     [PMT_WEIGHT_LIVE] = {"live", "Heap bytes live at the peak",
-			 "heap bytes live when the heap peaked (heap logs)", PMT_UNIT_BYTES,
+			 "heap bytes live at the peak (heap logs)", PMT_UNIT_BYTES,
 			 PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
     [PMT_WEIGHT_LEAKED] = {"leaked", "Heap bytes leaked", "heap bytes never freed (heap logs)",
 			   PMT_UNIT_BYTES, PMT_CHARGE_RUNNING, PMT_ITEM_ALLOC, NULL},
+    /* object logs: computed by the object statistics (objects.h) */
+    [PMT_WEIGHT_OBJECTS] = {"objects", "Objects created", "objects created (object logs)",
+			    PMT_UNIT_COUNT, PMT_CHARGE_RUNNING, PMT_ITEM_OBJECT, NULL},
+    [PMT_WEIGHT_LIVE_OBJECTS] = {"live-objects", "Objects alive at the end",
+				 "objects still alive at the end (object logs)", PMT_UNIT_COUNT,
+				 PMT_CHARGE_RUNNING, PMT_ITEM_OBJECT, NULL},
 };
 
 /* The weights the heap statistics compute, and theirs for each. */
@@ -48,6 +54,12 @@ static const enum pmt_heap_weight heap_weight_of[PMT_WEIGHT_COUNT] = {
     [PMT_WEIGHT_ALLOC] = PMT_HEAP_W_ALLOC,
     [PMT_WEIGHT_LIVE] = PMT_HEAP_W_LIVE,
     [PMT_WEIGHT_LEAKED] = PMT_HEAP_W_LEAKED,
+};
+/* The same for the object statistics. */
+#define OBJ_WEIGHTS (1u << PMT_WEIGHT_OBJECTS | 1u << PMT_WEIGHT_LIVE_OBJECTS)
+static const enum pmt_objects_weight obj_weight_of[PMT_WEIGHT_COUNT] = {
+    [PMT_WEIGHT_OBJECTS] = PMT_OBJECTS_W_CREATED,
+    [PMT_WEIGHT_LIVE_OBJECTS] = PMT_OBJECTS_W_LIVE,
 };
 
 int pmt_weight_parse(const char *s)
@@ -241,40 +253,42 @@ static inline void pop(struct pmt_profile *p, struct thread *t, int64_t rss, boo
 	}
 }
 
-/* An allocator call: charged to the path on top of its thread's stack (the
- * SITE's function at the root when the stack is empty), when a heap weight
- * is kept per path. */
-static int heap_item(struct pmt_profile *p, const struct pmt_item *it)
+/* The node a heap or object record at site is charged to, when one of
+ * the weights mask is kept per path: the path on top of its thread's
+ * stack, or the site's function at the root when the stack is empty. 0
+ * when none is kept; node or -errno. */
+static int64_t site_node(struct pmt_profile *p, const struct pmt_site *site, unsigned mask)
 {
-	int r;
-	if (!p->heap && (r = pmt_heap_new(&p->heap)) < 0)
-		return r;
-	uint32_t node = 0, th = it->alloc.site.thread;
-	if (p->weights & HEAP_WEIGHTS) {
-		int64_t n;
-		if (th < p->nthreads && p->th[th].depth)
-			n = path_node(p, &p->th[th], p->th[th].depth);
-		else
-			n = child(p, 0, it->alloc.site.code);
-		if (n < 0)
-			return (int)n;
-		node = (uint32_t)n;
-	}
-	return pmt_heap_item(p->heap, it, node);
+	if (!(p->weights & mask))
+		return 0;
+	uint32_t th = site->thread;
+	if (th < p->nthreads && p->th[th].depth)
+		return path_node(p, &p->th[th], p->th[th].depth);
+	return child(p, 0, site->code);
 }
 
 /* The items that are not events: heap and object records, messages. */
 static int other_item(struct pmt_profile *p, const struct pmt_item *it)
 {
+	int64_t n;
+	int r;
 	if ((unsigned)it->type <= PMT_ITEM_OBJECT)
 		p->seen[it->type] = true;
-	if (it->type == PMT_ITEM_ALLOC)
-		return heap_item(p, it);
+	if (it->type == PMT_ITEM_ALLOC) {
+		if (!p->heap && (r = pmt_heap_new(&p->heap)) < 0)
+			return r;
+		if ((n = site_node(p, &it->alloc.site, HEAP_WEIGHTS)) < 0)
+			return (int)n;
+		return pmt_heap_item(p->heap, it, (uint32_t)n);
+	}
 	if (it->type == PMT_ITEM_OBJECT) {
-		int r;
 		if (!p->objs && (r = pmt_objects_new(&p->objs)) < 0)
 			return r;
-		return pmt_objects_item(p->objs, it);
+		/* a DEL takes the object off the path of its NEW */
+		n = it->obj.op == PMT_OBJECT_NEW ? site_node(p, &it->obj.site, OBJ_WEIGHTS) : 0;
+		if (n < 0)
+			return (int)n;
+		return pmt_objects_item(p->objs, it, (uint32_t)n);
 	}
 	if (it->type == PMT_ITEM_MESSAGE)
 		p->tot.messages++;
@@ -482,17 +496,19 @@ void pmt_profile_finish(struct pmt_profile *p)
 	p->tot.open_calls = 0;
 	for (uint32_t i = 0; i < p->nthreads; i++)
 		p->tot.open_calls += p->th[i].depth;
+	/* the heap and object weights are known only now: into the paths,
+	 * beside the others */
+	if (p->heap)
+		pmt_heap_finish(p->heap);
 	if (p->objs)
 		pmt_objects_finish(p->objs);
-	if (!p->heap)
-		return;
-	pmt_heap_finish(p->heap);
-	/* the heap weights are known only now: into the paths, beside the others */
-	for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++)
-		if (p->weights & HEAP_WEIGHTS & (1u << w))
-			for (uint32_t n = 1; n < p->nnodes; n++)
-				p->nodes[n].w[w] =
-				    pmt_heap_node_weight(p->heap, n, heap_weight_of[w]);
+	for (unsigned w = 0; w < PMT_WEIGHT_COUNT; w++) {
+		unsigned bit = p->weights & (1u << w);
+		for (uint32_t n = 1; (bit & HEAP_WEIGHTS) && p->heap && n < p->nnodes; n++)
+			p->nodes[n].w[w] = pmt_heap_node_weight(p->heap, n, heap_weight_of[w]);
+		for (uint32_t n = 1; (bit & OBJ_WEIGHTS) && p->objs && n < p->nnodes; n++)
+			p->nodes[n].w[w] = pmt_objects_node_weight(p->objs, n, obj_weight_of[w]);
+	}
 }
 
 const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p) { return p->heap; }

@@ -21,8 +21,12 @@
  * A log with heap records (ALLOC items) also gets a struct pmt_heap
  * (heap.h), each call charged to the call path on top of its thread's
  * shadow stack, so flame graphs and folded stacks can be weighted by heap
- * bytes too (known at pmt_profile_finish()). Ownership: the profile owns
- * all it allocates. */
+ * bytes too (known at pmt_profile_finish()). A log with object records
+ * (OBJECT items) gets a struct pmt_objects (objects.h) the same way, each
+ * NEW charged to the path on top of its thread's stack (the creation
+ * site's function at the root when the stack is empty, as in a
+ * ReferenceTracing log), for the object weights. Ownership: the profile
+ * owns all it allocates. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,11 +67,13 @@ struct pmt_totals {
  * new enum value and a row of pmt_weight_defs (profile.c), with the item
  * type that carries it and the function that reads its amount. */
 enum pmt_weight {
-	PMT_WEIGHT_RSS = 0, /* positive RSS growth */
-	PMT_WEIGHT_CALLS,   /* calls made */
-	PMT_WEIGHT_ALLOC,   /* heap bytes allocated */
-	PMT_WEIGHT_LIVE,    /* heap bytes live at the heap's peak */
-	PMT_WEIGHT_LEAKED,  /* heap bytes still live at the end */
+	PMT_WEIGHT_RSS = 0,	 /* positive RSS growth */
+	PMT_WEIGHT_CALLS,	 /* calls made */
+	PMT_WEIGHT_ALLOC,	 /* heap bytes allocated */
+	PMT_WEIGHT_LIVE,	 /* heap bytes live at the heap's peak */
+	PMT_WEIGHT_LEAKED,	 /* heap bytes still live at the end */
+	PMT_WEIGHT_OBJECTS,	 /* objects created */
+	PMT_WEIGHT_LIVE_OBJECTS, /* objects created and alive at the end */
 	PMT_WEIGHT_COUNT
 };
 
@@ -123,7 +129,7 @@ uint32_t pmt_profile_nodes(const struct pmt_profile *p);
 void pmt_profile_node(const struct pmt_profile *p, uint32_t n, uint32_t *parent, uint32_t *code,
 		      const int64_t **w);
 /* Whether the log had the items that weight w is made of (a heap weight
- * needs heap records). */
+ * needs heap records, an object weight object records). */
 bool pmt_profile_has_weight(const struct pmt_profile *p, enum pmt_weight w);
 /* The heap records' statistics, or NULL when the log had none. */
 const struct pmt_heap *pmt_profile_heap(const struct pmt_profile *p);

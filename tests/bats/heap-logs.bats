@@ -61,7 +61,7 @@ PYEOF
 	run -0 --separate-stderr pmt-summarise --folded --weight rss heap.log.zst
 	assert_output "main (a.py);mapper (b.py) 409600"
 	run -2 --separate-stderr pmt-summarise --folded --weight bytes heap.log.zst
-	assert_equal "${stderr_lines[0]}" "pmt-summarise: invalid --weight 'bytes' (rss, calls, alloc, live or leaked)"
+	assert_equal "${stderr_lines[0]}" "pmt-summarise: invalid --weight 'bytes' (rss, calls, alloc, live, leaked, objects or live-objects)"
 }
 
 @test "pmt-filter --size-min: the calls that asked for that much, at their sites" {

@@ -292,3 +292,194 @@ PYEOF
 	run -1 --separate-stderr pmt-diff --objects-threshold 0 "$f" "$outer"
 	stderr_has "(BytesWrapper: +1)"
 }
+
+# ---- object weights: folded stacks, flame graphs, pprof -----------------
+
+folded_total() {
+	awk '{ s += $NF } END { print s + 0 }'
+}
+
+# object_totals LOG: "CREATED LIVE" of the tables of pmt-summarise --format
+# json: created over the types, live over the leak report's sites.
+object_totals() {
+	pmt-summarise --format json "$1" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(t["created"] for t in d["objects"]), sum(s["live"] for s in d["object_leaks"]))'
+}
+
+# weights_add_up LOG [OPTION]: the folded stacks' totals of both object
+# weights are the tables' totals.
+weights_add_up() {
+	local created live
+	read -r created live < <(object_totals "$1") || fail "no tables for $1"
+	[ "$created" -gt 0 ] || fail "$1: no objects created"
+	assert_equal "$(pmt-summarise --folded --weight objects "$@" | folded_total)" "$created"
+	assert_equal "$(pmt-summarise --folded --weight live-objects "$@" | folded_total)" "$live"
+}
+
+# root_value FILE: the exact weight of a flame graph's "all" frame
+root_value() {
+	sed -n 's/.*data-v="\([0-9]*\)" data-root="1".*/\1/p' "$1"
+}
+
+@test "pmt-summarise --folded --weight objects, live-objects: a ReferenceTracing log's paths" {
+	mk_reftrace
+	# no call events: each object at its creation site's function
+	run -0 --separate-stderr pmt-summarise --folded --weight objects rt.log
+	assert_equal "$output" "$(printf '%s\n' 'build (a.py) 3' 'leaf (b.py) 1')"
+	run -0 --separate-stderr pmt-summarise --folded --weight live-objects rt.log
+	assert_equal "$output" "$(printf '%s\n' 'build (a.py) 1' 'leaf (b.py) 1')"
+	weights_add_up rt.log
+	# a NEW at a live object's address: the old one is gone from its path
+	sed -i '/^EOF$/d' rt.log
+	{
+		rt_line NEW: 0.009000 0x7f0000003000 4 Leaf "/srv/my app/b.py" 20 leaf 1008192 0
+		echo EOF
+	} >>rt.log
+	run -0 --separate-stderr pmt-summarise --folded --weight live-objects rt.log
+	assert_equal "$output" "leaf (b.py) 2"
+	weights_add_up rt.log
+	run -0 --separate-stderr pmt-flamegraph --weight objects rt.log -o o.svg
+	assert_equal "$(root_value o.svg)" 5
+	grep -q '>rt.log: 5 objects<' o.svg || fail "no total in the subtitle"
+}
+
+@test "object weights of the real ReferenceTracing logs from shared/compat" {
+	compat_log reftrace_outer_py313.log
+	weights_add_up "$f"
+	# four created, the range_iterator's address reused without a DEL
+	assert_equal "$(pmt-summarise --folded --weight objects "$f")" "main (t3.py) 4"
+	assert_equal "$(pmt-summarise --folded --weight live-objects "$f")" "main (t3.py) 3"
+	run -0 --separate-stderr pmt-flamegraph --weight live-objects "$f" -o l.svg
+	assert_equal "$(root_value l.svg)" 3
+	compat_log reftrace_inner_py313.log
+	weights_add_up "$f"
+}
+
+@test "object weights: a log without object records is refused, exit 2" {
+	mklog_log plain.log.zst 200
+	"$MKHEAP" heap.log.zst || fail "mkheap failed"
+	for w in objects live-objects; do
+		for log in plain.log.zst heap.log.zst; do
+			run -2 --separate-stderr pmt-summarise --folded --weight $w $log
+			assert_equal "$stderr" "pmt-summarise: $log: the log has no object records: --weight $w needs a log of pmt_tracer --objects or of pymemtrace's ReferenceTracing"
+			[ -z "$output" ] || fail "output: $output"
+			run -2 --separate-stderr pmt-flamegraph --weight $w $log -o x.svg
+			stderr_has "$log: the log has no object records: --weight $w needs"
+		done
+		run -2 --separate-stderr pmt-report --weight $w plain.log.zst -o x.html
+		stderr_has "plain.log.zst: the log has no object records"
+	done
+	# the readable part still comes out: the object log's stacks
+	mk_reftrace
+	run -2 --separate-stderr pmt-summarise --folded --weight objects rt.log plain.log.zst
+	assert_equal "$output" "$(printf '%s\n' 'build (a.py) 3' 'leaf (b.py) 1')"
+	stderr_has "plain.log.zst: the log has no object records"
+	run -2 --separate-stderr pmt-flamegraph --diff --weight objects plain.log.zst rt.log -o d.svg
+	stderr_has "plain.log.zst: the log has no object records"
+	# and the heap weights of an object log
+	run -2 --separate-stderr pmt-summarise --folded --weight leaked rt.log
+	assert_equal "$stderr" "pmt-summarise: rt.log: the log has no heap records: --weight leaked needs a log of pmt_tracer --heap"
+	run -2 --separate-stderr pmt-summarise --folded --weight live-object rt.log
+	stderr_has "invalid --weight 'live-object' (rss, calls, alloc, live, leaked, objects or live-objects)"
+}
+
+# pprof_object_totals FILE: "CREATED LIVE", the sums of the samples'
+# objects_created and objects_live_at_end values, decoded by protoc.
+pprof_object_totals() {
+	zcat "$1" | protoc --decode=perftools.profiles.Profile \
+		--proto_path="$PMT_SRCDIR/libpmt/report" profile.proto >dec.txt
+	"$PY" - dec.txt <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+strs = re.findall(r'^string_table: "(.*)"$', text, re.M)
+types = [strs[int(t)] for t in re.findall(r'^sample_type \{\n  type: (\d+)', text, re.M)]
+tot = dict.fromkeys(types, 0)
+for s in re.findall(r'^sample \{\n(.*?)^\}', text, re.M | re.S):
+    for t, v in zip(types, re.findall(r'^  value: (-?\d+)$', s, re.M)):
+        tot[t] += int(v)
+print(tot["objects_created"], tot["objects_live_at_end"])
+PYEOF
+}
+
+@test "pprof of an object log: objects_created and objects_live_at_end" {
+	command -v protoc >/dev/null || skip "protoc absent (protobuf-compiler)"
+	mk_reftrace
+	run -0 --separate-stderr pmt-summarise --format pprof -o rt.pb.gz rt.log
+	read -r created live < <(pprof_object_totals rt.pb.gz)
+	assert_equal "$created $live" "4 2"
+	grep -q 'string_table: "count"' dec.txt
+	mklog_log plain.log.zst 200
+	pmt-summarise --format pprof -o p.pb.gz plain.log.zst
+	zcat p.pb.gz | protoc --decode=perftools.profiles.Profile \
+		--proto_path="$PMT_SRCDIR/libpmt/report" profile.proto >dec.txt
+	! grep -q 'objects_' dec.txt || fail "object sample types in a log without objects"
+}
+
+# trace_keep_drop N M LOG: a real --objects log of keep(), which creates
+# and keeps N instances of Kept, and drop(), which creates M of Temp and
+# drops them through list.clear (whose frees CPython reports on every 3.13).
+trace_keep_drop() {
+	cat >kd.py <<'PYEOF'
+import sys
+class Kept:
+    pass
+class Temp:
+    pass
+kept = []
+def keep(n):
+    while n:
+        kept.append(Kept())
+        n -= 1
+def drop(m):
+    tmp = []
+    while m:
+        tmp.append(Temp())
+        m -= 1
+    tmp.clear()
+keep(int(sys.argv[1]))
+drop(int(sys.argv[2]))
+PYEOF
+	PYTHONPATH="$PMT_BUILDDIR/pylib" "$PY" -m pmt_tracer -q --objects -o "$3" kd.py "$1" "$2" ||
+		fail "tracing failed"
+}
+
+# path_weight WEIGHT FUNCTION LOG: the folded weight of <module>;FUNCTION
+path_weight() {
+	pmt-summarise --folded --weight "$1" "$3" |
+		awk -v p="<module> (kd.py);$2 (kd.py)" '{ w = $NF; $NF = "" } $0 == p " " { s += w } END { print s + 0 }'
+}
+
+@test "object weights of a real --objects run: the keeping path keeps, the dropping one not" {
+	py313
+	trace_keep_drop 120 300 kd.log.zst
+	# every object, the tracer's own frames too, as the tables count them
+	weights_add_up kd.log.zst --all-frames
+	[ "$(path_weight live-objects keep kd.log.zst)" -ge 120 ]
+	[ "$(path_weight objects drop kd.log.zst)" -ge 300 ]
+	assert_equal "$(path_weight live-objects drop kd.log.zst)" 0
+	# the keeping path's live objects are its site's in the leak report
+	pmt-summarise --format json kd.log.zst | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(s["live"] for s in d["object_leaks"] if s["function"] == "keep"))' >keep.txt
+	assert_equal "$(path_weight live-objects keep kd.log.zst)" "$(cat keep.txt)"
+	for w in objects live-objects; do
+		run -0 --separate-stderr pmt-flamegraph --weight $w kd.log.zst -o $w.svg
+		want=$(pmt-summarise --folded --weight $w kd.log.zst | folded_total)
+		[ "$want" -gt 0 ]
+		assert_equal "$(root_value $w.svg)" "$want"
+	done
+	grep -q 'Objects alive at the end' live-objects.svg
+	trace_keep_drop 200 300 more.log.zst
+	run -0 --separate-stderr pmt-flamegraph --diff --weight live-objects kd.log.zst more.log.zst -o d.svg
+	assert_equal "$(root_value d.svg)" "$(pmt-summarise --folded --weight live-objects more.log.zst | folded_total)"
+	[ "$(path_weight live-objects keep more.log.zst)" -ge 200 ]
+	run -0 --separate-stderr pmt-report --weight live-objects kd.log.zst -o r.html
+	grep -q '<h2>Objects alive at the end</h2>' r.html
+	if command -v protoc >/dev/null; then
+		pmt-summarise --format pprof --all-frames -o kd.pb.gz kd.log.zst
+		assert_equal "$(pprof_object_totals kd.pb.gz)" "$(object_totals kd.log.zst)"
+	fi
+}
