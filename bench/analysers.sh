@@ -7,12 +7,15 @@
 # parallel decode on a real tracer log against zstd -d (below).
 #
 #   bench/analysers.sh [BUILDDIR]      (default: the current directory)
+# PMT_BENCH_LOG=FILE: the parallel decode part alone, on that tracer log.
 # Not a timed test: prints a table for the README.
 set -eu
 B=$(cd "${1:-.}" && pwd)
 MKLOG="$B/tests/bats/helpers/mklog"
 FILTER="$B/analyze/pmt-filter"
 SUMMARISE="$B/analyze/pmt-summarise"
+REPORT="$B/plot/pmt-report"
+FLAME="$B/plot/pmt-flamegraph"
 [ -x "$MKLOG" ] || (cd "$B" && make -s tests/bats/helpers/mklog)
 for p in "$FILTER" "$SUMMARISE" /usr/bin/time zstd awk; do
 	command -v "$p" >/dev/null || { echo "analysers.sh: $p missing" >&2; exit 2; }
@@ -44,8 +47,10 @@ best_of() {
 AWK_DRSS='$1 == "NEXT:" { r = $(NF - 1); if (!s) { ref = r - $NF; s = 1 }
 	d = r - ref; if (d < 0) d = -d; if (d >= 4096) { n++; ref = r } } END { print n }'
 
-printf '%-10s %-34s %10s %8s %14s %10s\n' events tool events_total seconds events_per_s peak_kib
-for n in 2000000 20000000; do
+[ -n "${PMT_BENCH_LOG:-}" ] || printf '%-10s %-34s %10s %8s %14s %10s\n' \
+	events tool events_total seconds events_per_s peak_kib
+for n in ${PMT_BENCH_LOG:+none} 2000000 20000000; do
+	[ "$n" != none ] || break
 	log="$W/$n.log.zst"
 	"$MKLOG" "$log" "$n" 1 2
 	txt="$W/$n.txt.zst"
@@ -76,18 +81,20 @@ done
 PY=${PYTHON:-python3}
 REPS=${BENCH_REPS:-7}
 [ "$REPS" -ge 3 ] || REPS=3
-log="$W/calls.log.zst"
-PYTHONPATH="$B/pylib" "$PY" -m pmt_tracer -q -f -o "$log" \
+log=${PMT_BENCH_LOG:-$W/calls.log.zst}
+[ -n "${PMT_BENCH_LOG:-}" ] || PYTHONPATH="$B/pylib" "$PY" -m pmt_tracer -q -f -o "$log" \
 	"$(dirname "$0")/calls.py" --scale "${PMT_BENCH_CALLS_SCALE:-1.4}" >/dev/null
 events=$("$SUMMARISE" --format csv "$log" | awk -F, 'NR == 2 { print $3; exit }')
 cpus=$(getconf _NPROCESSORS_ONLN)
 echo
-echo "# parallel decode: $events events of bench/calls.py, $(stat -c %s "$log") bytes, $cpus CPUs, median of $REPS interleaved runs"
+echo "# parallel decode: $events events of ${PMT_BENCH_LOG:-bench/calls.py}, $(stat -c %s "$log") bytes, $cpus CPUs, median of $REPS interleaved runs"
 set -- "zstd -d" "zstd -d -c '$log'" \
 	"pmt-filter --drss 4096 --threads 1" "'$FILTER' --drss 4096 --threads 1 '$log'" \
 	"pmt-filter --drss 4096" "'$FILTER' --drss 4096 '$log'" \
 	"pmt-summarise --threads 1" "'$SUMMARISE' --threads 1 '$log'" \
-	"pmt-summarise" "'$SUMMARISE' '$log'"
+	"pmt-summarise" "'$SUMMARISE' '$log'" \
+	"pmt-flamegraph" "'$FLAME' -o '$W/f.svg' '$log'" \
+	"pmt-report" "'$REPORT' -o '$W/r.html' '$log'"
 : >"$W/runs"
 for r in $(seq "$REPS"); do
 	i=0
