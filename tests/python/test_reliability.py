@@ -266,7 +266,12 @@ class Hostile(TmpDirCase):
             self.assertTrue(os.path.exists(self.path('ready')))
         finally:
             p.send_signal(sig)
-            out, err = p.communicate(timeout=120)
+            try:
+                out, err = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()    # not left spinning after the suite
+                p.communicate()
+                raise
         with open(self.path('ready')) as f:
             default = f.read()
         return p.returncode, err, default
