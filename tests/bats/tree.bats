@@ -71,3 +71,17 @@ setup() {
 	refute_output --partial python
 	refute_output --partial asan
 }
+
+@test "a tool's fuzz target includes every C file of the tool" {
+	local missing= t src f
+	for t in tests/fuzz/pmt-*.c; do
+		src=$(basename "$t" .c | tr - _)
+		# analyze_pmt_diff_SOURCES = analyze/pmt-diff.c ... (continued lines)
+		for f in $(awk -v v="analyze_${src}_SOURCES" '
+			$1 == v { on = 1 } on { for (i = 1; i <= NF; i++) if ($i ~ /\.c$/) print $i
+				if ($NF != "\\") on = 0 }' analyze/local.mk); do
+			grep -q "#include <$f>" "$t" || missing="$missing $t:$f"
+		done
+	done
+	[ -z "$missing" ] || fail "not in the fuzz target:$missing"
+}

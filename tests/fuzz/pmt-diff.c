@@ -4,6 +4,7 @@
  * "--pmt-diff--"; without one it is compared with itself. */
 #include "tool-run.h"
 #include "tool.h"
+#include <analyze/diff-objects.c>
 #include <analyze/pmt-diff.c>
 
 static const char *const sets[][10] = {
