@@ -283,7 +283,7 @@ class _Session:
         if sig not in _ENDING or not _alive(pid):
             return
         if pid not in self.logs and pid not in _traced(self.run):
-            if not (self._starting(pid) and self._await_record(pid)):
+            if not (self._starting(pid) and self._await_record(pid) and pid in self.logs):
                 return  # not ours (a forkserver's worker is ours, not our child)
         if sig not in _FATAL:
             return
