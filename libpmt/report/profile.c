@@ -81,6 +81,14 @@ struct thread {
 	uint32_t depth, cap;
 };
 
+/* Per-thread state in pages of THREAD_PAGE indexes, made when an event of
+ * one comes: a log naming thread 2^24 once costs a page, not 2^24 slots. */
+#define THREAD_PAGE 64u
+struct thread_page {
+	struct thread th[THREAD_PAGE];
+	struct pmt_tstat ts[THREAD_PAGE];
+};
+
 struct pmt_profile {
 	uint32_t page;
 	unsigned weights;    /* 1u << enum pmt_weight kept per path; 0: no tree */
@@ -91,9 +99,8 @@ struct pmt_profile {
 	uint32_t *active;     /* frames of code open on any stack */
 	uint32_t ncodes, capcodes;
 
-	struct pmt_tstat *ts;
-	struct thread *th;
-	uint32_t nthreads, capthreads;
+	struct thread_page **tp; /* tp[idx / THREAD_PAGE], NULL until needed */
+	uint32_t nthreads, ntp;	 /* nthreads: highest index + 1 */
 
 	/* call tree: node 0 is the root; child lookup by (parent, code) */
 	struct node *nodes;
@@ -130,10 +137,12 @@ void pmt_profile_free(struct pmt_profile *p)
 {
 	if (!p)
 		return;
-	for (uint32_t i = 0; i < p->nthreads; i++)
-		free(p->th[i].frames);
-	free(p->th);
-	free(p->ts);
+	for (uint32_t i = 0; i < p->ntp; i++) {
+		for (uint32_t j = 0; p->tp[i] && j < THREAD_PAGE; j++)
+			free(p->tp[i]->th[j].frames);
+		free(p->tp[i]);
+	}
+	free(p->tp);
 	free(p->fs);
 	free(p->active);
 	free(p->nodes);
@@ -162,23 +171,35 @@ static int grow_codes(struct pmt_profile *p, uint32_t code)
 	return 0;
 }
 
+/* The page of thread t, made if needed. 0 or -errno. */
 static int grow_threads(struct pmt_profile *p, uint32_t t)
 {
-	uint32_t cap = p->capthreads ? p->capthreads : 8;
-	while (cap <= t)
-		cap *= 2;
-	struct pmt_tstat *ts = realloc(p->ts, (size_t)cap * sizeof(*ts));
-	if (!ts)
+	uint32_t pg = t / THREAD_PAGE;
+	if (pg >= p->ntp) {
+		uint32_t n = p->ntp ? p->ntp : 1;
+		while (n <= pg)
+			n *= 2;
+		struct thread_page **tp = realloc(p->tp, (size_t)n * sizeof(*tp));
+		if (!tp)
+			return -ENOMEM;
+		memset(tp + p->ntp, 0, (size_t)(n - p->ntp) * sizeof(*tp));
+		p->tp = tp;
+		p->ntp = n;
+	}
+	if (!p->tp[pg] && !(p->tp[pg] = calloc(1, sizeof(*p->tp[pg]))))
 		return -ENOMEM;
-	p->ts = ts;
-	struct thread *th = realloc(p->th, (size_t)cap * sizeof(*th));
-	if (!th)
-		return -ENOMEM;
-	p->th = th;
-	memset(ts + p->capthreads, 0, (size_t)(cap - p->capthreads) * sizeof(*ts));
-	memset(th + p->capthreads, 0, (size_t)(cap - p->capthreads) * sizeof(*th));
-	p->capthreads = cap;
 	return 0;
+}
+
+static inline struct thread *thread_of(const struct pmt_profile *p, uint32_t t)
+{
+	return &p->tp[t / THREAD_PAGE]->th[t % THREAD_PAGE];
+}
+
+/* Thread t has a page: an event of it came. */
+static inline bool thread_known(const struct pmt_profile *p, uint32_t t)
+{
+	return t < p->nthreads && p->tp[t / THREAD_PAGE];
 }
 
 /* The node for code called from parent, made on first sight; -errno. */
@@ -262,8 +283,8 @@ static int64_t site_node(struct pmt_profile *p, const struct pmt_site *site, uns
 	if (!(p->weights & mask))
 		return 0;
 	uint32_t th = site->thread;
-	if (th < p->nthreads && p->th[th].depth)
-		return path_node(p, &p->th[th], p->th[th].depth);
+	if (thread_known(p, th) && thread_of(p, th)->depth)
+		return path_node(p, thread_of(p, th), thread_of(p, th)->depth);
 	return child(p, 0, site->code);
 }
 
@@ -416,7 +437,7 @@ static int make_room(struct pmt_profile *p, const struct pmt_event *ev)
 	int r;
 	if (ev->code >= p->capcodes && (r = grow_codes(p, ev->code)) < 0)
 		return r;
-	if (ev->thread >= p->capthreads && (r = grow_threads(p, ev->thread)) < 0)
+	if (!thread_known(p, ev->thread) && (r = grow_threads(p, ev->thread)) < 0)
 		return r;
 	if (ev->thread >= p->nthreads)
 		p->nthreads = ev->thread + 1;
@@ -449,10 +470,11 @@ __attribute__((always_inline)) static inline int item(struct pmt_profile *p,
 		return 0;
 	tot->written++;
 	tot->kinds[ev->kind & 7]++;
-	if ((ev->code >= p->ncodes || ev->thread >= p->nthreads) && (r = make_room(p, ev)) < 0)
+	if ((ev->code >= p->ncodes || !thread_known(p, ev->thread)) && (r = make_room(p, ev)) < 0)
 		return r;
-	struct thread *t = &p->th[ev->thread];
-	struct pmt_tstat *ts = &p->ts[ev->thread];
+	struct thread_page *tp = p->tp[ev->thread / THREAD_PAGE];
+	struct thread *t = &tp->th[ev->thread % THREAD_PAGE];
+	struct pmt_tstat *ts = &tp->ts[ev->thread % THREAD_PAGE];
 	ts->events++;
 
 	/* found when first needed: path_node() starts from the top's node */
@@ -494,8 +516,9 @@ int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsig
 void pmt_profile_finish(struct pmt_profile *p)
 {
 	p->tot.open_calls = 0;
-	for (uint32_t i = 0; i < p->nthreads; i++)
-		p->tot.open_calls += p->th[i].depth;
+	for (uint32_t i = 0; i < p->ntp; i++)
+		for (uint32_t j = 0; p->tp[i] && j < THREAD_PAGE; j++)
+			p->tot.open_calls += p->tp[i]->th[j].depth;
 	/* the heap and object weights are known only now: into the paths,
 	 * beside the others */
 	if (p->heap)
@@ -526,7 +549,8 @@ uint32_t pmt_profile_codes(const struct pmt_profile *p) { return p->ncodes; }
 
 const struct pmt_tstat *pmt_profile_tstat(const struct pmt_profile *p, uint32_t thread)
 {
-	return thread < p->nthreads ? &p->ts[thread] : NULL;
+	return thread_known(p, thread) ? &p->tp[thread / THREAD_PAGE]->ts[thread % THREAD_PAGE]
+				       : NULL;
 }
 
 uint32_t pmt_profile_threads(const struct pmt_profile *p) { return p->nthreads; }

@@ -126,7 +126,7 @@ int pmt_summary_threads(const struct pmt_profile *prof, const struct pmt_source 
 	pmt_table_column(t, "positive_bytes", PMT_ALIGN_RIGHT);
 	for (uint32_t i = 0; i < pmt_profile_threads(prof); i++) {
 		const struct pmt_tstat *s = pmt_profile_tstat(prof, i);
-		if (!s->events)
+		if (!s || !s->events) /* NULL: no event of that index */
 			continue;
 		const struct pmt_thread *th = pmt_source_thread(src, i);
 		pmt_table_int(t, i);

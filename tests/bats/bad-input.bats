@@ -119,6 +119,18 @@ run_tool() {
 	[ "$n" -ge 2 ]
 }
 
+@test "ids far apart (tests/fuzz/regress/*-2e24.bin): memory as for a small log" {
+	# A log naming thread or code 2^24 once: pages of state, not 2^24 slots
+	# (profile-thread-2e24.bin took 1.5 GB; 256 MiB leaves room for ASan).
+	for f in "$PMT_SRCDIR"/tests/fuzz/regress/*-2e24.bin; do
+		for t in pmt-summarise pmt-diff; do
+			run /usr/bin/time -f '%M' -o rss "$t" "$f" "$f"
+			[ "$status" -le 2 ] || fail "$t $f: exit $status"
+			[ "$(tail -n 1 rss)" -lt 262144 ] || fail "$t $f: peak RSS $(tail -n 1 rss) KiB"
+		done
+	done
+}
+
 @test "output to a closed pipe: silent, killed by SIGPIPE as grep is" {
 	# a reader gone (head -1) is not an error to report
 	for t in pmt-filter pmt-prev; do
