@@ -283,7 +283,10 @@ class _Session:
         if sig not in _ENDING or not _alive(pid):
             return
         if pid not in self.logs and pid not in _traced(self.run):
-            if not (self._starting(pid) and self._await_record(pid) and pid in self.logs):
+            if not self._await_exec(pid):
+                return
+            if pid not in self.logs and not (self._starting(pid) and self._await_record(pid)
+                                             and pid in self.logs):
                 return  # not ours (a forkserver's worker is ours, not our child)
         if sig not in _FATAL:
             return
@@ -293,6 +296,27 @@ class _Session:
         left = self.burst + KILL_SETTLE - now
         if left > 0:
             time.sleep(left)
+
+    def _await_exec(self, pid):
+        """A child of ours still running our image (multiprocessing's spawn
+        returns between fork and exec, and a fork child reports quickly):
+        waits, at most BOOT_WAIT s, until it has exec'd or reported. False
+        when it died or did neither."""
+        mine = _read_proc('self/cmdline')
+        end = time.monotonic() + BOOT_WAIT
+        while True:
+            stat = _read_proc('%d/stat' % pid)
+            fields = stat[stat.rfind(b')') + 2:].split()
+            if len(fields) < 2 or fields[1] != str(self.pid).encode():
+                return True     # not our child: nothing to wait for here
+            if _read_proc('%d/cmdline' % pid) != mine:
+                return True     # exec'd
+            self.drain()
+            if any(r.get('pid') == pid for r in self.children):
+                return True
+            if time.monotonic() >= end or not _alive(pid):
+                return False
+            time.sleep(0.002)
 
     def _starting(self, pid):
         """pid is a Python started with our run in its environment, to
@@ -374,6 +398,14 @@ def _alive(pid):
     finally:
         os.close(fd)
     return stat[stat.rfind(b')') + 2:][:1] not in (b'Z', b'X', b'')
+
+
+def _read_proc(name):
+    try:
+        with open('/proc/' + name, 'rb') as f:
+            return f.read()
+    except OSError:
+        return b''
 
 
 def _traced(run):
