@@ -300,23 +300,17 @@ class _Session:
     def _await_exec(self, pid):
         """A child of ours still running our image (multiprocessing's spawn
         returns between fork and exec, and a fork child reports quickly):
-        waits, at most BOOT_WAIT s, until it has exec'd or reported. False
-        when it died or did neither."""
+        waits until it has exec'd or reported (True). False when it died or
+        BOOT_WAIT passed first."""
         mine = _read_proc('self/cmdline')
-        end = time.monotonic() + BOOT_WAIT
-        while True:
+
+        def exec_done():
             stat = _read_proc('%d/stat' % pid)
             fields = stat[stat.rfind(b')') + 2:].split()
             if len(fields) < 2 or fields[1] != str(self.pid).encode():
                 return True     # not our child: nothing to wait for here
-            if _read_proc('%d/cmdline' % pid) != mine:
-                return True     # exec'd
-            self.drain()
-            if any(r.get('pid') == pid for r in self.children):
-                return True
-            if time.monotonic() >= end or not _alive(pid):
-                return False
-            time.sleep(0.002)
+            return _read_proc('%d/cmdline' % pid) != mine
+        return self._wait(pid, exec_done)
 
     def _starting(self, pid):
         """pid is a Python started with our run in its environment, to
@@ -343,14 +337,21 @@ class _Session:
     def _await_record(self, pid):
         """Waits until pid has reported (True), has died or BOOT_WAIT has
         passed (False)."""
+        return self._wait(pid, lambda: False)
+
+    def _wait(self, pid, done):
+        """Polls until done() or pid has reported (True), or until pid has
+        died or BOOT_WAIT has passed (False)."""
         end = time.monotonic() + BOOT_WAIT
         while True:
+            if done():
+                return True
             self.drain()
             if any(r.get('pid') == pid for r in self.children):
                 return True
             if time.monotonic() >= end or not _alive(pid):
                 return False
-            time.sleep(0.005)
+            time.sleep(0.002)
 
     def _write(self, text):
         t = self.obj.tracer
