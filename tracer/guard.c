@@ -99,16 +99,23 @@ PyObject *guard_original(PyObject *mod, const char *modname, const char *name)
 	return PyObject_GetAttrString(mod, name);
 }
 
+/* A module by name, from sys.modules when it is there: an import looks up
+ * __import__ in the running frame's builtins, which code run with
+ * __builtins__ = {} (namedtuple's __new__) does not have. */
 static PyObject *module_named(const char *name)
 {
 	if (!strcmp(name, "sys.monitoring")) {
-		PyObject *sys = PyImport_ImportModule("sys");
-		if (!sys)
-			return NULL;
-		PyObject *m = PyObject_GetAttrString(sys, "monitoring");
-		Py_DECREF(sys);
+		PyObject *m = PySys_GetObject("monitoring"); /* borrowed */
+		if (!m)
+			PyErr_SetString(PyExc_RuntimeError, "sys.monitoring is missing");
+		Py_XINCREF(m);
 		return m;
 	}
+	PyObject *n = PyUnicode_FromString(name);
+	PyObject *m = n ? PyImport_GetModule(n) : NULL;
+	Py_XDECREF(n);
+	if (m || PyErr_Occurred())
+		return m;
 	return PyImport_ImportModule(name);
 }
 
@@ -649,7 +656,7 @@ void guard_tick(struct tracer *t, bool in_hook)
 int guard_threading_install(struct tracer *t, PyObject *hook)
 {
 	int trace = t->mode == PMT_MODE_TRACE;
-	PyObject *threading = PyImport_ImportModule("threading");
+	PyObject *threading = module_named("threading");
 	if (!threading)
 		return -1;
 	/* The program's hook for new threads, if it set one: kept aside. */
@@ -674,7 +681,7 @@ int guard_threading_install(struct tracer *t, PyObject *hook)
 void guard_threading_uninstall(struct tracer *t)
 {
 	int trace = t->mode == PMT_MODE_TRACE;
-	PyObject *threading = PyImport_ImportModule("threading");
+	PyObject *threading = module_named("threading");
 	PyObject *set =
 	    threading ? guard_original(threading, "threading", trace ? "settrace" : "setprofile")
 		      : NULL;

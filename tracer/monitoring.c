@@ -187,11 +187,16 @@ static const struct mon_event mon_events[] = {
 
 static PyObject *monitoring_module(void)
 {
-	PyObject *sys = PyImport_ImportModule("sys");
-	if (!sys)
+	/* From the sys module itself, not by an import: an import looks up
+	 * __import__ in the running frame's builtins, and code run with
+	 * __builtins__ = {} (namedtuple's __new__) has none, so the tick's
+	 * check failed there and took the hook for displaced. */
+	PyObject *mon = PySys_GetObject("monitoring"); /* borrowed */
+	if (!mon) {
+		PyErr_SetString(PyExc_RuntimeError, "sys.monitoring is missing");
 		return NULL;
-	PyObject *mon = PyObject_GetAttrString(sys, "monitoring");
-	Py_DECREF(sys);
+	}
+	Py_INCREF(mon);
 	return mon;
 }
 

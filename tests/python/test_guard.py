@@ -372,6 +372,26 @@ class TestMonitoringUsers(GuardCase):
 
 
 class TestHostile(GuardCase):
+    def test_code_without_builtins(self):
+        """The guard's checks run inside whatever frame an event comes
+        from: here code exec'd with __builtins__ = {} (as namedtuple's
+        __new__ is), where an import finds no __import__. The hook is not
+        taken for displaced, and the events are all there."""
+        write(self.dir, 'nob.py', '''
+            ns = {'__builtins__': {}}
+            exec("def a():\\n    pass\\n"
+                 "def loop(n):\\n    i = 0\\n    while i < n:\\n        a()\\n        i = i + 1\\n", ns)
+            ns['loop'](150000)
+            print('done')
+        ''')
+        for hook in HOOKS:
+            with self.subTest(hook=hook):
+                r, log = self.traced('nob.py', ['--hook', hook], name=hook + '.log.zst')
+                self.assertEqual(r.stdout, 'done\n')
+                self.assertNotIn('displaced', r.stderr)
+                self.assertEqual(guard_messages(log), [])
+                self.assertEqual(calls(log, 'a'), 150000)
+
     def test_2000_short_lived_threads(self):
         """Every thread's events are attributed to it (OS tids are reused
         along the way), the log decodes, and the tracer's thread table stays
