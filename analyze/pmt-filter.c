@@ -577,6 +577,14 @@ int main(int argc, char **argv)
 	const char *name = pmt_input_path(pmt_source_input(f.src));
 	const struct pmt_header *h = pmt_source_header(f.src);
 	f.drss = o.drss == -1 ? (int64_t)(h->page_size ? h->page_size : 4096) : o.drss;
+	/* An event that leaves RSS as it was is never kept by --drss alone (RSS
+	 * stays as far from the reference as at the event before), so the
+	 * reader may leave those out. Not with --prev (they are previous
+	 * events), another selection, or --from (the first event at --from is
+	 * kept when RSS moved before it). */
+	if (o.has_drss && f.drss > 0 && !o.prev && !o.match && !o.file && !o.kinds && !o.thread &&
+	    o.from == 0 && o.size_min < 0 && !o.objects)
+		pmt_source_skip_flat(f.src, true);
 
 	if (o.output) {
 		int fd = open_output(o.output, o.force);

@@ -440,6 +440,32 @@ static inline bool easy_event(struct pmt_source *s, struct lr *r, struct pmt_ite
 	return true;
 }
 
+/* easy_event() when events that leave RSS as it was may be left out
+ * (s->skip_flat): 2 for such an event, checked and counted into
+ * the next item's delta, else as easy_event(). */
+static inline int easy_or_flat(struct pmt_source *s, struct lr *r, struct pmt_item *it)
+{
+	const uint8_t *p = r->buf + r->pos;
+	unsigned t = *p++;
+	uint64_t code, line, dt, dr;
+	if (!PMT_TAG_IS_EVENT(t) || !(p = fast_uv(p, &code)) || !(p = fast_uv(p, &line)) ||
+	    !(p = fast_uv(p, &dt)) || !(p = fast_uv(p, &dr)) || code > s->syms.ncodes ||
+	    line > UINT32_MAX)
+		return 0;
+	if (dr == 0) {
+		r->pos = (size_t)(p - r->buf);
+		r->t += dt;
+		s->events++;
+		r->pending_skip++;
+		return 2;
+	}
+	int64_t dpages = pmt_unzigzag(dr);
+	if (dpages < -r->rss_pages || dpages > r->max_pages - r->rss_pages)
+		return 0;
+	event_item(s, r, it, p, t, code, line, dt, dpages);
+	return 1;
+}
+
 static int lr_next(struct pmt_source *s, struct pmt_item *it)
 {
 	struct lr *r = s->state;
@@ -567,7 +593,15 @@ static int lr_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned 
 {
 	struct lr *r = s->state;
 	unsigned k = 0;
+	if (r->pending)
+		return lr_next(s, items); /* the error, before any item after it */
 	while (k < n) {
+		if (s->skip_flat) {
+			int e;
+			while (k < n && r->len - r->pos >= FAST_ROOM &&
+			       (e = easy_or_flat(s, r, &items[k])) != 0)
+				k += e == 1;
+		}
 		while (k < n && r->len - r->pos >= FAST_ROOM && easy_event(s, r, &items[k]))
 			k++;
 		if (k == n)

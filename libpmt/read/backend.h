@@ -38,6 +38,7 @@ struct pmt_source {
 	bool has_trailer;
 	bool truncated;
 	uint64_t events; /* events seen, skipped ones included */
+	bool skip_flat;	 /* pmt_source_skip_flat() */
 
 	struct pmt_symtab syms;
 

@@ -80,6 +80,8 @@ int pmt_source_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned
 	return r > 0 ? 1 : r;
 }
 
+void pmt_source_skip_flat(struct pmt_source *s, bool on) { s->skip_flat = on; }
+
 enum pmt_input_type pmt_source_type(const struct pmt_source *s) { return s->type; }
 
 struct pmt_input *pmt_source_input(struct pmt_source *s) { return s->in; }

@@ -107,6 +107,13 @@ int pmt_source_next(struct pmt_source *s, struct pmt_item *it);
  * until the next call. The readers' fast path: no call per event. */
 #define PMT_SOURCE_BATCH 64
 int pmt_source_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned n);
+/* From now on, events that leave RSS as it was (drss == 0) may be left out
+ * of the items: each one left out is counted into the next event's
+ * ev.delta, as the events of a SKIP record are, and event numbers stay the
+ * log's. For a query that only RSS changes can answer (pmt-filter --drss):
+ * the reader then checks and counts those events without making items of
+ * them. A backend may still deliver some, or all. */
+void pmt_source_skip_flat(struct pmt_source *s, bool on);
 
 enum pmt_input_type pmt_source_type(const struct pmt_source *s);
 struct pmt_input *pmt_source_input(struct pmt_source *s);

@@ -43,6 +43,45 @@ setup() {
 	[ "$a" = "$output" ]
 }
 
+@test "--drss alone passes over events that leave RSS as it was: the same result" {
+	# --drss alone lets the reader pass over flat events (pmt_source_skip_flat);
+	# --event with every kind selects the same events the long way
+	all=CALL,RETURN,C_CALL,C_RETURN,C_EXCEPTION,LINE,EXCEPTION,OPCODE
+	mklog_log a.log.zst 250000 7 3
+	mklog_log cut.log.zst 30000 3 2 --no-trailer
+	"$MKHEAP" h.log.zst 20 || fail "mkheap failed"
+	cat >prog.py <<-'EOF'
+		import threading
+		keep = []
+		def grow(n):
+		    for i in range(n):
+		        keep.append(bytearray(1000))
+		t = threading.Thread(target=grow, args=(3000,))
+		t.start(); grow(5000); t.join()
+	EOF
+	PYTHONPATH="$PMT_BUILDDIR/pylib" "$PY" -m pmt_tracer -q -o t.log.zst prog.py ||
+		fail "tracer failed"
+	for log in a.log.zst cut.log.zst h.log.zst t.log.zst; do
+		for args in "--drss 4096" "--drss 1" "--drss 64k --format csv" \
+			"--drss 4096 --format json" "--drss 8k --to 20000"; do
+			run --separate-stderr pmt-filter $args "$log"
+			got="$status|$output|$stderr"
+			run --separate-stderr pmt-filter $args --event "$all" "$log"
+			assert_equal "$got" "$status|$output|$stderr"
+		done
+		run -0 --separate-stderr pmt-filter --drss 4096 -o f.log.zst "$log"
+		run -0 --separate-stderr pmt-filter --drss 4096 --event "$all" -o g.log.zst "$log"
+		run -0 --separate-stderr pmt-filter --format csv f.log.zst
+		want="$output"
+		run -0 --separate-stderr pmt-filter --format csv g.log.zst
+		assert_equal "$output" "$want"
+		rm -f f.log.zst g.log.zst
+	done
+	# and there was something to keep in each
+	run -0 bash -c "pmt-filter --drss 4096 --format csv t.log.zst | wc -l"
+	[ "$output" -gt 10 ]
+}
+
 @test "--prev=K prints the K events before each kept one, once" {
 	mklog_log a.log.zst 20000 5
 	run -0 --separate-stderr pmt-filter --drss 4096 --prev=3 --format csv a.log.zst

@@ -12,6 +12,7 @@ static const char *const sets[][12] = {
     {"pmt-filter", "--match", "^f", "--event", "CALL,RETURN", "--thread", "0", "@0", NULL},
     {"pmt-filter", "--from", "3", "--to", "1000", "--file", "py$", "@0", NULL},
     {"pmt-filter", "--drss", "4096", "--prev", "-o", "/dev/null", "--force", "@0", NULL},
+    {"pmt-filter", "--drss", "1", "--to", "5000", "-o", "/dev/null", "--force", "@0", NULL},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "tap.h"
 #include <libpmt/core/errors.h>
@@ -595,7 +596,9 @@ static uint64_t hash_in(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-static uint64_t read_digest(const char *path, unsigned batch, long *items)
+enum { ALL, NOT_FLAT, SKIP_FLAT }; /* every item; leaving out flat events, or letting the reader */
+
+static uint64_t read_digest(const char *path, unsigned batch, int flat, long *items)
 {
 	struct pmt_source *s;
 	int r = pmt_source_open(path, &s);
@@ -603,6 +606,7 @@ static uint64_t read_digest(const char *path, unsigned batch, long *items)
 	*items = 0;
 	if (r < 0)
 		return hash_in(h, &r, sizeof(r));
+	pmt_source_skip_flat(s, flat == SKIP_FLAT);
 	static struct pmt_item it[PMT_SOURCE_BATCH];
 	for (;;) {
 		int n = batch ? pmt_source_next_batch(s, it, batch) : pmt_source_next(s, it);
@@ -612,6 +616,16 @@ static uint64_t read_digest(const char *path, unsigned batch, long *items)
 		}
 		for (int i = 0; i < n; i++) {
 			const struct pmt_event *e = &it[i].ev;
+			if (flat != ALL) {
+				/* what pmt-filter --drss needs: not the delta */
+				if (it[i].type == PMT_ITEM_EVENT && e->drss == 0)
+					continue;
+				uint64_t f[] = {it[i].type,	  e->number, e->time_ns,
+						(uint64_t)e->rss, e->code,   e->line,
+						it[i].text_len};
+				h = hash_in(h, f, sizeof(f));
+				continue;
+			}
 			uint64_t f[] = {it[i].type, e->number,	      e->delta,
 					e->time_ns, (uint64_t)e->rss, (uint64_t)e->drss,
 					e->code,    e->line,	      e->thread,
@@ -623,7 +637,7 @@ static uint64_t read_digest(const char *path, unsigned batch, long *items)
 				h = hash_in(h, "not last",
 					    8); /* a batch ends at its first non-event */
 		}
-		*items += n;
+		*items += flat == ALL ? n : 0;
 	}
 	bool trunc = pmt_source_truncated(s);
 	const char *d = pmt_source_detail(s);
@@ -632,8 +646,30 @@ static uint64_t read_digest(const char *path, unsigned batch, long *items)
 	return h;
 }
 
+/* The log at from, decompressed, at to: a raw log whose damage reaches
+ * the record decoder rather than zstd's checksum. */
+static int decompress_to(const char *from, const char *to)
+{
+	static char in[1 << 20], out[1 << 16];
+	int fd = open(from, O_RDONLY), o = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t k = read(fd, in, sizeof(in));
+	close(fd);
+	ZSTD_DStream *z = ZSTD_createDStream();
+	ZSTD_inBuffer ib = {in, k > 0 ? (size_t)k : 0, 0};
+	int bad = k <= 0 || o < 0 || !z;
+	while (!bad && ib.pos < ib.size) {
+		ZSTD_outBuffer ob = {out, sizeof(out), 0};
+		bad = ZSTD_isError(ZSTD_decompressStream(z, &ob, &ib)) ||
+		      write(o, out, ob.pos) != (ssize_t)ob.pos;
+	}
+	ZSTD_freeDStream(z);
+	close(o);
+	return bad ? -1 : 0;
+}
+
 /* Batches give what one item at a time gives, on whole, cut and damaged
- * logs alike. */
+ * logs alike; and a reader let pass over flat events gives the rest the
+ * same, errors included. */
 static void test_batches(void)
 {
 	enum { N = 3000 };
@@ -642,28 +678,51 @@ static void test_batches(void)
 	char p[300];
 	snprintf(p, sizeof(p), "%s", path_of("b.log.zst"));
 	write_log(p, evs, N, 50, 400);
-	struct stat st;
+	char raw[300];
+	snprintf(raw, sizeof(raw), "%s", path_of("b.log"));
+	ok(decompress_to(p, raw) == 0, "decompressed");
+	struct stat st, rst;
 	stat(p, &st);
-	int differ = 0, cases = 0;
+	stat(raw, &rst);
+	int differ = 0, cases = 0, flat_differ = 0, errors = 0;
 	long most = 0;
-	for (int i = 0; i < 160; i++) {
-		const char *q = path_of("bq.log.zst");
-		off_t len = i < 60 ? (off_t)(rnd() % (uint64_t)st.st_size) : st.st_size;
-		off_t flip = i < 60 || i == 159 ? -1 : (off_t)(rnd() % (uint64_t)st.st_size);
-		copy_prefix(p, q, len, flip);
+	for (int i = 0; i < 320; i++) {
+		/* compressed: cut, flipped, whole; then raw: cut, flipped */
+		bool is_raw = i >= 160;
+		const char *from = is_raw ? raw : p;
+		off_t size = is_raw ? rst.st_size : st.st_size;
+		const char *q = path_of(is_raw ? "bq.log" : "bq.log.zst");
+		off_t len = i % 160 < 60 ? (off_t)(rnd() % (uint64_t)size) : size;
+		off_t flip = i % 160 < 60 || i == 159 ? -1 : (off_t)(rnd() % (uint64_t)size);
+		copy_prefix(from, q, len, flip);
 		long n1, nb;
-		uint64_t one = read_digest(q, 0, &n1);
+		uint64_t one = read_digest(q, 0, ALL, &n1);
 		static const unsigned sizes[] = {1, 7, PMT_SOURCE_BATCH};
 		for (unsigned k = 0; k < 3; k++) {
 			cases++;
-			if (read_digest(q, sizes[k], &nb) != one || nb != n1)
+			if (read_digest(q, sizes[k], ALL, &nb) != one || nb != n1)
 				differ++;
+		}
+		if (read_digest(q, 0, NOT_FLAT, &nb) !=
+		    read_digest(q, PMT_SOURCE_BATCH, SKIP_FLAT, &nb))
+			flat_differ++;
+		struct pmt_source *s;
+		if (pmt_source_open(q, &s) == 0) {
+			struct pmt_item it;
+			int r;
+			while ((r = pmt_source_next(s, &it)) > 0)
+				;
+			errors += r < 0 && is_raw;
+			pmt_source_free(s);
 		}
 		if (n1 > most)
 			most = n1;
 	}
 	ok(differ == 0, "batches of 1, 7 and 64 read what single items read (%d of %d differ)",
 	   differ, cases);
+	ok(flat_differ == 0, "passing over flat events changes nothing else (%d of 320 differ)",
+	   flat_differ);
+	ok(errors > 5, "raw logs damaged in the records: %d errors of 100 flips", errors);
 	ok(most > N, "the whole log was among them (%ld items)", most);
 }
 
