@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <libpmt/core/errors.h>
+#include <libpmt/core/pages.h>
 #include <libpmt/read/regex.h>
 #include <libpmt/read/source.h>
 #include <libpmt/report/cli.h>
@@ -401,27 +402,20 @@ static int run_objects(struct filter *f, struct pmt_regex *type)
 {
 	struct pmt_item it;
 	const struct filter_opts *o = f->o;
-	int64_t *live = NULL, last_rss = 0;
-	uint32_t cap = 0;
+	struct pmt_pages live = {.elem = sizeof(int64_t)}; /* LiveCnt by type id */
+	int64_t last_rss = 0;
 	bool any = false;
 	int r;
 	while ((r = pmt_source_next(f->src, &it)) > 0) {
 		if (it.type != PMT_ITEM_OBJECT)
 			continue;
 		const struct pmt_object *ob = &it.obj;
-		if (ob->type >= cap) {
-			uint32_t n = cap ? cap : 64;
-			while (n <= ob->type)
-				n *= 2;
-			int64_t *l = realloc(live, n * sizeof(*l));
-			if (!l) {
-				r = -ENOMEM;
-				break;
-			}
-			memset(l + cap, 0, (n - cap) * sizeof(*l));
-			live = l, cap = n;
+		int64_t *n = pmt_pages_at(&live, ob->type);
+		if (!n) {
+			r = -ENOMEM;
+			break;
 		}
-		live[ob->type] += ob->op == PMT_OBJECT_NEW ? 1 : -1;
+		*n += ob->op == PMT_OBJECT_NEW ? 1 : -1;
 		if (it.ev.number < o->from)
 			continue;
 		if (it.ev.number > o->to)
@@ -439,14 +433,13 @@ static int run_objects(struct filter *f, struct pmt_regex *type)
 		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)ob->addr);
 		printf("%s %12.6f %16s %16lld %-32s %-80s %4u %-40s %16lld %16lld\n",
 		       ob->op == PMT_OBJECT_NEW ? "NEW:" : "DEL:", (double)ob->time_ns / 1e9, addr,
-		       (long long)live[ob->type], name, c ? c->file : "", ob->site.line,
-		       c ? c->name : "", (long long)ob->rss,
-		       (long long)(any ? ob->rss - last_rss : 0));
+		       (long long)*n, name, c ? c->file : "", ob->site.line, c ? c->name : "",
+		       (long long)ob->rss, (long long)(any ? ob->rss - last_rss : 0));
 		last_rss = ob->rss;
 		any = true;
 		f->kept++;
 	}
-	free(live);
+	pmt_pages_free(&live);
 	return r;
 }
 

@@ -4,6 +4,7 @@
 noinst_LTLIBRARIES += libpmt/core/libpmt-core.la
 libpmt_core_libpmt_core_la_SOURCES = \
 	libpmt/core/varint.h libpmt/core/hash.h libpmt/core/hash.c \
+	libpmt/core/pages.h libpmt/core/pages.c \
 	libpmt/core/errors.h libpmt/core/errors.c \
 	libpmt/core/log-format.h libpmt/core/log-format.c \
 	libpmt/core/log-sink.h libpmt/core/log-sink.c \

@@ -15,24 +15,15 @@ int pmt_symtab_set_name(struct pmt_symtab *t, uint32_t id, const char *name, siz
 {
 	if (id == 0 || id > MAX_NAMES || len > 4096)
 		return PMT_E_CORRUPT;
-	if (id > t->capnames) {
-		uint32_t cap = t->capnames ? t->capnames : 64;
-		while (cap < id)
-			cap *= 2;
-		char **n = realloc(t->names, (size_t)cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		memset(n + t->capnames, 0, (size_t)(cap - t->capnames) * sizeof(*n));
-		t->names = n;
-		t->capnames = cap;
-	}
-	char *c = malloc(len + 1);
+	t->names.elem = sizeof(char *);
+	char **slot = pmt_pages_at(&t->names, id - 1);
+	char *c = slot ? malloc(len + 1) : NULL;
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, name, len);
 	c[len] = '\0';
-	free(t->names[id - 1]);
-	t->names[id - 1] = c;
+	free(*slot);
+	*slot = c;
 	if (id > t->nnames)
 		t->nnames = id;
 	return 0;
@@ -41,10 +32,10 @@ int pmt_symtab_set_name(struct pmt_symtab *t, uint32_t id, const char *name, siz
 int pmt_symtab_intern_name(struct pmt_symtab *t, const char *name, size_t len, uint32_t *id)
 {
 	/* few distinct types: a linear look from the most recent is enough */
-	for (uint32_t i = t->nnames; i-- > 0;) {
-		const char *n = t->names[i];
+	for (uint32_t i = t->nnames; i > 0; i--) {
+		const char *n = pmt_symtab_name(t, i);
 		if (n && strlen(n) == len && !memcmp(n, name, len)) {
-			*id = i + 1;
+			*id = i;
 			return 0;
 		}
 	}
@@ -54,16 +45,17 @@ int pmt_symtab_intern_name(struct pmt_symtab *t, const char *name, size_t len, u
 
 const char *pmt_symtab_name(const struct pmt_symtab *t, uint32_t id)
 {
-	return id && id <= t->nnames ? t->names[id - 1] : NULL;
+	char **n = id ? pmt_pages_get(&t->names, id - 1) : NULL;
+	return n ? *n : NULL;
 }
 
 void pmt_symtab_free_names(struct pmt_symtab *t)
 {
-	for (uint32_t i = 0; i < t->nnames; i++)
-		free(t->names[i]);
-	free(t->names);
-	t->names = NULL;
-	t->nnames = t->capnames = 0;
+	for (uint32_t pg = 0; pg < t->names.npages; pg++)
+		for (uint32_t i = 0; t->names.page[pg] && i < PMT_PAGES_N; i++)
+			free(((char **)t->names.page[pg])[i]);
+	pmt_pages_free(&t->names);
+	t->nnames = 0;
 }
 
 const char *pmt_source_name(const struct pmt_source *s, uint32_t id)

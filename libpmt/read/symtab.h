@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpmt/core/pages.h>
+
 #include <libpmt/read/source.h>
 
 /* The largest CODE id (docs/FORMAT.md, "Value ranges"): tables indexed by
@@ -27,9 +29,10 @@ struct pmt_symtab {
 	struct pmt_thread **tpages;
 	uint32_t nthreads, ntpages;
 
-	/* names[id - 1]: interned names (object types), NULL when undefined */
-	char **names;
-	uint32_t nnames, capnames;
+	/* names (char *) at id - 1: interned names (object types), NULL when
+	 * undefined; nnames: the highest id defined */
+	struct pmt_pages names;
+	uint32_t nnames;
 };
 
 void pmt_symtab_free(struct pmt_symtab *t);

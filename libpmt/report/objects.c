@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <libpmt/core/hash.h>
+#include <libpmt/core/pages.h>
 #include <libpmt/report/objects.h>
 
 /* A freed address in the live map (0 would end its probe chains). */
@@ -18,8 +19,9 @@ struct live_obj {
 };
 
 struct pmt_objects {
-	struct pmt_obj_type *types; /* by NAME id - 1 */
-	uint32_t ntypes, captypes;
+	struct pmt_pages by_id;	    /* struct pmt_obj_type at NAME id - 1 */
+	struct pmt_obj_type *types; /* after pmt_objects_finish() */
+	uint32_t ntypes;
 	struct pmt_obj_site *sites; /* sites[i - 1] */
 	uint32_t nsites, capsites;
 	struct pmt_hash site_idx; /* (type << 32 | code, line) -> site index */
@@ -57,6 +59,7 @@ void pmt_objects_free(struct pmt_objects *o)
 {
 	if (!o)
 		return;
+	pmt_pages_free(&o->by_id);
 	free(o->types);
 	free(o->sites);
 	pmt_hash_clear(&o->site_idx);
@@ -71,21 +74,13 @@ static struct pmt_obj_type *type_of(struct pmt_objects *o, uint32_t id)
 {
 	if (id == 0 || id > (1u << 24))
 		return NULL;
-	if (id > o->captypes) {
-		uint32_t cap = o->captypes ? o->captypes : 64;
-		while (cap < id)
-			cap *= 2;
-		struct pmt_obj_type *t = realloc(o->types, (size_t)cap * sizeof(*t));
-		if (!t)
-			return NULL;
-		memset(t + o->captypes, 0, (size_t)(cap - o->captypes) * sizeof(*t));
-		o->types = t;
-		o->captypes = cap;
+	o->by_id.elem = sizeof(struct pmt_obj_type);
+	struct pmt_obj_type *t = pmt_pages_at(&o->by_id, id - 1);
+	if (t && !t->type) {
+		t->type = id;
+		o->ntypes++;
 	}
-	if (id > o->ntypes)
-		o->ntypes = id;
-	o->types[id - 1].type = id;
-	return &o->types[id - 1];
+	return t;
 }
 
 static int site_of(struct pmt_objects *o, const struct pmt_object *ob, uint32_t *idx)
@@ -228,12 +223,25 @@ static int by_live(const void *a, const void *b)
 int pmt_objects_finish(struct pmt_objects *o)
 {
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < o->ntypes; i++)
-		if (o->types[i].type)
-			o->types[n++] = o->types[i];
-	o->ntypes = n;
-	if (n > 1) /* qsort of NULL, 0 is undefined */
-		qsort(o->types, n, sizeof(*o->types), by_created);
+	if (o->by_id.npages) {
+		/* the types seen, in one array */
+		free(o->types);
+		if (!(o->types = malloc((size_t)o->ntypes * sizeof(*o->types)))) {
+			pmt_pages_free(&o->by_id);
+			o->ntypes = 0;
+			return -ENOMEM;
+		}
+		for (uint32_t pg = 0; pg < o->by_id.npages; pg++) {
+			const struct pmt_obj_type *t = o->by_id.page[pg];
+			for (uint32_t i = 0; t && i < PMT_PAGES_N; i++)
+				if (t[i].type)
+					o->types[n++] = t[i];
+		}
+		pmt_pages_free(&o->by_id);
+		o->ntypes = n;
+		if (n > 1) /* qsort of NULL, 0 is undefined */
+			qsort(o->types, n, sizeof(*o->types), by_created);
+	}
 	n = 0;
 	for (uint32_t i = 0; i < o->nsites; i++)
 		if (o->sites[i].live > 0)
