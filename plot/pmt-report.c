@@ -448,8 +448,13 @@ static int read_log(struct run *x, const char *arg, const struct report_opts *o)
 	struct pmt_item it[PMT_SOURCE_BATCH];
 	int n;
 	while ((r = n = pmt_source_next_batch(x->src, it, PMT_SOURCE_BATCH)) > 0) {
-		if ((r = pmt_profile_items(x->prof, it, (unsigned)n)) < 0 ||
-		    (r = pmt_timeline_items(x->tl, it, (unsigned)n)) < 0)
+		if ((r = pmt_profile_items(x->prof, it, (unsigned)n)) < 0)
+			break;
+		/* the profile has seen whether the timeline has anything to do */
+		r = pmt_profile_batch_flat(x->prof)
+			? pmt_timeline_flat_items(x->tl, it, (unsigned)n)
+			: pmt_timeline_items(x->tl, it, (unsigned)n);
+		if (r < 0)
 			break;
 	}
 	pmt_profile_finish(x->prof);

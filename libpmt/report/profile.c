@@ -94,6 +94,7 @@ struct pmt_profile {
 	unsigned weights;    /* 1u << enum pmt_weight kept per path; 0: no tree */
 	unsigned ev_weights; /* those of them that events carry */
 	struct pmt_totals tot;
+	bool mixed; /* not pmt_profile_batch_flat() */
 
 	struct pmt_fstat *fs; /* fs[code], code 0 = unknown */
 	uint32_t *active;     /* frames of code open on any stack */
@@ -460,27 +461,37 @@ static int make_room(struct pmt_profile *p, const struct pmt_event *ev)
 __attribute__((always_inline)) static inline int item(struct pmt_profile *p,
 						      const struct pmt_item *it)
 {
-	if (it->type != PMT_ITEM_EVENT)
+	if (it->type != PMT_ITEM_EVENT) {
+		p->mixed = true;
 		return other_item(p, it);
+	}
 	const struct pmt_event *ev = &it->ev;
 	struct pmt_totals *tot = &p->tot;
 	int r;
 
-	if (!tot->any)
+	if (!tot->any) {
+		p->mixed = true;
 		first_event(p, ev);
+	}
 	tot->last_ns = ev->time_ns;
 	tot->rss_end = ev->rss;
 	if (ev->rss > tot->rss_peak)
 		tot->rss_peak = ev->rss;
 	if (ev->rss < tot->rss_min)
 		tot->rss_min = ev->rss;
-	/* pymemtrace's exit snapshot: an RSS reading, not an event */
-	if (ev->flags & PMT_EV_LAST)
-		return 0;
+	if (ev->flags) {
+		p->mixed = true;
+		/* pymemtrace's exit snapshot: an RSS reading, not an event */
+		if (ev->flags & PMT_EV_LAST)
+			return 0;
+	}
 	tot->written++;
 	tot->kinds[ev->kind & 7]++;
-	if ((ev->code >= p->ncodes || !thread_known(p, ev->thread)) && (r = make_room(p, ev)) < 0)
-		return r;
+	if (ev->code >= p->ncodes || !thread_known(p, ev->thread)) {
+		p->mixed = true;
+		if ((r = make_room(p, ev)) < 0)
+			return r;
+	}
 	struct thread_page *tp = p->tp[ev->thread / THREAD_PAGE];
 	struct thread *t = &tp->th[ev->thread % THREAD_PAGE];
 	struct pmt_tstat *ts = &tp->ts[ev->thread % THREAD_PAGE];
@@ -490,8 +501,11 @@ __attribute__((always_inline)) static inline int item(struct pmt_profile *p,
 	uint32_t top_node = 0;
 	int64_t callee[PMT_WEIGHT_COUNT];
 	bool any_callee = false;
-	if (ev->drss && (r = charge_drss(p, t, ts, ev, &top_node)) < 0)
-		return r;
+	if (ev->drss) {
+		p->mixed = true;
+		if ((r = charge_drss(p, t, ts, ev, &top_node)) < 0)
+			return r;
+	}
 	if ((p->ev_weights & ~(1u << PMT_WEIGHT_RSS)) &&
 	    (r = event_weights(p, t, it, &top_node, callee, &any_callee)) < 0)
 		return r;
@@ -514,6 +528,7 @@ int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it) { return 
 
 int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsigned n)
 {
+	p->mixed = false;
 	for (unsigned i = 0; i < n; i++) {
 		int r = item(p, &items[i]);
 		if (r < 0)
@@ -521,6 +536,8 @@ int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsig
 	}
 	return 0;
 }
+
+bool pmt_profile_batch_flat(const struct pmt_profile *p) { return !p->mixed; }
 
 void pmt_profile_finish(struct pmt_profile *p)
 {

@@ -112,6 +112,11 @@ void pmt_profile_free(struct pmt_profile *p);
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it);
 /* The same for n items in a row (a batch of pmt_source_next_batch()). */
 int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsigned n);
+/* After pmt_profile_items(): true when every item of that batch was an
+ * event that left RSS as it was, had no flag, and was of a thread index
+ * below the highest one of an event before it: what the common case of
+ * pmt_timeline_flat_items() needs, found at no cost on the profile's way. */
+bool pmt_profile_batch_flat(const struct pmt_profile *p);
 /* After the last item: counts the open frames. */
 void pmt_profile_finish(struct pmt_profile *p);
 

@@ -276,6 +276,18 @@ int pmt_timeline_items(struct pmt_timeline *t, const struct pmt_item *items, uns
 	return 0;
 }
 
+int pmt_timeline_flat_items(struct pmt_timeline *t, const struct pmt_item *items, unsigned n)
+{
+	/* what n turns of pmt_timeline_items()' common case come to */
+	if (n && t->in_cur && t->last_in_curve && !t->pending && t->in_cur + n < t->per) {
+		t->in_cur += n;
+		t->events += n;
+		t->last = items[n - 1].ev;
+		return 0;
+	}
+	return pmt_timeline_items(t, items, n);
+}
+
 static int cmp_jump(const void *a, const void *b)
 {
 	const struct pmt_tl_jump *x = a, *y = b;

@@ -52,6 +52,12 @@ void pmt_timeline_skip(struct pmt_timeline *t, bool (*skip)(void *ctx, uint32_t 
 int pmt_timeline_item(struct pmt_timeline *t, const struct pmt_item *it);
 /* The same for n items in a row (a batch of pmt_source_next_batch()). */
 int pmt_timeline_items(struct pmt_timeline *t, const struct pmt_item *items, unsigned n);
+/* The same for a batch whose every item is an event that left RSS as it
+ * was, has no flag, and is of a thread index below the highest one of an
+ * event before it (pmt_profile_batch_flat() of a profile given the same
+ * items): nothing but counting, so in one step when the batch ends inside
+ * the current stretch of the curve. */
+int pmt_timeline_flat_items(struct pmt_timeline *t, const struct pmt_item *items, unsigned n);
 /* After the last item: orders the jumps, largest first. */
 void pmt_timeline_finish(struct pmt_timeline *t);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpmt/report/profile.h>
 #include <libpmt/report/timeline.h>
 
 static int failures, count;
@@ -36,8 +37,108 @@ static bool odd_code(void *ctx, uint32_t code)
 	return code == 3;
 }
 
+/* The same pseudo-random items (threads, jumps, messages, PREV events) in
+ * batches of pseudo-random sizes, into a timeline alone, and into a profile
+ * and a timeline as pmt-report does (pmt_timeline_flat_items() for the
+ * batches the profile calls flat): the same curve, jumps and messages. */
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t next_rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void flat_batches(void)
+{
+	enum { N = 400000, B = 64 };
+	struct pmt_timeline *t[2];
+	struct pmt_profile *prof;
+	if (pmt_timeline_new(200, 8, 4, &t[0]) < 0 || pmt_timeline_new(200, 8, 4, &t[1]) < 0 ||
+	    pmt_profile_new(4096, 1u << PMT_WEIGHT_RSS, &prof) < 0)
+		exit(99);
+	static struct pmt_item items[N];
+	int64_t rss = 1 << 24;
+	for (uint64_t n = 0, i = 0; i < N; i++, n++) {
+		uint64_t x = next_rnd();
+		if (x % 5000 == 0) {
+			items[i] =
+			    (struct pmt_item){.type = PMT_ITEM_MESSAGE, .text = "m", .text_len = 1};
+			items[i].ev.number = n--;
+			continue;
+		}
+		int64_t d = x % 997 == 0 ? (int64_t)(x % 7) * 4096 - 3 * 4096 : 0;
+		if (rss + d < 0)
+			d = 0;
+		rss += d;
+		items[i] = event(n, rss, d);
+		items[i].ev.kind = (uint8_t)(x >> 8) % 2; /* CALL, RETURN */
+		items[i].ev.thread = (uint32_t)(n / 30000 % 3 + (x % 100000 == 1 ? 3 : 0));
+		items[i].ev.flags = x % 20011 == 0 ? PMT_EV_PREV : 0;
+	}
+	unsigned flat = 0, batches = 0;
+	for (unsigned i = 0; i < N;) {
+		unsigned k = (unsigned)(next_rnd() % B) + 1;
+		if (k > N - i)
+			k = N - i;
+		/* a batch ends at its first item that is not an event */
+		for (unsigned j = 0; j < k; j++)
+			if (items[i + j].type != PMT_ITEM_EVENT) {
+				k = j + 1;
+				break;
+			}
+		pmt_timeline_items(t[0], items + i, k);
+		if (pmt_profile_items(prof, items + i, k) < 0)
+			exit(99);
+		bool f = pmt_profile_batch_flat(prof);
+		flat += f;
+		batches++;
+		(f ? pmt_timeline_flat_items : pmt_timeline_items)(t[1], items + i, k);
+		i += k;
+	}
+	pmt_timeline_finish(t[0]);
+	pmt_timeline_finish(t[1]);
+	bool same = pmt_timeline_events(t[0]) == pmt_timeline_events(t[1]);
+	const struct pmt_tl_point *p[2];
+	size_t np[2];
+	for (int k = 0; k < 2; k++)
+		np[k] = pmt_timeline_points(t[k], &p[k]);
+	same &= np[0] == np[1] && np[0] > 100 && !memcmp(p[0], p[1], np[0] * sizeof(*p[0]));
+	const struct pmt_tl_jump *j[2];
+	unsigned nj[2];
+	for (int k = 0; k < 2; k++)
+		nj[k] = pmt_timeline_rises(t[k], &j[k]);
+	same &= nj[0] == nj[1] && nj[0] == 8;
+	for (unsigned i = 0; same && i < nj[0]; i++)
+		same &= j[0][i].ev.number == j[1][i].ev.number &&
+			j[0][i].prev.valid == j[1][i].prev.valid &&
+			j[0][i].prev.number == j[1][i].prev.number;
+	for (int k = 0; k < 2; k++)
+		nj[k] = pmt_timeline_falls(t[k], &j[k]);
+	same &= nj[0] == nj[1] && nj[0] > 0;
+	for (unsigned i = 0; same && i < nj[0]; i++)
+		same &= j[0][i].ev.number == j[1][i].ev.number &&
+			j[0][i].prev.number == j[1][i].prev.number;
+	const struct pmt_tl_message *m[2];
+	unsigned nm[2];
+	for (int k = 0; k < 2; k++)
+		nm[k] = pmt_timeline_messages(t[k], &m[k]);
+	same &= nm[0] == nm[1] && nm[0] == 4;
+	for (unsigned i = 0; same && i < nm[0]; i++)
+		same &= m[0][i].x == m[1][i].x && m[0][i].number == m[1][i].number;
+	check(same, "a timeline fed flat batches in one step draws what it draws item by item");
+	check(flat > batches / 2 && flat < batches,
+	      "most batches were flat, not all (pmt_profile_batch_flat)");
+	pmt_timeline_free(t[0]);
+	pmt_timeline_free(t[1]);
+	pmt_profile_free(prof);
+}
+
 int main(void)
 {
+	flat_batches();
 	struct pmt_timeline *t;
 	if (pmt_timeline_new(100, 3, 2, &t) < 0)
 		return 99;
