@@ -65,7 +65,12 @@ PYEOF
 	page_ok t.html
 	grep -q 'id="process"' t.html
 	grep -q '<title>prog &lt;1&gt; - pmt report</title>' t.html
-	grep -q 'grow.&lt;locals&gt;.&lt;listcomp&gt; (prog.py:' t.html
+	# the comprehension is a frame of its own before CPython 3.12 (PEP 709)
+	if "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
+		grep -q 'grow (prog.py:2), line 3' t.html
+	else
+		grep -q 'grow.&lt;locals&gt;.&lt;listcomp&gt; (prog.py:' t.html
+	fi
 	! grep -q "$BATS_TEST_TMPDIR" t.html || fail "a full path in the page"
 	! grep -q '__main__.py' t.html || fail "the tracer's frames in the page"
 	run -0 --separate-stderr pmt-report --all-frames --full-path t.log.zst -o f.html
