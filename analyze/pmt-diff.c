@@ -399,19 +399,24 @@ static int compare(struct run *runs, const struct diff_opts *o, bool *worse, boo
 	struct pmt_names *names = NULL;
 	for (unsigned side = 0; side < 2 && r >= 0; side++) {
 		struct run *x = &runs[side];
-		for (uint32_t id = 1; id < pmt_profile_codes(x->prof) && r >= 0; id++) {
-			const struct pmt_fstat *st = pmt_profile_fstat(x->prof, id);
-			const struct pmt_code *c = pmt_source_code(x->src, id);
-			if (!o->all_frames && c && pmt_names_tracer_file(c->file, c->file_len))
+		/* the defined codes only: ids need not be dense, and a walk of
+		 * every id up to one near 2^24 took seconds */
+		const struct pmt_heap *hp = pmt_profile_heap(x->prof);
+		for (const struct pmt_code *c = pmt_source_next_code(x->src, 0); c && r >= 0;
+		     c = pmt_source_next_code(x->src, c->id)) {
+			if (!o->all_frames && pmt_names_tracer_file(c->file, c->file_len))
 				continue;
-			if (st && c && (st->calls || st->self || st->incl))
+			const struct pmt_fstat *st = c->id < pmt_profile_codes(x->prof)
+							 ? pmt_profile_fstat(x->prof, c->id)
+							 : NULL;
+			if (st && (st->calls || st->self || st->incl))
 				r = funcs_add(&fs, c, side, st, NULL);
 		}
-		const struct pmt_heap *hp = pmt_profile_heap(x->prof);
-		for (uint32_t id = 1; hp && id < pmt_heap_codes(hp) && r >= 0; id++) {
-			const struct pmt_heap_fstat *hs = pmt_heap_fstat(hp, id);
-			const struct pmt_code *c = pmt_source_code(x->src, id);
-			if (hs && c && (hs->allocs || hs->live))
+		for (const struct pmt_code *c = pmt_source_next_code(x->src, 0); hp && c && r >= 0;
+		     c = pmt_source_next_code(x->src, c->id)) {
+			const struct pmt_heap_fstat *hs =
+			    c->id < pmt_heap_codes(hp) ? pmt_heap_fstat(hp, c->id) : NULL;
+			if (hs && (hs->allocs || hs->live))
 				r = funcs_add(&fs, c, side, NULL, hs);
 		}
 	}

@@ -468,10 +468,12 @@ int pmt_run_add(struct pmt_run *run, const char *name, struct pmt_source *src,
 
 	struct pmt_names *names = NULL;
 	int r = pmt_names_new(src, run->o.full_path, &names);
-	for (uint32_t id = 1; r >= 0 && id < pmt_profile_codes(prof); id++) {
-		const struct pmt_fstat *st = pmt_profile_fstat(prof, id);
-		const struct pmt_code *c = pmt_source_code(src, id);
-		if (!st || !c || !(st->calls || st->self || st->incl))
+	/* the defined codes only: ids need not be dense */
+	for (const struct pmt_code *c = pmt_source_next_code(src, 0); r >= 0 && c;
+	     c = pmt_source_next_code(src, c->id)) {
+		const struct pmt_fstat *st =
+		    c->id < pmt_profile_codes(prof) ? pmt_profile_fstat(prof, c->id) : NULL;
+		if (!st || !(st->calls || st->self || st->incl))
 			continue;
 		if (!run->o.all_frames && pmt_names_tracer_file(c->file, c->file_len))
 			continue;
