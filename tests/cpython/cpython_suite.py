@@ -156,8 +156,12 @@ def run_module(py, module, cfg, cwd, timeout, env):
     cmd.append('test.' + module)
     t0 = time.monotonic()
     with open(out, 'wb') as f:
+        # SIGINT as a terminal gives it, whatever the suite was started with:
+        # a shell started in the background gives its jobs SIGINT ignored,
+        # and test_threading's interrupt_main tests then wait forever.
         p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=f,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+                             stderr=subprocess.STDOUT, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             r.status = p.wait(timeout + 60)   # the runner's own timeout comes first
         except subprocess.TimeoutExpired:
