@@ -20,15 +20,6 @@
 #include <libpmt/read/source.h>
 #include <libpmt/read/symtab.h>
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 struct ev {
 	uint8_t kind;
 	uint32_t code, line, thread;
@@ -121,13 +112,13 @@ static void make_events(struct ev *evs, size_t n, uint32_t ncodes)
 	int64_t rss = 5000;
 	for (size_t i = 0; i < n; i++) {
 		struct ev *e = &evs[i];
-		uint64_t x = rnd();
+		uint64_t x = tap_rnd();
 		e->kind = (uint8_t)(x % 7);
-		e->code = (uint32_t)(rnd() % (ncodes + 1)); /* 0 = unknown, allowed */
+		e->code = (uint32_t)(tap_rnd() % (ncodes + 1)); /* 0 = unknown, allowed */
 		e->line = (uint32_t)(x >> 8) % 5 == 0 ? UINT32_MAX : (uint32_t)(x >> 16) % 3000;
 		t += (x >> 20) % 11 == 0 ? (1ull << 40) : (x >> 24) % 5000;
 		e->t = t;
-		int64_t d = (int64_t)(rnd() % 2001) - 1000;
+		int64_t d = (int64_t)(tap_rnd() % 2001) - 1000;
 		if (x % 13 == 0)
 			d = -(int64_t)(rss / 2);
 		if (x % 17 == 0)
@@ -307,7 +298,7 @@ static void test_corrupt(void)
 	stat(p, &st);
 	int wrong = 0, errors = 0;
 	for (int i = 0; i < 200; i++) {
-		off_t at = (off_t)(rnd() % (uint64_t)st.st_size);
+		off_t at = (off_t)(tap_rnd() % (uint64_t)st.st_size);
 		const char *q = path_of("flip.log.zst");
 		copy_prefix(p, q, st.st_size, at);
 		int trunc, bad;
@@ -483,31 +474,32 @@ static void test_alloc_records(void)
 	uint64_t events = 0, addr = 0x7f0000001000ull;
 	uint32_t thread = 0, code = 0, line = 0;
 	for (int i = 0; i < N && r == 0; i++) {
-		if (rnd() % 5 == 0)
+		if (tap_rnd() % 5 == 0)
 			r = pmt_writer_event(w, PMT_CALL, 1, 3, events * 10, 100), events++;
-		if (r == 0 && rnd() % 11 == 0) {
-			uint64_t k = 1 + rnd() % 50;
+		if (r == 0 && tap_rnd() % 11 == 0) {
+			uint64_t k = 1 + tap_rnd() % 50;
 			r = pmt_writer_skip(w, k);
 			events += k;
 		}
-		if (r == 0 && rnd() % 7 == 0) {
-			thread = (uint32_t)(rnd() % 3);
-			code = (uint32_t)(rnd() % 2);
-			line = (uint32_t)(rnd() % 1000);
+		if (r == 0 && tap_rnd() % 7 == 0) {
+			thread = (uint32_t)(tap_rnd() % 3);
+			code = (uint32_t)(tap_rnd() % 2);
+			line = (uint32_t)(tap_rnd() % 1000);
 			r = pmt_writer_site(w, thread, code, line, 4242 + thread,
 					    thread == 2 ? "native" : NULL);
 		}
 		struct arec *a = &recs[i];
 		unsigned ops[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
-		a->op = (uint8_t)ops[rnd() % 15];
-		a->domain = a->op >= PMT_ALLOC_PY_MALLOC ? (uint8_t)(1 + rnd() % 2) : 0;
-		addr += (rnd() % 3 == 0) ? (uint64_t) - (int64_t)(rnd() % 100000) : rnd() % 4096;
-		a->addr = rnd() % 97 == 0 ? 0 : rnd() % 89 == 0 ? UINT64_MAX - 15 : addr;
-		a->old = pmt_alloc_op_reallocs(a->op) ? (rnd() % 2 ? a->addr : rnd()) : 0;
+		a->op = (uint8_t)ops[tap_rnd() % 15];
+		a->domain = a->op >= PMT_ALLOC_PY_MALLOC ? (uint8_t)(1 + tap_rnd() % 2) : 0;
+		addr += (tap_rnd() % 3 == 0) ? (uint64_t) - (int64_t)(tap_rnd() % 100000)
+					     : tap_rnd() % 4096;
+		a->addr = tap_rnd() % 97 == 0 ? 0 : tap_rnd() % 89 == 0 ? UINT64_MAX - 15 : addr;
+		a->old = pmt_alloc_op_reallocs(a->op) ? (tap_rnd() % 2 ? a->addr : tap_rnd()) : 0;
 		a->size = pmt_alloc_op_frees(a->op) || pmt_alloc_op_null_free(a->op)
 			      ? 0
-			      : (rnd() % 13 == 0 ? rnd() : rnd() % 300);
-		a->align = a->op >= 5 && a->op <= 7 ? 1ull << (rnd() % 20) : 0;
+			      : (tap_rnd() % 13 == 0 ? tap_rnd() : tap_rnd() % 300);
+		a->align = a->op >= 5 && a->op <= 7 ? 1ull << (tap_rnd() % 20) : 0;
 		if (pmt_alloc_op_null_free(a->op))
 			a->addr = 0;
 		a->thread = thread, a->code = code, a->line = line, a->number = events;
@@ -692,8 +684,8 @@ static void test_batches(void)
 		const char *from = is_raw ? raw : p;
 		off_t size = is_raw ? rst.st_size : st.st_size;
 		const char *q = path_of(is_raw ? "bq.log" : "bq.log.zst");
-		off_t len = i % 160 < 60 ? (off_t)(rnd() % (uint64_t)size) : size;
-		off_t flip = i % 160 < 60 || i == 159 ? -1 : (off_t)(rnd() % (uint64_t)size);
+		off_t len = i % 160 < 60 ? (off_t)(tap_rnd() % (uint64_t)size) : size;
+		off_t flip = i % 160 < 60 || i == 159 ? -1 : (off_t)(tap_rnd() % (uint64_t)size);
 		copy_prefix(from, q, len, flip);
 		long n1, nb;
 		uint64_t one = read_digest(q, 0, ALL, &n1);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include <libpmt/core/rss.h>
 
 static int failures, count;
@@ -83,16 +84,6 @@ static bool equals_fscanf(struct pmt_rss *r, bool direct)
 		bracketed = before <= got && got <= after;
 	}
 	return bracketed;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
 }
 
 /* ---- a workload that grows and shrinks memory, one step at a time ---- */
@@ -183,7 +174,7 @@ static long run_sequence(struct pmt_rss *r, long n, long *changes, char *first_b
 	if (workload_init(&w))
 		return -1;
 	for (long k = 0; k < n; k++) {
-		workload_step(&w, rnd());
+		workload_step(&w, tap_rnd());
 		long got = pmt_rss_pages(r), want = ref_pages();
 		if (got != want && bad++ == 0)
 			snprintf(first_bad, len, "step %ld: source %ld, statm %ld", k, got, want);
@@ -239,7 +230,7 @@ static void *worker_main(void *arg)
 
 static void worker_step(struct worker *wk)
 {
-	wk->cmd = rnd() | 2; /* never 1 */
+	wk->cmd = tap_rnd() | 2; /* never 1 */
 	sem_post(&wk->go);
 	sem_wait(&wk->done);
 }

@@ -7,18 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
 #include <libpmt/report/profile.h>
 #include <libpmt/report/timeline.h>
-
-static int failures, count;
-
-static void check(int ok, const char *what)
-{
-	count++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", count, what);
-	if (!ok)
-		failures++;
-}
 
 static struct pmt_item event(uint64_t n, int64_t rss, int64_t drss)
 {
@@ -37,20 +28,26 @@ static bool odd_code(void *ctx, uint32_t code)
 	return code == 3;
 }
 
+/* The jumps (rises or falls) of the two timelines are the same: n of them,
+ * or with n 0 any number but none. */
+static bool same_jumps(struct pmt_timeline *t[2],
+		       unsigned (*get)(const struct pmt_timeline *, const struct pmt_tl_jump **),
+		       unsigned n)
+{
+	const struct pmt_tl_jump *j[2];
+	unsigned nj[2] = {get(t[0], &j[0]), get(t[1], &j[1])};
+	bool same = nj[0] == nj[1] && (n ? nj[0] == n : nj[0] > 0);
+	for (unsigned i = 0; same && i < nj[0]; i++)
+		same = j[0][i].ev.number == j[1][i].ev.number &&
+		       j[0][i].prev.valid == j[1][i].prev.valid &&
+		       j[0][i].prev.number == j[1][i].prev.number;
+	return same;
+}
+
 /* The same pseudo-random items (threads, jumps, messages, PREV events) in
  * batches of pseudo-random sizes, into a timeline alone, and into a profile
  * and a timeline as pmt-report does (pmt_timeline_flat_items() for the
  * batches the profile calls flat): the same curve, jumps and messages. */
-static uint64_t rng = 88172645463325252ull;
-
-static uint64_t next_rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 static void flat_batches(void)
 {
 	enum { N = 400000, B = 64 };
@@ -62,7 +59,7 @@ static void flat_batches(void)
 	static struct pmt_item items[N];
 	int64_t rss = 1 << 24;
 	for (uint64_t n = 0, i = 0; i < N; i++, n++) {
-		uint64_t x = next_rnd();
+		uint64_t x = tap_rnd();
 		if (x % 5000 == 0) {
 			items[i] =
 			    (struct pmt_item){.type = PMT_ITEM_MESSAGE, .text = "m", .text_len = 1};
@@ -80,7 +77,7 @@ static void flat_batches(void)
 	}
 	unsigned flat = 0, batches = 0;
 	for (unsigned i = 0; i < N;) {
-		unsigned k = (unsigned)(next_rnd() % B) + 1;
+		unsigned k = (unsigned)(tap_rnd() % B) + 1;
 		if (k > N - i)
 			k = N - i;
 		/* a batch ends at its first item that is not an event */
@@ -109,21 +106,7 @@ static void flat_batches(void)
 	for (size_t i = 0; same && i < np[0]; i++) /* field by field: a point has padding */
 		same &= p[0][i].x == p[1][i].x && p[0][i].rss == p[1][i].rss &&
 			p[0][i].thread == p[1][i].thread;
-	const struct pmt_tl_jump *j[2];
-	unsigned nj[2];
-	for (int k = 0; k < 2; k++)
-		nj[k] = pmt_timeline_rises(t[k], &j[k]);
-	same &= nj[0] == nj[1] && nj[0] == 8;
-	for (unsigned i = 0; same && i < nj[0]; i++)
-		same &= j[0][i].ev.number == j[1][i].ev.number &&
-			j[0][i].prev.valid == j[1][i].prev.valid &&
-			j[0][i].prev.number == j[1][i].prev.number;
-	for (int k = 0; k < 2; k++)
-		nj[k] = pmt_timeline_falls(t[k], &j[k]);
-	same &= nj[0] == nj[1] && nj[0] > 0;
-	for (unsigned i = 0; same && i < nj[0]; i++)
-		same &= j[0][i].ev.number == j[1][i].ev.number &&
-			j[0][i].prev.number == j[1][i].prev.number;
+	same &= same_jumps(t, pmt_timeline_rises, 8) && same_jumps(t, pmt_timeline_falls, 0);
 	const struct pmt_tl_message *m[2];
 	unsigned nm[2];
 	for (int k = 0; k < 2; k++)
@@ -131,9 +114,9 @@ static void flat_batches(void)
 	same &= nm[0] == nm[1] && nm[0] == 4;
 	for (unsigned i = 0; same && i < nm[0]; i++)
 		same &= m[0][i].x == m[1][i].x && m[0][i].number == m[1][i].number;
-	check(same, "a timeline fed flat batches in one step draws what it draws item by item");
-	check(flat > batches / 2 && flat < batches,
-	      "most batches were flat, not all (pmt_profile_batch_flat)");
+	ok(same, "a timeline fed flat batches in one step draws what it draws item by item");
+	ok(flat > batches / 2 && flat < batches,
+	   "most batches were flat, not all (pmt_profile_batch_flat)");
 	pmt_timeline_free(t[0]);
 	pmt_timeline_free(t[1]);
 	pmt_profile_free(prof);
@@ -171,21 +154,20 @@ int main(void)
 	pmt_timeline_finish(t);
 	const struct pmt_tl_jump *j;
 	unsigned n = pmt_timeline_rises(t, &j);
-	check(n == 3 && j[0].ev.number == 9000 && j[1].ev.number == 7000 && j[2].ev.number == 500,
-	      "the three largest rises, largest first");
-	check(j[0].prev.valid && j[0].prev.number == 8999, "each with the event before it");
+	ok(n == 3 && j[0].ev.number == 9000 && j[1].ev.number == 7000 && j[2].ev.number == 500,
+	   "the three largest rises, largest first");
+	ok(j[0].prev.valid && j[0].prev.number == 8999, "each with the event before it");
 	n = pmt_timeline_falls(t, &j);
-	check(n == 2 && j[0].ev.number == 8000 && j[0].ev.drss == -80 * 4096 &&
-		  j[1].ev.number == 300,
-	      "the falls, largest first");
+	ok(n == 2 && j[0].ev.number == 8000 && j[0].ev.drss == -80 * 4096 && j[1].ev.number == 300,
+	   "the falls, largest first");
 	const struct pmt_tl_message *m;
 	n = pmt_timeline_messages(t, &m);
-	check(n == 2 && !strcmp(m[0].text, "phase 2") && fabs(m[0].x - 10e-6) < 1e-12,
-	      "a message sits at the time of its event");
-	check(pmt_timeline_messages_seen(t) == 4, "messages past the cap are counted");
+	ok(n == 2 && !strcmp(m[0].text, "phase 2") && fabs(m[0].x - 10e-6) < 1e-12,
+	   "a message sits at the time of its event");
+	ok(pmt_timeline_messages_seen(t) == 4, "messages past the cap are counted");
 	const struct pmt_tl_point *p;
 	size_t np = pmt_timeline_points(t, &p);
-	check(np <= 100 && np >= 50, "points stay near max_points");
+	ok(np <= 100 && np >= 50, "points stay near max_points");
 	int64_t peak = 0;
 	for (size_t i = 0; i < np; i++) {
 		if (p[i].rss > peak)
@@ -193,7 +175,7 @@ int main(void)
 		if (i && p[i].x < p[i - 1].x)
 			peak = -1;
 	}
-	check(peak == rss, "the peak survives the decimation, points in time order");
+	ok(peak == rss, "the peak survives the decimation, points in time order");
 	pmt_timeline_free(t);
 
 	/* a skipped code's jumps are not kept */
@@ -209,24 +191,23 @@ int main(void)
 	bool none = true;
 	for (unsigned i = 0; i < n; i++)
 		none &= j[i].ev.code != 3;
-	check(n == 5 && none, "jumps in skipped code are left out");
+	ok(n == 5 && none, "jumps in skipped code are left out");
 	pmt_timeline_free(t);
 
 	/* spreading: apart by the gap, inside the range, order kept */
 	double pos[] = {0.5, 0.5, 0.5, 0.51, 0.99, 1.0};
 	pmt_timeline_spread(pos, 6, 0.05, 0, 1);
-	bool ok = true;
+	bool fine = true;
 	for (int i = 0; i < 6; i++)
-		ok &= pos[i] >= 0 && pos[i] <= 1 && (!i || pos[i] - pos[i - 1] >= 0.05 - 1e-12);
-	check(ok, "labels spread apart within the range");
+		fine &= pos[i] >= 0 && pos[i] <= 1 && (!i || pos[i] - pos[i - 1] >= 0.05 - 1e-12);
+	ok(fine, "labels spread apart within the range");
 	double crowd[30];
 	for (int i = 0; i < 30; i++)
 		crowd[i] = 0.2;
 	pmt_timeline_spread(crowd, 30, 0.05, 0, 1);
-	ok = crowd[0] >= 0 && crowd[29] <= 1 + 1e-12;
+	fine = crowd[0] >= 0 && crowd[29] <= 1 + 1e-12;
 	for (int i = 1; i < 30; i++)
-		ok &= crowd[i] - crowd[i - 1] >= 1.0 / 29 - 1e-9;
-	check(ok, "too many labels share the range evenly");
-	printf("1..%d\n", count);
-	return failures ? 1 : 0;
+		fine &= crowd[i] - crowd[i - 1] >= 1.0 / 29 - 1e-9;
+	ok(fine, "too many labels share the range evenly");
+	return done_testing();
 }
