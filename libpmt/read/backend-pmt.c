@@ -286,14 +286,26 @@ static int payload(struct pmt_source *s, struct lr *r, unsigned t, const uint8_t
  * the hot path of every tool. NULL for a varint longer than 10 bytes. */
 static inline const uint8_t *fast_uv(const uint8_t *p, uint64_t *v)
 {
-	uint64_t b = *p++;
-	if (b < 0x80) {
-		*v = b;
-		return p;
+	/* one to three bytes, nearly every varint of a log, unrolled */
+	uint64_t b0 = p[0];
+	if (b0 < 0x80) {
+		*v = b0;
+		return p + 1;
 	}
-	uint64_t x = b & 0x7f;
-	for (unsigned shift = 7; shift < 70; shift += 7) {
-		b = *p++;
+	uint64_t b1 = p[1];
+	if (b1 < 0x80) {
+		*v = (b0 & 0x7f) | b1 << 7;
+		return p + 2;
+	}
+	uint64_t b2 = p[2];
+	if (b2 < 0x80) {
+		*v = (b0 & 0x7f) | (b1 & 0x7f) << 7 | b2 << 14;
+		return p + 3;
+	}
+	uint64_t x = (b0 & 0x7f) | (b1 & 0x7f) << 7 | (b2 & 0x7f) << 14;
+	p += 3;
+	for (unsigned shift = 21; shift < 70; shift += 7) {
+		uint64_t b = *p++;
 		if (shift == 63 && b > 1)
 			return NULL; /* more than 64 bits, as pmt_varint_get() says */
 		x |= (b & 0x7f) << shift;
@@ -394,6 +406,27 @@ static int object_record(struct pmt_source *s, struct lr *r, unsigned t, const u
 	return 1;
 }
 
+/* The item of an event with these values. */
+static inline void set_event(struct pmt_item *it, uint64_t number, uint64_t delta, uint64_t t,
+			     int64_t drss, int64_t rss, uint64_t code, uint64_t line,
+			     uint32_t thread, unsigned tag)
+{
+	struct pmt_event *ev = &it->ev;
+	it->type = PMT_ITEM_EVENT;
+	it->text = NULL;
+	it->text_len = 0;
+	ev->number = number;
+	ev->delta = delta;
+	ev->time_ns = t;
+	ev->drss = drss;
+	ev->rss = rss;
+	ev->code = (uint32_t)code;
+	ev->line = (uint32_t)line;
+	ev->thread = thread;
+	ev->kind = (uint8_t)(tag & 7);
+	ev->flags = 0;
+}
+
 /* An event record read up to p: the reader's position, clock and RSS move
  * on, and it becomes the item. */
 static inline void event_item(struct pmt_source *s, struct lr *r, struct pmt_item *it,
@@ -403,68 +436,15 @@ static inline void event_item(struct pmt_source *s, struct lr *r, struct pmt_ite
 	r->pos = (size_t)(p - r->buf);
 	r->t += dt;
 	r->rss_pages += dpages;
-	struct pmt_event *ev = &it->ev;
-	it->type = PMT_ITEM_EVENT;
-	it->text = NULL;
-	it->text_len = 0;
-	ev->number = s->events++;
-	ev->delta = 1 + r->pending_skip;
+	set_event(it, s->events++, 1 + r->pending_skip, r->t, dpages * (int64_t)r->page_size,
+		  r->rss_pages * (int64_t)r->page_size, code, line, r->thread, t);
 	r->pending_skip = 0;
-	ev->time_ns = r->t;
-	ev->drss = dpages * (int64_t)r->page_size;
-	ev->rss = r->rss_pages * (int64_t)r->page_size;
-	ev->code = (uint32_t)code;
-	ev->line = (uint32_t)line;
-	ev->thread = r->thread;
-	ev->kind = (uint8_t)(t & 7);
-	ev->flags = 0;
 }
 
-/* An event record wholly in the buffer at pos (at least FAST_ROOM bytes
- * there) and valid: decoded into it, pos past it, true. Anything else is
- * left to lr_next(), which says what is wrong with it: false. */
+/* Room for any event record: easy_run() decodes only with this much. */
 #define FAST_ROOM (PMT_VARINT_MAX * 4 + 1)
-static inline bool easy_event(struct pmt_source *s, struct lr *r, struct pmt_item *it)
-{
-	const uint8_t *p = r->buf + r->pos;
-	unsigned t = *p++;
-	uint64_t code, line, dt, dr;
-	if (!PMT_TAG_IS_EVENT(t) || !(p = fast_uv(p, &code)) || !(p = fast_uv(p, &line)) ||
-	    !(p = fast_uv(p, &dt)) || !(p = fast_uv(p, &dr)))
-		return false;
-	int64_t dpages = pmt_unzigzag(dr);
-	if (code > s->syms.ncodes || line > UINT32_MAX || dpages < -r->rss_pages ||
-	    dpages > r->max_pages - r->rss_pages)
-		return false;
-	event_item(s, r, it, p, t, code, line, dt, dpages);
-	return true;
-}
-
-/* easy_event() when events that leave RSS as it was may be left out
- * (s->skip_flat): 2 for such an event, checked and counted into
- * the next item's delta, else as easy_event(). */
-static inline int easy_or_flat(struct pmt_source *s, struct lr *r, struct pmt_item *it)
-{
-	const uint8_t *p = r->buf + r->pos;
-	unsigned t = *p++;
-	uint64_t code, line, dt, dr;
-	if (!PMT_TAG_IS_EVENT(t) || !(p = fast_uv(p, &code)) || !(p = fast_uv(p, &line)) ||
-	    !(p = fast_uv(p, &dt)) || !(p = fast_uv(p, &dr)) || code > s->syms.ncodes ||
-	    line > UINT32_MAX)
-		return 0;
-	if (dr == 0) {
-		r->pos = (size_t)(p - r->buf);
-		r->t += dt;
-		s->events++;
-		r->pending_skip++;
-		return 2;
-	}
-	int64_t dpages = pmt_unzigzag(dr);
-	if (dpages < -r->rss_pages || dpages > r->max_pages - r->rss_pages)
-		return 0;
-	event_item(s, r, it, p, t, code, line, dt, dpages);
-	return 1;
-}
+static inline unsigned easy_run(struct pmt_source *s, struct lr *r, struct pmt_item *items,
+				unsigned k, unsigned n, bool flat);
 
 static int lr_next(struct pmt_source *s, struct pmt_item *it)
 {
@@ -474,7 +454,7 @@ static int lr_next(struct pmt_source *s, struct pmt_item *it)
 		r->pending = 0;
 		return e;
 	}
-	if (r->len - r->pos >= FAST_ROOM && easy_event(s, r, it))
+	if (easy_run(s, r, it, 0, 1, false))
 		return 1;
 	for (;;) {
 		/* Fast path: a whole event record is certainly in the buffer. */
@@ -586,7 +566,55 @@ corrupt:
 	return PMT_E_CORRUPT;
 }
 
-/* The events that are easy (easy_event()) in a row, then one item of
+/* The easy events in a row from the buffer into items[k..n): event
+ * records wholly in the buffer (FAST_ROOM bytes there) and valid. With
+ * flat, events that leave RSS as it was (s->skip_flat) are checked and
+ * counted into the next item's delta instead. Anything else is left to
+ * lr_next(), which says what is wrong with it. The reader's state is held
+ * in locals, which the stores into items cannot alias, and written back
+ * once. The new k. */
+static inline unsigned easy_run(struct pmt_source *s, struct lr *r, struct pmt_item *items,
+				unsigned k, unsigned n, bool flat)
+{
+	const uint8_t *p = r->buf + r->pos, *end = r->buf + r->len;
+	uint64_t t = r->t, events = s->events, skip = r->pending_skip;
+	int64_t pages = r->rss_pages, max_pages = r->max_pages, psize = r->page_size;
+	uint64_t ncodes = s->syms.ncodes;
+	uint32_t thread = r->thread;
+	while (k < n && (size_t)(end - p) >= FAST_ROOM) {
+		const uint8_t *q = p;
+		unsigned tag = *q++;
+		uint64_t code, line, dt, dr;
+		if (!PMT_TAG_IS_EVENT(tag) || !(q = fast_uv(q, &code)) ||
+		    !(q = fast_uv(q, &line)) || !(q = fast_uv(q, &dt)) || !(q = fast_uv(q, &dr)) ||
+		    code > ncodes || line > UINT32_MAX)
+			break;
+		if (flat && dr == 0) {
+			p = q;
+			t += dt;
+			events++;
+			skip++;
+			continue;
+		}
+		int64_t dpages = pmt_unzigzag(dr);
+		if (dpages < -pages || dpages > max_pages - pages)
+			break;
+		p = q;
+		t += dt;
+		pages += dpages;
+		set_event(&items[k++], events++, 1 + skip, t, dpages * psize, pages * psize, code,
+			  line, thread, tag);
+		skip = 0;
+	}
+	r->pos = (size_t)(p - r->buf);
+	r->t = t;
+	r->rss_pages = pages;
+	r->pending_skip = skip;
+	s->events = events;
+	return k;
+}
+
+/* The events that are easy (easy_run()) in a row, then one item of
  * lr_next() when the batch has room: anything else, or an event near the
  * buffer's end. */
 static int lr_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned n)
@@ -596,14 +624,8 @@ static int lr_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned 
 	if (r->pending)
 		return lr_next(s, items); /* the error, before any item after it */
 	while (k < n) {
-		if (s->skip_flat) {
-			int e;
-			while (k < n && r->len - r->pos >= FAST_ROOM &&
-			       (e = easy_or_flat(s, r, &items[k])) != 0)
-				k += e == 1;
-		}
-		while (k < n && r->len - r->pos >= FAST_ROOM && easy_event(s, r, &items[k]))
-			k++;
+		k = s->skip_flat ? easy_run(s, r, items, k, n, true)
+				 : easy_run(s, r, items, k, n, false);
 		if (k == n)
 			break;
 		int e = lr_next(s, &items[k]);
