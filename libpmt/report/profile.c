@@ -526,11 +526,87 @@ __attribute__((always_inline)) static inline int item(struct pmt_profile *p,
 
 int pmt_profile_item(struct pmt_profile *p, const struct pmt_item *it) { return item(p, it); }
 
+/* item() for a run of the most common items: events that leave RSS as it
+ * was, of a code and thread that have room, a call with room on its stack,
+ * when no weight but RSS growth is kept per path. The totals and arrays
+ * are held in locals, which the stores into the statistics cannot alias,
+ * and the totals written back once. The index of the first item left to
+ * item(). */
+static unsigned flat_run(struct pmt_profile *p, const struct pmt_item *items, unsigned i,
+			 unsigned n)
+{
+	struct pmt_totals *tot = &p->tot;
+	if (!tot->any || (p->ev_weights & ~(1u << PMT_WEIGHT_RSS)))
+		return i;
+	uint64_t last_ns = tot->last_ns, written = tot->written, kinds[8];
+	int64_t rss_end = tot->rss_end, peak = tot->rss_peak, min = tot->rss_min;
+	memcpy(kinds, tot->kinds, sizeof(kinds));
+	struct pmt_fstat *fs = p->fs;
+	uint32_t *active = p->active;
+	struct thread_page **tpages = p->tp;
+	const uint32_t ncodes = p->ncodes, nthreads = p->nthreads;
+	uint32_t cur = UINT32_MAX; /* the thread of t and ts */
+	struct thread *t = NULL;
+	struct pmt_tstat *ts = NULL;
+	for (; i < n; i++) {
+		const struct pmt_event *ev = &items[i].ev;
+		uint32_t code = ev->code, th = ev->thread;
+		if (items[i].type != PMT_ITEM_EVENT || ev->drss || ev->flags || code >= ncodes)
+			break;
+		if (th != cur) {
+			if (th >= nthreads || !tpages[th / THREAD_PAGE])
+				break;
+			t = &tpages[th / THREAD_PAGE]->th[th % THREAD_PAGE];
+			ts = &tpages[th / THREAD_PAGE]->ts[th % THREAD_PAGE];
+			cur = th;
+		}
+		int64_t rss = ev->rss;
+		switch (ev->kind) {
+		case PMT_CALL:
+		case PMT_C_CALL:
+			if (t->depth == t->cap)
+				goto out; /* item() grows the stack */
+			t->frames[t->depth++] = (struct frame){.code = code, .node = 0, .rss = rss};
+			active[code]++;
+			fs[code].calls++;
+			ts->calls++;
+			break;
+		case PMT_RETURN:
+		case PMT_C_RETURN:
+		case PMT_C_EXCEPTION:
+			if (t->depth && t->frames[t->depth - 1].code == code)
+				pop(p, t, rss, true);
+			else
+				unwind(p, t, ev);
+			break;
+		default:
+			break;
+		}
+		ts->events++;
+		last_ns = ev->time_ns;
+		rss_end = rss;
+		peak = rss > peak ? rss : peak;
+		min = rss < min ? rss : min;
+		written++;
+		kinds[ev->kind & 7]++;
+	}
+out:
+	tot->last_ns = last_ns;
+	tot->written = written;
+	tot->rss_end = rss_end;
+	tot->rss_peak = peak;
+	tot->rss_min = min;
+	memcpy(tot->kinds, kinds, sizeof(kinds));
+	return i;
+}
+
 int pmt_profile_items(struct pmt_profile *p, const struct pmt_item *items, unsigned n)
 {
 	p->mixed = false;
-	for (unsigned i = 0; i < n; i++) {
-		int r = item(p, &items[i]);
+	for (unsigned i = 0; i < n;) {
+		if ((i = flat_run(p, items, i, n)) == n)
+			break;
+		int r = item(p, &items[i++]);
 		if (r < 0)
 			return r;
 	}
