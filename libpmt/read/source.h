@@ -105,7 +105,7 @@ int pmt_source_next(struct pmt_source *s, struct pmt_item *it);
  * (an error comes at the call after the items before it). A batch ends at
  * its first item that is not an event, so a MESSAGE's text stays valid
  * until the next call. The readers' fast path: no call per event. */
-#define PMT_SOURCE_BATCH 64
+#define PMT_SOURCE_BATCH 256
 int pmt_source_next_batch(struct pmt_source *s, struct pmt_item *items, unsigned n);
 /* From now on, events that leave RSS as it was (drss == 0) may be left out
  * of the items: each one left out is counted into the next event's
