@@ -443,8 +443,9 @@ static inline void event_item(struct pmt_source *s, struct lr *r, struct pmt_ite
 
 /* Room for any event record: easy_run() decodes only with this much. */
 #define FAST_ROOM (PMT_VARINT_MAX * 4 + 1)
-static inline unsigned easy_run(struct pmt_source *s, struct lr *r, struct pmt_item *items,
-				unsigned k, unsigned n, bool flat);
+__attribute__((always_inline)) static inline unsigned easy_run(struct pmt_source *s, struct lr *r,
+							       struct pmt_item *items, unsigned k,
+							       unsigned n, bool flat);
 
 static int lr_next(struct pmt_source *s, struct pmt_item *it)
 {
@@ -573,8 +574,9 @@ corrupt:
  * lr_next(), which says what is wrong with it. The reader's state is held
  * in locals, which the stores into items cannot alias, and written back
  * once. The new k. */
-static inline unsigned easy_run(struct pmt_source *s, struct lr *r, struct pmt_item *items,
-				unsigned k, unsigned n, bool flat)
+__attribute__((always_inline)) static inline unsigned easy_run(struct pmt_source *s, struct lr *r,
+							       struct pmt_item *items, unsigned k,
+							       unsigned n, bool flat)
 {
 	const uint8_t *p = r->buf + r->pos, *end = r->buf + r->len;
 	uint64_t t = r->t, events = s->events, skip = r->pending_skip;
