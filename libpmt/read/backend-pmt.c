@@ -578,12 +578,15 @@ __attribute__((always_inline)) static inline unsigned easy_run(struct pmt_source
 							       struct pmt_item *items, unsigned k,
 							       unsigned n, bool flat)
 {
-	const uint8_t *p = r->buf + r->pos, *end = r->buf + r->len;
+	if (r->len - r->pos < FAST_ROOM)
+		return k;
+	/* the last position with FAST_ROOM bytes after it */
+	const uint8_t *p = r->buf + r->pos, *last = r->buf + (r->len - FAST_ROOM);
 	uint64_t t = r->t, events = s->events, skip = r->pending_skip;
 	int64_t pages = r->rss_pages, max_pages = r->max_pages, psize = r->page_size;
 	uint64_t ncodes = s->syms.ncodes;
 	uint32_t thread = r->thread;
-	while (k < n && (size_t)(end - p) >= FAST_ROOM) {
+	while (k < n && p <= last) {
 		const uint8_t *q = p;
 		unsigned tag = *q++;
 		uint64_t code, line, dt, dr;
@@ -599,11 +602,14 @@ __attribute__((always_inline)) static inline unsigned easy_run(struct pmt_source
 			continue;
 		}
 		int64_t dpages = pmt_unzigzag(dr);
-		if (dpages < -pages || dpages > max_pages - pages)
+		/* 0 <= pages + dpages <= max_pages in one comparison: out of
+		 * range either way, the unsigned sum is above max_pages */
+		uint64_t np = (uint64_t)pages + (uint64_t)dpages;
+		if (np > (uint64_t)max_pages)
 			break;
 		p = q;
 		t += dt;
-		pages += dpages;
+		pages = (int64_t)np;
 		set_event(&items[k++], events++, 1 + skip, t, dpages * psize, pages * psize, code,
 			  line, thread, tag);
 		skip = 0;
