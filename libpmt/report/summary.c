@@ -66,11 +66,12 @@ int pmt_summary_functions(const struct pmt_profile *prof, const struct pmt_sourc
 	if (!ids)
 		return -ENOMEM;
 	for (uint32_t id = 0; id < n; id++) {
+		/* the statistics first: most ids below a high one never ran */
 		const struct pmt_fstat *f = pmt_profile_fstat(prof, id);
-		const struct pmt_code *c = id ? pmt_source_code(src, id) : NULL;
-		if (!o->all_frames && c && pmt_names_tracer_file(c->file, c->file_len))
+		if (!f || !(f->calls || f->self || f->incl))
 			continue;
-		if (f && (f->calls || f->self || f->incl))
+		const struct pmt_code *c = id ? pmt_source_code(src, id) : NULL;
+		if (o->all_frames || !c || !pmt_names_tracer_file(c->file, c->file_len))
 			ids[m++] = id;
 	}
 	struct sort_ctx sc = {prof, o->sort};
