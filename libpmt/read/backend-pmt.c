@@ -386,10 +386,15 @@ static int object_record(struct pmt_source *s, struct lr *r, unsigned t, const u
 		return 0;
 	if (e || type == 0 || type > UINT32_MAX || !pmt_symtab_name(&s->syms, (uint32_t)type))
 		return PMT_E_CORRUPT;
+	/* the objects' RSS chain keeps to the events' range (docs/FORMAT.md):
+	 * out of it either way, the unsigned sum is above max_pages */
+	uint64_t np = (uint64_t)r->obj_rss + (uint64_t)pmt_unzigzag(dr);
+	if (np > (uint64_t)r->max_pages)
+		return PMT_E_CORRUPT;
 	r->pos = (size_t)(p - r->buf);
 	r->obj_addr += (uint64_t)pmt_unzigzag(da);
 	r->obj_t += dt;
-	r->obj_rss += pmt_unzigzag(dr);
+	r->obj_rss = (int64_t)np;
 	memset(it, 0, sizeof(*it));
 	it->type = PMT_ITEM_OBJECT;
 	it->ev.number = s->events;
